@@ -1,0 +1,84 @@
+//! `#[pinion::main]`: wrap `async fn main(node: Node) -> pinion::Result<()>`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::{FnArg, ItemFn, LitStr, ReturnType};
+
+pub fn expand(args: TokenStream, item: &ItemFn) -> syn::Result<TokenStream> {
+    let name = parse_args(args)?;
+    check_signature(item)?;
+    let body = &item.block;
+    let attrs = &item.attrs;
+    let arg = match item.sig.inputs.first() {
+        Some(FnArg::Typed(pat)) => pat,
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &item.sig,
+                "#[pinion::main] needs one argument: `node: Node`",
+            ))
+        }
+    };
+    let arg_pat = &arg.pat;
+    let arg_ty = &arg.ty;
+    let output = match &item.sig.output {
+        ReturnType::Type(_, ty) => quote!(#ty),
+        ReturnType::Default => quote!(()),
+    };
+    let default_name = match name {
+        Some(n) => quote!(#n),
+        None => quote!(::core::env!("CARGO_CRATE_NAME")),
+    };
+    Ok(quote! {
+        #(#attrs)*
+        fn main() -> ::std::process::ExitCode {
+            async fn __pinion_user_main(#arg_pat: #arg_ty) -> #output #body
+            ::pinion::__private::run_main(#default_name, __pinion_user_main)
+        }
+    })
+}
+
+fn parse_args(args: TokenStream) -> syn::Result<Option<LitStr>> {
+    let mut name = None;
+    if args.is_empty() {
+        return Ok(None);
+    }
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("name") {
+            name = Some(meta.value()?.parse::<LitStr>()?);
+            Ok(())
+        } else {
+            Err(meta.error("unknown #[pinion::main] argument; expected `name = \"...\"`"))
+        }
+    });
+    syn::parse::Parser::parse2(parser, args)?;
+    Ok(name)
+}
+
+fn check_signature(item: &ItemFn) -> syn::Result<()> {
+    let sig = &item.sig;
+    if sig.ident != "main" {
+        return Err(syn::Error::new_spanned(
+            &sig.ident,
+            "#[pinion::main] goes on `async fn main(node: Node)`",
+        ));
+    }
+    if sig.asyncness.is_none() {
+        return Err(syn::Error::new_spanned(
+            sig.fn_token,
+            "#[pinion::main] needs an `async fn`",
+        ));
+    }
+    if sig.inputs.len() != 1 {
+        return Err(syn::Error::new_spanned(
+            &sig.inputs,
+            "#[pinion::main] needs exactly one argument: `node: Node`",
+        ));
+    }
+    if !sig.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &sig.generics,
+            "#[pinion::main] cannot be generic",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,56 @@
+//! Heartbeats to the master, and registering again when the master restarted.
+
+use super::inner::NodeInner;
+use super::master_link::needs_reregistration;
+use crate::protocol::master_to_node::MasterErrorKind;
+use crate::protocol::{MasterReply, NodeToMaster};
+use crate::shutdown::StopReason;
+use crate::Error;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Time between two heartbeats.
+pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
+
+/// Sends heartbeats until the node shuts down.
+pub(crate) async fn run(node: Arc<NodeInner>) {
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut unreachable_since: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            _ = node.shutdown.wait() => return,
+            _ = tick.tick() => {}
+        }
+        let reply = node.master.request(&NodeToMaster::Heartbeat(node.caller())).await;
+        let register_again = match reply {
+            Ok(MasterReply::Alive { master_session }) => {
+                if let Some(since) = unreachable_since.take() {
+                    tracing::info!(after = ?since.elapsed(), "master reachable again");
+                }
+                master_session != node.master_session.load(Ordering::Relaxed)
+            }
+            Ok(_) => false,
+            Err(Error::Master(e)) if matches!(e.kind, MasterErrorKind::Replaced { .. }) => {
+                node.shutdown.trigger(StopReason::Replaced(e.message));
+                return;
+            }
+            Err(e) if needs_reregistration(&e) => true,
+            Err(e) => {
+                if unreachable_since.is_none() {
+                    tracing::warn!(error = %e, "master unreachable; topic data keeps flowing");
+                    unreachable_since = Some(Instant::now());
+                }
+                false
+            }
+        };
+        if register_again {
+            tracing::info!("master restarted; registering again");
+            match node.register_everything().await {
+                Ok(()) => tracing::info!("registered again"),
+                Err(e) => tracing::warn!(error = %e, "registering again failed; will retry"),
+            }
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Facts about this host and process: host id, runtime directory, addresses, random ids.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::PathBuf;
+
+/// Default master endpoint when `PINION_MASTER` is not set.
+pub const DEFAULT_MASTER: &str = "tcp://127.0.0.1:11311";
+
+/// The host id: `PINION_HOST`, else the kernel's hostname. Same host id means ipc.
+pub fn host_id() -> String {
+    if let Ok(host) = std::env::var("PINION_HOST") {
+        if !host.trim().is_empty() {
+            return host.trim().to_owned();
+        }
+    }
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// Where this user's ipc socket files live: `PINION_RUNTIME_DIR`, else
+/// `$XDG_RUNTIME_DIR/pinion`, else `/tmp/pinion-UID`.
+pub fn runtime_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("PINION_RUNTIME_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR") {
+        return PathBuf::from(dir).join("pinion");
+    }
+    PathBuf::from(format!("/tmp/pinion-{}", nix::unistd::Uid::current()))
+}
+
+/// The ipc socket path of one of this process's sockets.
+pub fn ipc_path(node: &str, kind: &str) -> PathBuf {
+    let mut safe: String = node
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    safe.truncate(40);
+    runtime_dir().join(format!("{safe}.{}.{kind}.sock", std::process::id()))
+}
+
+/// The IP address this node binds its tcp sockets on and tells peers.
+///
+/// `PINION_IP` wins. Otherwise, a master on loopback means every peer is on this
+/// host, so loopback; else the address of the interface that routes to the master
+/// (found with an unconnected UDP socket: no packet is sent).
+pub fn advertised_ip(master_endpoint: &str) -> IpAddr {
+    if let Some(ip) = std::env::var("PINION_IP").ok().and_then(|s| s.parse().ok()) {
+        return ip;
+    }
+    let master_ip = master_endpoint
+        .strip_prefix("tcp://")
+        .and_then(|rest| rest.rsplit_once(':'))
+        .and_then(|(host, port)| Some(SocketAddr::new(host.parse().ok()?, port.parse().ok()?)));
+    match master_ip {
+        Some(addr) if !addr.ip().is_loopback() => UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0))
+            .and_then(|s| {
+                s.connect(addr)?;
+                s.local_addr()
+            })
+            .map(|local| local.ip())
+            .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)),
+        _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    }
+}
+
+/// A random 64-bit id (sessions, publishers, subscribers, tokens).
+pub fn random_id() -> u64 {
+    let mut bytes = [0u8; 8];
+    if getrandom::getrandom(&mut bytes).is_err() {
+        // No OS randomness: fall back to time and pid, still unique enough per host.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        return now ^ (u64::from(std::process::id()) << 32);
+    }
+    u64::from_le_bytes(bytes).max(1)
+}
+
+/// Nanoseconds since the Unix epoch.
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}

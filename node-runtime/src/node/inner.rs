@@ -1,0 +1,222 @@
+//! The shared state of a running node and the bookkeeping of its publishers and subscribers.
+
+use super::master_link::MasterLink;
+use super::peers::Peers;
+use crate::message::TypeInfo;
+use crate::names::{NodeName, TopicName};
+use crate::protocol::node_to_master::{Caller, NodeRegistration};
+use crate::protocol::{Endpoints, MasterReply, NodeToMaster};
+use crate::publisher::PublisherShared;
+use crate::shutdown::Shutdown;
+use crate::subscription::SubCommand;
+use crate::transport::DataPublisher;
+use crate::Result;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// How long a retiring publisher waits for its subscribers' flush acknowledgements.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A local subscription, as the node needs to know it.
+#[derive(Debug, Clone)]
+pub(crate) struct LocalSubscription {
+    pub(crate) topic: TopicName,
+    pub(crate) type_info: TypeInfo,
+    pub(crate) commands: mpsc::UnboundedSender<SubCommand>,
+}
+
+/// Everything a node's tasks share.
+#[derive(Debug)]
+pub(crate) struct NodeInner {
+    pub(crate) name: NodeName,
+    pub(crate) session: u64,
+    pub(crate) host: String,
+    pub(crate) control: Endpoints,
+    pub(crate) data_endpoints: Endpoints,
+    pub(crate) data: tokio::sync::Mutex<DataPublisher>,
+    pub(crate) master: MasterLink,
+    pub(crate) master_session: AtomicU64,
+    pub(crate) peers: Peers,
+    pub(crate) shutdown: Shutdown,
+    pub(crate) publishers: Mutex<HashMap<u64, Arc<PublisherShared>>>,
+    pub(crate) subscriptions: Mutex<HashMap<u64, LocalSubscription>>,
+    pub(crate) retiring: Mutex<Vec<JoinHandle<()>>>,
+    pub(crate) ipc_files: Vec<PathBuf>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl NodeInner {
+    pub(crate) fn caller(&self) -> Caller {
+        Caller {
+            node: self.name.clone(),
+            session: self.session,
+        }
+    }
+
+    pub(crate) fn registration(&self) -> NodeRegistration {
+        NodeRegistration {
+            name: self.name.clone(),
+            session: self.session,
+            host: self.host.clone(),
+            pid: std::process::id(),
+            control: self.control.clone(),
+            data: self.data_endpoints.clone(),
+        }
+    }
+
+    pub(crate) fn publisher(&self, publisher_id: u64) -> Option<Arc<PublisherShared>> {
+        lock(&self.publishers).get(&publisher_id).cloned()
+    }
+
+    pub(crate) fn publishers_of(&self, topic: &TopicName) -> Vec<Arc<PublisherShared>> {
+        lock(&self.publishers)
+            .values()
+            .filter(|p| &p.topic == topic)
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn all_publishers(&self) -> Vec<Arc<PublisherShared>> {
+        lock(&self.publishers).values().cloned().collect()
+    }
+
+    pub(crate) fn add_publisher(&self, shared: Arc<PublisherShared>) {
+        lock(&self.publishers).insert(shared.publisher_id, shared);
+    }
+
+    pub(crate) fn add_subscription(&self, subscriber_id: u64, sub: LocalSubscription) {
+        lock(&self.subscriptions).insert(subscriber_id, sub);
+    }
+
+    pub(crate) fn subscriptions_of(&self, topic: &TopicName) -> Vec<LocalSubscription> {
+        lock(&self.subscriptions)
+            .values()
+            .filter(|s| &s.topic == topic)
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn all_subscriptions(&self) -> Vec<(u64, LocalSubscription)> {
+        lock(&self.subscriptions)
+            .iter()
+            .map(|(id, s)| (*id, s.clone()))
+            .collect()
+    }
+
+    /// A dropped publisher: flush what it sent, then withdraw it from the master.
+    pub(crate) fn forget_publisher(self: &Arc<Self>, shared: &Arc<PublisherShared>) {
+        let node = self.clone();
+        let shared = shared.clone();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            lock(&self.publishers).remove(&shared.publisher_id);
+            return;
+        };
+        let task = runtime.spawn(async move {
+            if let Err(e) = shared.flush(&node, FLUSH_TIMEOUT).await {
+                tracing::warn!(topic = %shared.topic, error = %e, "flush failed");
+            }
+            lock(&node.publishers).remove(&shared.publisher_id);
+            if !node.shutdown.is_triggered() {
+                let request = NodeToMaster::Unadvertise {
+                    caller: node.caller(),
+                    topic: shared.topic.clone(),
+                    publisher_id: shared.publisher_id,
+                };
+                if let Err(e) = node.master.request(&request).await {
+                    tracing::debug!(error = %e, "unadvertise not delivered; the master expires it");
+                }
+            }
+        });
+        lock(&self.retiring).push(task);
+    }
+
+    /// A dropped subscriber: withdraw it from the master.
+    pub(crate) fn forget_subscriber(self: &Arc<Self>, topic: &TopicName, subscriber_id: u64) {
+        lock(&self.subscriptions).remove(&subscriber_id);
+        if self.shutdown.is_triggered() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let node = self.clone();
+        let request = NodeToMaster::Unsubscribe {
+            caller: self.caller(),
+            topic: topic.clone(),
+            subscriber_id,
+        };
+        let task = runtime.spawn(async move {
+            if let Err(e) = node.master.request(&request).await {
+                tracing::debug!(error = %e, "unsubscribe not delivered; the master expires it");
+            }
+        });
+        lock(&self.retiring).push(task);
+    }
+
+    /// Takes the tasks of retiring publishers and subscribers, to wait for them.
+    pub(crate) fn take_retiring(&self) -> Vec<JoinHandle<()>> {
+        std::mem::take(&mut *lock(&self.retiring))
+    }
+
+    /// Registers the node and everything it offers again (after a master restart).
+    pub(crate) async fn register_everything(self: &Arc<Self>) -> Result<()> {
+        let reply = self
+            .master
+            .request_until_answered(&NodeToMaster::RegisterNode(self.registration()), &self.shutdown)
+            .await?;
+        if let MasterReply::Registered { master_session } = reply {
+            self.master_session.store(master_session, Ordering::Relaxed);
+        }
+        for publisher in self.all_publishers() {
+            if let Err(e) = self.advertise_to_master(&publisher).await {
+                tracing::error!(topic = %publisher.topic, error = %e, "could not advertise again");
+            }
+        }
+        for (subscriber_id, sub) in self.all_subscriptions() {
+            if let Err(e) = self.subscribe_to_master(subscriber_id, &sub).await {
+                tracing::error!(topic = %sub.topic, error = %e, "could not subscribe again");
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn advertise_to_master(&self, publisher: &Arc<PublisherShared>) -> Result<()> {
+        let request = NodeToMaster::Advertise {
+            caller: self.caller(),
+            topic: publisher.topic.clone(),
+            type_info: publisher.type_info.clone(),
+            publisher_id: publisher.publisher_id,
+            latched: publisher.latched,
+        };
+        if let MasterReply::Subscribers(list) = self.master.request_until_answered(&request, &self.shutdown).await? {
+            publisher.on_subscribers(&list);
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn subscribe_to_master(&self, subscriber_id: u64, sub: &LocalSubscription) -> Result<()> {
+        let request = NodeToMaster::Subscribe {
+            caller: self.caller(),
+            topic: sub.topic.clone(),
+            type_info: sub.type_info.clone(),
+            subscriber_id,
+        };
+        if let MasterReply::Publishers(list) = self.master.request_until_answered(&request, &self.shutdown).await? {
+            let _ = sub.commands.send(SubCommand::Publishers(list));
+        }
+        Ok(())
+    }
+
+    /// Removes this process's ipc socket files.
+    pub(crate) fn remove_ipc_files(&self) {
+        for path in &self.ipc_files {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}

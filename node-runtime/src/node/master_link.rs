@@ -1,0 +1,77 @@
+//! The node's link to the master: requests with timeouts and retries.
+
+use crate::protocol::{self, MasterErrorKind, MasterReply, NodeToMaster};
+use crate::transport::Requester;
+use crate::{Error, Result};
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+/// Time allowed for one request to the master.
+pub const MASTER_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// A REQ client to the master, shared by the node's tasks.
+#[derive(Debug)]
+pub struct MasterLink {
+    requester: Mutex<Requester>,
+    endpoint: String,
+}
+
+impl MasterLink {
+    /// A link to `endpoint`; nothing connects yet.
+    pub fn new(endpoint: &str) -> Result<Self> {
+        let requester = Requester::new(endpoint, MASTER_TIMEOUT)?;
+        Ok(Self {
+            endpoint: requester.endpoint().to_owned(),
+            requester: Mutex::new(requester),
+        })
+    }
+
+    /// The master's endpoint.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// One request, one try. A refusal comes back as `Error::Master`.
+    pub async fn request(&self, request: &NodeToMaster) -> Result<MasterReply> {
+        let body = protocol::encode("request to master", request)?;
+        let reply = self.requester.lock().await.request(body).await?;
+        match protocol::decode::<MasterReply>("master reply", &reply)? {
+            MasterReply::Error(e) => Err(Error::Master(e)),
+            other => Ok(other),
+        }
+    }
+
+    /// Retries a request while the master is unreachable, until `shutdown` is set.
+    ///
+    /// A refusal is returned at once: only transport failures are retried.
+    pub async fn request_until_answered(
+        &self,
+        request: &NodeToMaster,
+        shutdown: &crate::shutdown::Shutdown,
+    ) -> Result<MasterReply> {
+        let mut last_warning: Option<Instant> = None;
+        loop {
+            if shutdown.is_triggered() {
+                return Err(Error::Shutdown);
+            }
+            match self.request(request).await {
+                Err(Error::Transport(e)) => {
+                    if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+                        tracing::warn!(master = %self.endpoint, error = %e, "waiting for the master");
+                        last_warning = Some(Instant::now());
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                        _ = shutdown.wait() => return Err(Error::Shutdown),
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Whether a master error means "register again" (the master restarted or expired us).
+pub fn needs_reregistration(error: &Error) -> bool {
+    matches!(error, Error::Master(e) if e.kind == MasterErrorKind::UnknownNode)
+}

@@ -1,0 +1,292 @@
+//! `Node`: a process's place in the graph.
+
+pub(crate) mod control;
+pub(crate) mod heartbeat;
+pub mod host;
+pub(crate) mod inner;
+pub(crate) mod master_link;
+pub(crate) mod peers;
+
+pub(crate) use inner::NodeInner;
+
+use crate::message::Message;
+use crate::names::{NodeName, TopicName};
+use crate::protocol::{Endpoints, MasterReply, NodeToMaster};
+use crate::publisher::{AdvertiseOptions, Publisher, PublisherShared};
+use crate::queue::KeepLast;
+use crate::rate::Rate;
+use crate::shutdown::{Shutdown, StopReason};
+use crate::subscriber::{SubscribeOptions, Subscriber};
+use crate::subscription::{SubscriptionStats, SubscriptionTask};
+use crate::transport::{DataPublisher, Replier};
+use crate::{Error, Result};
+use inner::LocalSubscription;
+use master_link::MasterLink;
+use std::marker::PhantomData;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Settings of a node; `NodeOptions::from_env` reads the usual environment variables.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NodeOptions {
+    /// The node's name.
+    pub name: String,
+    /// Master endpoint (`PINION_MASTER`).
+    pub master: String,
+    /// Host id (`PINION_HOST`); peers with the same host id use ipc.
+    pub host: String,
+}
+
+impl NodeOptions {
+    /// Options for a node called `name`, from `PINION_MASTER`, `PINION_HOST` and
+    /// `PINION_NODE_NAME` (which overrides `name`, so a launcher can rename a binary).
+    pub fn from_env(name: &str) -> Self {
+        let name = std::env::var("PINION_NODE_NAME")
+            .ok()
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| name.to_owned());
+        Self {
+            name,
+            master: std::env::var("PINION_MASTER")
+                .ok()
+                .filter(|m| !m.is_empty())
+                .unwrap_or_else(|| host::DEFAULT_MASTER.to_owned()),
+            host: host::host_id(),
+        }
+    }
+
+    /// Uses another master endpoint.
+    pub fn master(mut self, endpoint: impl Into<String>) -> Self {
+        self.master = endpoint.into();
+        self
+    }
+
+    /// Uses another host id.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+}
+
+/// A node: registered with the master, heartbeating, and the factory of publishers,
+/// subscribers and rates. Cheap to clone.
+///
+/// ```no_run
+/// # async fn run() -> pinion::Result<()> {
+/// let node = pinion::Node::init(pinion::NodeOptions::from_env("my_node")).await?;
+/// assert_eq!(node.name().as_str(), "my_node");
+/// node.close().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Node {
+    inner: Arc<NodeInner>,
+}
+
+impl Node {
+    /// Binds the node's sockets, registers with the master (waiting for it if it is
+    /// not up yet), and starts heartbeats. Needs a tokio runtime.
+    pub async fn init(options: NodeOptions) -> Result<Self> {
+        let name = NodeName::new(&options.name)?;
+        let master = MasterLink::new(&options.master)?;
+        let ip = host::advertised_ip(master.endpoint());
+        let ctl_path = host::ipc_path(name.as_str(), "ctl");
+        let data_path = host::ipc_path(name.as_str(), "data");
+
+        let mut replier = Replier::new();
+        let control = Endpoints {
+            ipc: Some(replier.bind(&format!("ipc://{}", ctl_path.display())).await?),
+            tcp: Some(replier.bind(&format!("tcp://{}", tcp_host(ip))).await?),
+        };
+        let mut data = DataPublisher::new();
+        let data_endpoints = Endpoints {
+            ipc: Some(data.bind(&format!("ipc://{}", data_path.display())).await?),
+            tcp: Some(data.bind(&format!("tcp://{}", tcp_host(ip))).await?),
+        };
+
+        let inner = Arc::new(NodeInner {
+            name,
+            session: host::random_id(),
+            host: options.host,
+            control,
+            data_endpoints,
+            data: tokio::sync::Mutex::new(data),
+            master,
+            master_session: AtomicU64::new(0),
+            peers: Default::default(),
+            shutdown: Shutdown::new(),
+            publishers: Default::default(),
+            subscriptions: Default::default(),
+            retiring: Default::default(),
+            ipc_files: vec![ctl_path, data_path],
+        });
+        tokio::spawn(control::serve(inner.clone(), replier));
+        if let Err(e) = inner.register_everything().await {
+            inner.shutdown.trigger(StopReason::Requested("registration failed".to_owned()));
+            inner.remove_ipc_files();
+            return Err(e);
+        }
+        tokio::spawn(heartbeat::run(inner.clone()));
+        tracing::info!(node = %inner.name, host = %inner.host, master = %inner.master.endpoint(), "registered");
+        Ok(Self { inner })
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &NodeName {
+        &self.inner.name
+    }
+
+    /// The host id of this node.
+    pub fn host(&self) -> &str {
+        &self.inner.host
+    }
+
+    /// Starts publishing `T` on `topic`.
+    ///
+    /// The master refuses a type that differs from the topic's; the error names both
+    /// types and lists the differing fields.
+    pub async fn advertise<T: Message>(&self, topic: &str) -> Result<Publisher<T>> {
+        self.advertise_with(topic, AdvertiseOptions::default()).await
+    }
+
+    /// Starts publishing `T` on `topic` with options (latching).
+    pub async fn advertise_with<T: Message>(&self, topic: &str, options: AdvertiseOptions) -> Result<Publisher<T>> {
+        let topic = TopicName::new(topic)?;
+        let shared = Arc::new(PublisherShared::new(topic, T::type_info(), options.latched));
+        self.inner.advertise_to_master(&shared).await?;
+        self.inner.add_publisher(shared.clone());
+        Ok(Publisher {
+            shared,
+            node: self.inner.clone(),
+            _type: PhantomData,
+        })
+    }
+
+    /// Starts receiving `T` from `topic`, keeping up to 1000 unread messages.
+    pub async fn subscribe<T: Message>(&self, topic: &str) -> Result<Subscriber<T>> {
+        self.subscribe_with(topic, SubscribeOptions::default()).await
+    }
+
+    /// Starts receiving `T` from `topic` with options (queue length).
+    pub async fn subscribe_with<T: Message>(&self, topic: &str, options: SubscribeOptions) -> Result<Subscriber<T>> {
+        let topic = TopicName::new(topic)?;
+        let subscriber_id = host::random_id();
+        let queue = Arc::new(KeepLast::new(options.queue));
+        let stats = Arc::new(SubscriptionStats::default());
+        let (commands, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let sink_queue = queue.clone();
+        let end_queue = queue.clone();
+        let task = SubscriptionTask {
+            node: self.inner.clone(),
+            topic: topic.to_string(),
+            subscriber_id,
+            schema_hash: T::SCHEMA_HASH,
+            sink: Box::new(move |bytes, info| match crate::message::decode::<T>("message payload", bytes) {
+                Ok(message) => {
+                    sink_queue.push((message, info));
+                    true
+                }
+                Err(_) => false,
+            }),
+            stats: stats.clone(),
+            commands: receiver,
+            on_end: Box::new(move || end_queue.close()),
+        };
+        let local = LocalSubscription {
+            topic: topic.clone(),
+            type_info: T::type_info(),
+            commands: commands.clone(),
+        };
+        // Known before the master answers, so that no publisher update is missed.
+        self.inner.add_subscription(subscriber_id, local.clone());
+        if let Err(e) = self.inner.subscribe_to_master(subscriber_id, &local).await {
+            self.inner.forget_subscriber(&topic, subscriber_id);
+            return Err(e);
+        }
+        tokio::spawn(task.run());
+        Ok(Subscriber {
+            topic,
+            subscriber_id,
+            queue,
+            stats,
+            node: self.inner.clone(),
+            _commands: commands,
+            _type: PhantomData,
+        })
+    }
+
+    /// A rate of `hz` ticks per second that ends when the node shuts down.
+    pub fn rate(&self, hz: f64) -> Rate {
+        Rate::new(hz, self.inner.shutdown.clone())
+    }
+
+    /// True until the node is asked to shut down (ROS `is_ok`).
+    pub fn is_ok(&self) -> bool {
+        !self.inner.shutdown.is_triggered()
+    }
+
+    /// Completes when the node is asked to shut down (ROS `spin`).
+    pub async fn spin(&self) {
+        self.inner.shutdown.wait().await;
+    }
+
+    /// Asks the node to shut down: rates and subscribers end.
+    pub fn request_shutdown(&self, reason: &str) {
+        self.inner.shutdown.trigger(StopReason::Requested(reason.to_owned()));
+    }
+
+    /// Why the node stops, once it does.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        self.inner.shutdown.reason()
+    }
+
+    /// Flushes every publisher, leaves the master and removes the node's socket files.
+    ///
+    /// Messages published before `close` reach the subscribers that were connected
+    /// (each gets up to 2 s to acknowledge).
+    pub async fn close(&self) {
+        for task in self.inner.take_retiring() {
+            let _ = task.await;
+        }
+        for publisher in self.inner.all_publishers() {
+            let _ = publisher.flush(&self.inner, inner::FLUSH_TIMEOUT).await;
+        }
+        let replaced = matches!(self.inner.shutdown.reason(), Some(StopReason::Replaced(_)));
+        self.inner.shutdown.trigger(StopReason::Requested("node closed".to_owned()));
+        if !replaced {
+            let request = NodeToMaster::UnregisterNode(self.inner.caller());
+            match tokio::time::timeout(Duration::from_secs(1), self.inner.master.request(&request)).await {
+                Ok(Ok(MasterReply::Ok)) | Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::debug!(error = %e, "unregister not delivered"),
+                Err(_) => tracing::debug!("unregister timed out"),
+            }
+        }
+        self.inner.remove_ipc_files();
+    }
+
+    /// The shutdown flag, for the runtime.
+    pub(crate) fn shutdown_flag(&self) -> &Shutdown {
+        &self.inner.shutdown
+    }
+}
+
+fn tcp_host(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => format!("{v4}:0"),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]:0"),
+    }
+}
+
+impl From<StopReason> for Error {
+    fn from(reason: StopReason) -> Self {
+        match reason {
+            StopReason::Replaced(by) => Error::Replaced {
+                name: String::new(),
+                by,
+            },
+            StopReason::Requested(_) => Error::Shutdown,
+        }
+    }
+}

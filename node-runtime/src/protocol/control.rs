@@ -1,0 +1,67 @@
+//! Requests to a node's control socket.
+
+use super::master_to_node::{PublisherInfo, SubscriberInfo};
+use crate::names::TopicName;
+use serde::{Deserialize, Serialize};
+
+/// A request to a node's control socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ControlRequest {
+    /// From the master: the complete current publisher list of a topic this node subscribes to.
+    PublisherUpdate {
+        /// The topic.
+        topic: TopicName,
+        /// Every current publisher.
+        publishers: Vec<PublisherInfo>,
+    },
+    /// From the master: the complete current subscriber list of a topic this node publishes.
+    SubscriberUpdate {
+        /// The topic.
+        topic: TopicName,
+        /// Every current subscriber.
+        subscribers: Vec<SubscriberInfo>,
+    },
+    /// From the master or a launcher: stop this node.
+    Shutdown {
+        /// Why, for the node's log and exit message.
+        reason: String,
+        /// True when a newer node took this node's name.
+        replaced: bool,
+    },
+    /// From a subscriber that just connected: send probes so it can see its subscription work.
+    Hello {
+        /// The publisher addressed.
+        publisher_id: u64,
+        /// The subscriber.
+        subscriber_id: u64,
+    },
+    /// From a subscriber that received a probe: it now receives this publisher's messages.
+    Confirm {
+        /// The publisher addressed.
+        publisher_id: u64,
+        /// The subscriber.
+        subscriber_id: u64,
+    },
+    /// From a subscriber that received a flush marker: everything before it arrived.
+    FlushAck {
+        /// The publisher addressed.
+        publisher_id: u64,
+        /// The subscriber.
+        subscriber_id: u64,
+        /// The flush marker's token.
+        token: u64,
+    },
+    /// Are you there?
+    Ping,
+}
+
+/// The reply of a node's control socket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ControlReply {
+    /// Done.
+    Ok,
+    /// Refused, with a reason.
+    Error(String),
+}

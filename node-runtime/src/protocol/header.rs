@@ -1,0 +1,59 @@
+//! The header frame of a topic message.
+//!
+//! A topic message is three frames: `[topic + "\0", header, payload]`. The NUL ends the
+//! topic so that ZeroMQ prefix matching is exact (`chatter` never receives `chatter2`).
+
+use serde::{Deserialize, Serialize};
+
+/// What a frame on a topic carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum FrameKind {
+    /// A message; the payload is the postcard encoding of the topic's type.
+    Data,
+    /// A probe for one subscriber's handshake; the payload is empty.
+    Probe {
+        /// The subscriber the probe is for.
+        subscriber_id: u64,
+    },
+    /// A flush marker: every subscriber that sees it acknowledges; the payload is empty.
+    Flush {
+        /// Token to acknowledge.
+        token: u64,
+    },
+}
+
+/// The header of every frame on a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    /// What this frame is.
+    pub kind: FrameKind,
+    /// Schema hash of the payload type.
+    pub schema_hash: u64,
+    /// Id of the publisher.
+    pub publisher_id: u64,
+    /// Sequence number of the last data message of this publisher (starts at 1).
+    pub seq: u64,
+    /// Send time, nanoseconds since the Unix epoch.
+    pub stamp_ns: u64,
+}
+
+impl Header {
+    /// Encodes the header.
+    pub fn encode(&self) -> crate::Result<Vec<u8>> {
+        crate::message::encode("message header", self)
+    }
+
+    /// Decodes a header, refusing trailing bytes.
+    pub fn decode(bytes: &[u8]) -> crate::Result<Self> {
+        crate::message::decode("message header", bytes)
+    }
+}
+
+/// The first frame of every message on `topic`.
+pub fn topic_frame(topic: &str) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(topic.len() + 1);
+    frame.extend_from_slice(topic.as_bytes());
+    frame.push(0);
+    frame
+}

@@ -1,0 +1,90 @@
+//! Requests to the master.
+
+use super::Endpoints;
+use crate::message::TypeInfo;
+use crate::names::{NodeName, TopicName};
+use serde::{Deserialize, Serialize};
+
+/// A node as it registers itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeRegistration {
+    /// The node's name.
+    pub name: NodeName,
+    /// Random id of this run of the node; a restarted node has a new one.
+    pub session: u64,
+    /// Host id (`PINION_HOST`, else the hostname): same host id means ipc.
+    pub host: String,
+    /// Process id on its host.
+    pub pid: u32,
+    /// The node's control socket (graph updates, handshakes, shutdown).
+    pub control: Endpoints,
+    /// The node's data (PUB) socket.
+    pub data: Endpoints,
+}
+
+/// Who is asking: a node name and the session of its run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    /// The node's name.
+    pub node: NodeName,
+    /// The session it registered with.
+    pub session: u64,
+}
+
+/// A request to the master.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum NodeToMaster {
+    /// Register a node; a node of the same name is replaced (newest wins).
+    RegisterNode(NodeRegistration),
+    /// I am alive.
+    Heartbeat(Caller),
+    /// I am leaving.
+    UnregisterNode(Caller),
+    /// I publish `topic` with this type.
+    Advertise {
+        /// Who.
+        caller: Caller,
+        /// The topic.
+        topic: TopicName,
+        /// Type name, schema and hash.
+        type_info: TypeInfo,
+        /// Random id of this publisher.
+        publisher_id: u64,
+        /// Whether late subscribers receive the last message.
+        latched: bool,
+    },
+    /// I stop publishing.
+    Unadvertise {
+        /// Who.
+        caller: Caller,
+        /// The topic.
+        topic: TopicName,
+        /// Which publisher.
+        publisher_id: u64,
+    },
+    /// I subscribe to `topic` with this type; the reply lists the publishers.
+    Subscribe {
+        /// Who.
+        caller: Caller,
+        /// The topic.
+        topic: TopicName,
+        /// Type name, schema and hash.
+        type_info: TypeInfo,
+        /// Random id of this subscriber.
+        subscriber_id: u64,
+    },
+    /// I stop subscribing.
+    Unsubscribe {
+        /// Who.
+        caller: Caller,
+        /// The topic.
+        topic: TopicName,
+        /// Which subscriber.
+        subscriber_id: u64,
+    },
+    /// The registered nodes.
+    ListNodes,
+    /// The known topics.
+    ListTopics,
+}

@@ -1,0 +1,310 @@
+//! `Publisher<T>`: sends typed messages on a topic.
+
+use crate::message::{encode, Message};
+use crate::names::TopicName;
+use crate::node::NodeInner;
+use crate::protocol::header::{topic_frame, FrameKind, Header};
+use crate::protocol::master_to_node::SubscriberInfo;
+use crate::{Error, Result};
+use bytes::Bytes;
+use std::collections::{HashMap, HashSet};
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How often a publisher repeats a probe while a subscriber's handshake is open.
+const PROBE_INTERVAL: Duration = Duration::from_millis(10);
+/// How long a publisher probes for one subscriber before giving up.
+const PROBE_FOR: Duration = Duration::from_secs(3);
+/// How often a flush marker is repeated while acknowledgements are missing.
+const FLUSH_REPEAT: Duration = Duration::from_millis(100);
+
+/// Options of `Node::advertise_with`.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct AdvertiseOptions {
+    /// Late subscribers receive the last message (ROS `latch`).
+    pub latched: bool,
+}
+
+impl AdvertiseOptions {
+    /// Latched: a new subscriber receives the last message at once.
+    pub fn latched() -> Self {
+        Self { latched: true }
+    }
+}
+
+/// Publisher state shared with the node's control server.
+#[derive(Debug)]
+pub(crate) struct PublisherShared {
+    pub(crate) topic: TopicName,
+    pub(crate) publisher_id: u64,
+    pub(crate) schema_hash: u64,
+    pub(crate) latched: bool,
+    pub(crate) type_info: crate::message::TypeInfo,
+    topic_frame: Bytes,
+    seq: AtomicU64,
+    state: Mutex<PubState>,
+    changed: Notify,
+}
+
+#[derive(Debug, Default)]
+struct PubState {
+    /// Last data message (seq, payload), kept for latched topics.
+    last: Option<(u64, Bytes)>,
+    /// Subscribers whose handshake completed: they receive this publisher's messages.
+    confirmed: HashSet<u64>,
+    /// Subscribers the master lists for the topic; `None` until the first list arrives.
+    registered: Option<HashSet<u64>>,
+    /// Open handshakes.
+    probing: HashSet<u64>,
+    /// Acknowledgements received, by flush token.
+    flush_acks: HashMap<u64, HashSet<u64>>,
+}
+
+impl PublisherShared {
+    pub(crate) fn new(topic: TopicName, type_info: crate::message::TypeInfo, latched: bool) -> Self {
+        Self {
+            topic_frame: Bytes::from(topic_frame(topic.as_str())),
+            topic,
+            publisher_id: crate::node::host::random_id(),
+            schema_hash: type_info.hash,
+            type_info,
+            latched,
+            seq: AtomicU64::new(0),
+            state: Mutex::new(PubState::default()),
+            changed: Notify::new(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, PubState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn header(&self, kind: FrameKind, seq: u64) -> Result<Bytes> {
+        Header {
+            kind,
+            schema_hash: self.schema_hash,
+            publisher_id: self.publisher_id,
+            seq,
+            stamp_ns: crate::node::host::now_ns(),
+        }
+        .encode()
+        .map(Bytes::from)
+    }
+
+    async fn send(&self, node: &NodeInner, header: Bytes, payload: Bytes) -> Result<()> {
+        let frames = vec![self.topic_frame.clone(), header, payload];
+        node.data.lock().await.send(frames).await.map_err(Error::from)
+    }
+
+    /// Sends an already encoded payload as the next data message.
+    pub(crate) async fn publish_bytes(&self, node: &NodeInner, payload: Bytes) -> Result<u64> {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let header = self.header(FrameKind::Data, seq)?;
+        if self.latched {
+            self.state().last = Some((seq, payload.clone()));
+        }
+        self.send(node, header, payload).await?;
+        Ok(seq)
+    }
+
+    /// Number of subscribers that completed the handshake and are still registered.
+    pub(crate) fn subscriber_count(&self) -> usize {
+        let state = self.state();
+        live_confirmed(&state).count()
+    }
+
+    /// A subscriber connected: probe it until it confirms.
+    pub(crate) fn on_hello(self: &Arc<Self>, node: &Arc<NodeInner>, subscriber_id: u64) {
+        {
+            let mut state = self.state();
+            if state.confirmed.contains(&subscriber_id) || !state.probing.insert(subscriber_id) {
+                return;
+            }
+        }
+        let this = self.clone();
+        let node = node.clone();
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + PROBE_FOR;
+            while tokio::time::Instant::now() < deadline && !node.shutdown.is_triggered() {
+                if !this.state().probing.contains(&subscriber_id) {
+                    return;
+                }
+                let seq = this.seq.load(Ordering::Relaxed);
+                let sent = match this.header(FrameKind::Probe { subscriber_id }, seq) {
+                    Ok(h) => this.send(&node, h, Bytes::new()).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = sent {
+                    tracing::warn!(topic = %this.topic, error = %e, "probe not sent");
+                }
+                tokio::time::sleep(PROBE_INTERVAL).await;
+            }
+            this.state().probing.remove(&subscriber_id);
+            tracing::debug!(topic = %this.topic, subscriber_id, "handshake not confirmed");
+        });
+    }
+
+    /// A subscriber saw a probe: it receives this publisher now.
+    pub(crate) async fn on_confirm(&self, node: &NodeInner, subscriber_id: u64) {
+        let latched = {
+            let mut state = self.state();
+            state.probing.remove(&subscriber_id);
+            let new = state.confirmed.insert(subscriber_id);
+            if new && self.latched {
+                state.last.clone()
+            } else {
+                None
+            }
+        };
+        self.changed.notify_waiters();
+        tracing::debug!(topic = %self.topic, subscriber_id, "subscriber confirmed");
+        if let Some((seq, payload)) = latched {
+            // Subscribers drop repeats by sequence number, so resending to all is safe.
+            match self.header(FrameKind::Data, seq) {
+                Ok(h) => {
+                    if let Err(e) = self.send(node, h, payload).await {
+                        tracing::warn!(topic = %self.topic, error = %e, "latched message not resent");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "latched header"),
+            }
+        }
+    }
+
+    /// The master's current subscriber list: forget confirmed subscribers that left.
+    pub(crate) fn on_subscribers(&self, subscribers: &[SubscriberInfo]) {
+        let ids: HashSet<u64> = subscribers.iter().map(|s| s.subscriber_id).collect();
+        {
+            let mut state = self.state();
+            state.confirmed.retain(|id| ids.contains(id));
+            state.registered = Some(ids);
+        }
+        self.changed.notify_waiters();
+    }
+
+    pub(crate) fn on_flush_ack(&self, subscriber_id: u64, token: u64) {
+        if let Some(acks) = self.state().flush_acks.get_mut(&token) {
+            acks.insert(subscriber_id);
+        }
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until `count` subscribers are confirmed, or the node stops.
+    pub(crate) async fn wait_for_subscribers(&self, node: &NodeInner, count: usize) -> Result<()> {
+        loop {
+            let notified = self.changed.notified();
+            if self.subscriber_count() >= count {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = node.shutdown.wait() => return Err(Error::Shutdown),
+            }
+        }
+    }
+
+    /// Waits until every confirmed subscriber acknowledged a flush marker sent after
+    /// the last message, or `timeout` passes. Returns the subscribers that did not answer.
+    pub(crate) async fn flush(&self, node: &NodeInner, timeout: Duration) -> Result<usize> {
+        let expected: HashSet<u64> = live_confirmed(&self.state()).copied().collect();
+        if expected.is_empty() {
+            return Ok(0);
+        }
+        let token = crate::node::host::random_id();
+        self.state().flush_acks.insert(token, HashSet::new());
+        let deadline = tokio::time::Instant::now() + timeout;
+        let missing = loop {
+            let notified = self.changed.notified();
+            let missing = {
+                let state = self.state();
+                let acks = state.flush_acks.get(&token);
+                expected
+                    .iter()
+                    .filter(|id| acks.is_none_or(|a| !a.contains(id)))
+                    .filter(|id| live_confirmed(&state).any(|c| c == *id))
+                    .count()
+            };
+            if missing == 0 || tokio::time::Instant::now() >= deadline {
+                break missing;
+            }
+            let seq = self.seq.load(Ordering::Relaxed);
+            self.send(node, self.header(FrameKind::Flush { token }, seq)?, Bytes::new())
+                .await?;
+            let _ = tokio::time::timeout(FLUSH_REPEAT.min(deadline - tokio::time::Instant::now()), notified).await;
+        };
+        self.state().flush_acks.remove(&token);
+        if missing > 0 {
+            tracing::warn!(topic = %self.topic, missing, "flush: some subscribers did not acknowledge");
+        }
+        Ok(missing)
+    }
+}
+
+fn live_confirmed(state: &PubState) -> impl Iterator<Item = &u64> {
+    state
+        .confirmed
+        .iter()
+        .filter(|id| state.registered.as_ref().is_none_or(|r| r.contains(id)))
+}
+
+/// Sends messages of type `T` on one topic. Dropping it withdraws the advertisement.
+///
+/// ```no_run
+/// # use pinion::prelude::*;
+/// # #[derive(Message, Serialize, Deserialize)] struct Chatter { seq: u64 }
+/// # async fn run(node: Node) -> pinion::Result<()> {
+/// let chatter = node.advertise::<Chatter>("chatter").await?;
+/// chatter.wait_for_subscribers(1).await?;
+/// chatter.publish(&Chatter { seq: 1 }).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Publisher<T: Message> {
+    pub(crate) shared: Arc<PublisherShared>,
+    pub(crate) node: Arc<NodeInner>,
+    pub(crate) _type: PhantomData<fn(T)>,
+}
+
+impl<T: Message> Publisher<T> {
+    /// Sends one message to every current subscriber. Returns its sequence number.
+    pub async fn publish(&self, message: &T) -> Result<u64> {
+        let payload = encode("message payload", message)?;
+        self.shared.publish_bytes(&self.node, Bytes::from(payload)).await
+    }
+
+    /// The topic.
+    pub fn topic(&self) -> &TopicName {
+        &self.shared.topic
+    }
+
+    /// Subscribers that completed their handshake and still run.
+    pub fn subscriber_count(&self) -> usize {
+        self.shared.subscriber_count()
+    }
+
+    /// Waits until at least `count` subscribers receive this publisher's messages.
+    ///
+    /// A message published after this returns reaches them. Ends with
+    /// `Error::Shutdown` if the node stops first.
+    pub async fn wait_for_subscribers(&self, count: usize) -> Result<()> {
+        self.shared.wait_for_subscribers(&self.node, count).await
+    }
+
+    /// Waits until every connected subscriber has received all messages published so far,
+    /// or `timeout` passes. Returns how many subscribers did not confirm in time.
+    ///
+    /// The node flushes every publisher by itself when it shuts down.
+    pub async fn flush(&self, timeout: Duration) -> Result<usize> {
+        self.shared.flush(&self.node, timeout).await
+    }
+}
+
+impl<T: Message> Drop for Publisher<T> {
+    fn drop(&mut self) {
+        self.node.forget_publisher(&self.shared);
+    }
+}

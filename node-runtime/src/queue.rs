@@ -1,0 +1,141 @@
+//! A bounded queue that keeps the newest items: the subscriber side of a topic.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use tokio::sync::Notify;
+
+/// Keep-last-N queue with one consumer; pushing into a full queue drops the oldest item
+/// and counts it, so slow user code never stalls the socket.
+#[derive(Debug)]
+pub struct KeepLast<T> {
+    items: Mutex<Inner<T>>,
+    notify: Notify,
+    dropped: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Inner<T> {
+    queue: VecDeque<T>,
+    capacity: usize,
+    closed: bool,
+}
+
+impl<T> KeepLast<T> {
+    /// A queue holding at most `capacity` items (at least 1).
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            items: Mutex::new(Inner {
+                queue: VecDeque::with_capacity(capacity.min(1024)),
+                capacity,
+                closed: false,
+            }),
+            notify: Notify::new(),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds an item, dropping the oldest one if the queue is full.
+    pub fn push(&self, item: T) {
+        {
+            let mut inner = self.lock();
+            if inner.queue.len() >= inner.capacity {
+                inner.queue.pop_front();
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            inner.queue.push_back(item);
+        }
+        self.notify.notify_one();
+    }
+
+    /// Marks the end: `recv` returns what is left, then `None`.
+    pub fn close(&self) {
+        self.lock().closed = true;
+        self.notify.notify_one();
+    }
+
+    /// Takes the oldest item without waiting.
+    pub fn try_recv(&self) -> Option<T> {
+        self.lock().queue.pop_front()
+    }
+
+    /// Waits for the oldest item; `None` once closed and empty.
+    pub async fn recv(&self) -> Option<T> {
+        loop {
+            let notified = self.notify.notified();
+            {
+                let mut inner = self.lock();
+                if let Some(item) = inner.queue.pop_front() {
+                    return Some(item);
+                }
+                if inner.closed {
+                    // Leave a permit for any other waiter.
+                    self.notify.notify_one();
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// How many items were dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// How many items wait.
+    pub fn len(&self) -> usize {
+        self.lock().queue.len()
+    }
+
+    /// Whether no item waits.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<T>> {
+        // A panic while holding this lock cannot leave the queue inconsistent.
+        self.items.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_newest_and_counts_drops() {
+        let q = KeepLast::new(3);
+        for i in 0..10 {
+            q.push(i);
+        }
+        assert_eq!(q.dropped(), 7);
+        let got: Vec<_> = std::iter::from_fn(|| q.try_recv()).collect();
+        assert_eq!(got, vec![7, 8, 9]);
+    }
+
+    #[tokio::test]
+    async fn recv_drains_then_ends_after_close() {
+        let q = std::sync::Arc::new(KeepLast::new(8));
+        let consumer = {
+            let q = q.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(x) = q.recv().await {
+                    got.push(x);
+                }
+                got
+            })
+        };
+        for i in 0..5 {
+            q.push(i);
+        }
+        q.close();
+        let got = tokio::time::timeout(std::time::Duration::from_secs(5), consumer)
+            .await
+            .expect("consumer ends")
+            .expect("no panic");
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+    }
+}

@@ -1,0 +1,124 @@
+//! What `#[pinion::main]` runs: logging, the tokio runtime, signals, clean shutdown.
+
+use crate::node::{Node, NodeOptions};
+use crate::shutdown::StopReason;
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long user code gets to return after a shutdown request before the node closes anyway.
+const USER_GRACE: Duration = Duration::from_secs(3);
+
+/// What a node's `main` may return.
+pub trait MainOutput {
+    /// Reports the outcome and chooses the exit code.
+    fn report(self) -> ExitCode;
+}
+
+impl MainOutput for () {
+    fn report(self) -> ExitCode {
+        ExitCode::SUCCESS
+    }
+}
+
+impl<E: std::fmt::Display> MainOutput for Result<(), E> {
+    fn report(self) -> ExitCode {
+        match self {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e}");
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+/// Installs the log subscriber of a node binary: `RUST_LOG` filter, info by default, stderr.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs a node's user `main`: sets up logging and the runtime, creates the node,
+/// turns SIGINT/SIGTERM into a shutdown request, and closes the node cleanly at the end.
+pub fn run_main<F, Fut, O>(default_name: &str, user_main: F) -> ExitCode
+where
+    F: FnOnce(Node) -> Fut,
+    Fut: Future<Output = O>,
+    O: MainOutput,
+{
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = NodeOptions::from_env(default_name);
+    runtime.block_on(async move {
+        let node = tokio::select! {
+            node = Node::init(options) => node,
+            _ = termination() => return ExitCode::from(130),
+        };
+        let node = match node {
+            Ok(n) => n,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let signals = {
+            let node = node.clone();
+            tokio::spawn(async move {
+                termination().await;
+                node.request_shutdown("signal");
+            })
+        };
+        let user = user_main(node.clone());
+        tokio::pin!(user);
+        let output = tokio::select! {
+            output = &mut user => Some(output),
+            _ = node.shutdown_flag().wait() => {
+                tokio::time::timeout(USER_GRACE, &mut user).await.ok()
+            }
+        };
+        signals.abort();
+        let reason = node.stop_reason();
+        node.close().await;
+        if let Some(StopReason::Replaced(by)) = reason {
+            eprintln!("error: node `{}` stops: {by}", node.name());
+            return ExitCode::from(3);
+        }
+        match output {
+            Some(o) => o.report(),
+            None => {
+                tracing::warn!("main did not return within {USER_GRACE:?} of the shutdown request");
+                ExitCode::FAILURE
+            }
+        }
+    })
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn termination() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,333 @@
+//! The task behind a subscriber: owns the SUB socket, follows the publisher list,
+//! checks headers, and fills the subscriber's queue.
+
+use crate::node::NodeInner;
+use crate::protocol::control::ControlRequest;
+use crate::protocol::header::{topic_frame, FrameKind, Header};
+use crate::protocol::master_to_node::PublisherInfo;
+use crate::subscriber::{Connection, MessageInfo, SubscriberCounters, Transport};
+use crate::transport::{DataSubscriber, Frames};
+use crate::{Error, Result};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Notify};
+
+/// Time allowed to connect to one publisher.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
+/// How often connections that failed are tried again.
+const RETRY_EVERY: Duration = Duration::from_millis(250);
+/// Least time between two confirmations sent to one publisher.
+const CONFIRM_EVERY: Duration = Duration::from_millis(50);
+
+/// Commands to a subscription task.
+#[derive(Debug)]
+pub(crate) enum SubCommand {
+    /// The complete current publisher list of the topic.
+    Publishers(Vec<PublisherInfo>),
+}
+
+/// Decodes a payload and queues it; returns false if it did not decode.
+pub(crate) type Sink = Box<dyn Fn(&[u8], MessageInfo) -> bool + Send + Sync>;
+
+/// Counters and connection list shared between the task and the `Subscriber`.
+#[derive(Debug, Default)]
+pub(crate) struct SubscriptionStats {
+    received: AtomicU64,
+    gaps: AtomicU64,
+    wrong_type: AtomicU64,
+    malformed: AtomicU64,
+    connections: Mutex<Vec<(Connection, bool)>>,
+    changed: Notify,
+}
+
+impl SubscriptionStats {
+    pub(crate) fn counters(&self) -> SubscriberCounters {
+        SubscriberCounters {
+            received: self.received.load(Ordering::Relaxed),
+            dropped_queue_full: 0,
+            gaps: self.gaps.load(Ordering::Relaxed),
+            wrong_type: self.wrong_type.load(Ordering::Relaxed),
+            malformed: self.malformed.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn connections(&self) -> Vec<Connection> {
+        self.lock().iter().map(|(c, _)| c.clone()).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Connection, bool)>> {
+        self.connections.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn confirmed_count(&self) -> usize {
+        self.lock().iter().filter(|(_, confirmed)| *confirmed).count()
+    }
+
+    pub(crate) async fn wait_for_confirmed(&self, count: usize, shutdown: &crate::shutdown::Shutdown) -> Result<()> {
+        loop {
+            let notified = self.changed.notified();
+            if self.confirmed_count() >= count {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = shutdown.wait() => return Err(Error::Shutdown),
+            }
+        }
+    }
+}
+
+/// State of one connected publisher.
+struct Linked {
+    info: PublisherInfo,
+    last_seq: u64,
+    last_confirm: Option<Instant>,
+}
+
+pub(crate) struct SubscriptionTask {
+    pub(crate) node: Arc<NodeInner>,
+    pub(crate) topic: String,
+    pub(crate) subscriber_id: u64,
+    pub(crate) schema_hash: u64,
+    pub(crate) sink: Sink,
+    pub(crate) stats: Arc<SubscriptionStats>,
+    pub(crate) commands: mpsc::UnboundedReceiver<SubCommand>,
+    pub(crate) on_end: Box<dyn FnOnce() + Send + Sync>,
+}
+
+struct State {
+    socket: Option<DataSubscriber>,
+    linked: HashMap<u64, Linked>,
+    wanted: Vec<PublisherInfo>,
+    last_warning: Option<Instant>,
+}
+
+impl SubscriptionTask {
+    pub(crate) async fn run(mut self) {
+        let mut state = State {
+            socket: None,
+            linked: HashMap::new(),
+            wanted: Vec::new(),
+            last_warning: None,
+        };
+        let mut retry = tokio::time::interval(RETRY_EVERY);
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let shutdown = self.node.shutdown.clone();
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.wait() => break,
+                command = self.commands.recv() => match command {
+                    Some(SubCommand::Publishers(list)) => {
+                        state.wanted = list;
+                        self.reconcile(&mut state).await;
+                    }
+                    None => break,
+                },
+                frames = recv(&mut state.socket) => match frames {
+                    Ok(frames) => self.on_frames(&mut state, frames),
+                    Err(e) => {
+                        tracing::warn!(topic = %self.topic, error = %e, "subscriber socket failed; recreating");
+                        state.socket = None;
+                        state.linked.clear();
+                        self.reconcile(&mut state).await;
+                    }
+                },
+                _ = retry.tick(), if state.linked.len() < state.wanted.len() => {
+                    self.reconcile(&mut state).await;
+                }
+            }
+        }
+        (self.on_end)();
+    }
+
+    /// Brings the connections in line with the wanted publisher list.
+    async fn reconcile(&self, state: &mut State) {
+        let host = &self.node.host;
+        let gone = state.linked.iter().any(|(id, l)| {
+            !state
+                .wanted
+                .iter()
+                .any(|w| w.publisher_id == *id && w.session == l.info.session && w.data == l.info.data)
+        });
+        if gone {
+            for (id, l) in &state.linked {
+                if !state.wanted.iter().any(|w| w.publisher_id == *id && w.session == l.info.session) {
+                    if let Some(ep) = l.info.control.pick(&l.info.host, host) {
+                        self.node.peers.forget(ep);
+                    }
+                }
+            }
+        }
+        if gone || state.socket.is_none() {
+            // The engine cannot disconnect one peer, and a restarted publisher would wait
+            // out the engine's reconnect backoff: start over with a fresh socket.
+            state.linked.clear();
+            state.socket = match DataSubscriber::new(&frame_prefix(&self.topic), CONNECT_TIMEOUT).await {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::error!(topic = %self.topic, error = %e, "cannot create subscriber socket");
+                    None
+                }
+            };
+        }
+        let Some(mut socket) = state.socket.take() else { return };
+        for info in state.wanted.clone() {
+            if state.linked.contains_key(&info.publisher_id) {
+                continue;
+            }
+            let Some(endpoint) = info.data.pick(&info.host, host).map(str::to_owned) else {
+                continue;
+            };
+            match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(&endpoint)).await {
+                Ok(Ok(())) => {
+                    tracing::debug!(topic = %self.topic, publisher = %info.node, %endpoint, "connected");
+                    let transport = if endpoint.starts_with("ipc://") { Transport::Ipc } else { Transport::Tcp };
+                    self.send_control(&info, ControlRequest::Hello {
+                        publisher_id: info.publisher_id,
+                        subscriber_id: self.subscriber_id,
+                    });
+                    state.linked.insert(
+                        info.publisher_id,
+                        Linked { info: info.clone(), last_seq: 0, last_confirm: None },
+                    );
+                    self.stats.lock().push((
+                        Connection { node: info.node.to_string(), publisher_id: info.publisher_id, transport, endpoint },
+                        false,
+                    ));
+                }
+                Ok(Err(e)) => self.warn_rarely(state, &format!("cannot connect to {} at {endpoint}: {e}", info.node)),
+                Err(_) => self.warn_rarely(state, &format!("connecting to {} at {endpoint} timed out", info.node)),
+            }
+        }
+        state.socket = Some(socket);
+        let linked = &state.linked;
+        self.stats.lock().retain(|(c, _)| linked.contains_key(&c.publisher_id));
+        self.stats.changed.notify_waiters();
+    }
+
+    fn warn_rarely(&self, state: &mut State, what: &str) {
+        if state.last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+            tracing::warn!(topic = %self.topic, "{what}; will retry");
+            state.last_warning = Some(Instant::now());
+        }
+    }
+
+    fn on_frames(&self, state: &mut State, frames: Frames) {
+        if frames.len() != 3 {
+            self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(topic = %self.topic, frames = frames.len(), "dropped a message with a wrong frame count");
+            return;
+        }
+        let header = match Header::decode(&frames[1]) {
+            Ok(h) => h,
+            Err(e) => {
+                self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(topic = %self.topic, error = %e, "dropped a message whose header does not decode");
+                return;
+            }
+        };
+        if header.schema_hash != self.schema_hash {
+            self.stats.wrong_type.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                topic = %self.topic,
+                publisher_id = header.publisher_id,
+                got = format_args!("{:016x}", header.schema_hash),
+                expected = format_args!("{:016x}", self.schema_hash),
+                "dropped a message of the wrong type"
+            );
+            return;
+        }
+        let Some(link) = state.linked.get_mut(&header.publisher_id) else {
+            // From a publisher this socket reached before a restart: not ours any more.
+            return;
+        };
+        match header.kind {
+            FrameKind::Probe { subscriber_id } if subscriber_id == self.subscriber_id => {
+                self.confirm(link);
+            }
+            FrameKind::Probe { .. } => {}
+            FrameKind::Flush { token } => {
+                self.send_control(&link.info, ControlRequest::FlushAck {
+                    publisher_id: header.publisher_id,
+                    subscriber_id: self.subscriber_id,
+                    token,
+                });
+            }
+            FrameKind::Data => {
+                if header.seq <= link.last_seq {
+                    return; // a latched repeat already seen
+                }
+                if link.last_seq > 0 && header.seq > link.last_seq + 1 {
+                    self.stats.gaps.fetch_add(header.seq - link.last_seq - 1, Ordering::Relaxed);
+                }
+                link.last_seq = header.seq;
+                let info = MessageInfo { publisher_id: header.publisher_id, seq: header.seq, stamp_ns: header.stamp_ns };
+                if (self.sink)(&frames[2], info) {
+                    self.stats.received.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(topic = %self.topic, publisher = %link.info.node, seq = header.seq, "dropped a payload that does not decode");
+                }
+            }
+        }
+    }
+
+    /// Tells a publisher that its probes arrive. Rate-limited; the publisher stops
+    /// probing once it has heard, so a lost confirmation is retried on the next probe.
+    fn confirm(&self, link: &mut Linked) {
+        if link.last_confirm.is_some_and(|t| t.elapsed() < CONFIRM_EVERY) {
+            return;
+        }
+        link.last_confirm = Some(Instant::now());
+        let node = self.node.clone();
+        let stats = self.stats.clone();
+        let info = link.info.clone();
+        let subscriber_id = self.subscriber_id;
+        let publisher_id = info.publisher_id;
+        let Some(endpoint) = info.control.pick(&info.host, &node.host).map(str::to_owned) else { return };
+        tokio::spawn(async move {
+            let request = ControlRequest::Confirm { publisher_id, subscriber_id };
+            match node.peers.request(&endpoint, &request).await {
+                Ok(_) => {
+                    for (c, confirmed) in stats.lock().iter_mut() {
+                        if c.publisher_id == publisher_id {
+                            *confirmed = true;
+                        }
+                    }
+                    stats.changed.notify_waiters();
+                }
+                Err(e) => tracing::debug!(%endpoint, error = %e, "confirm not delivered; the next probe retries"),
+            }
+        });
+    }
+
+    fn send_control(&self, info: &PublisherInfo, request: ControlRequest) {
+        let Some(endpoint) = info.control.pick(&info.host, &self.node.host).map(str::to_owned) else { return };
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            if let Err(e) = node.peers.request(&endpoint, &request).await {
+                tracing::debug!(%endpoint, error = %e, "control request to publisher failed");
+            }
+        });
+    }
+}
+
+async fn recv(socket: &mut Option<DataSubscriber>) -> Result<Frames> {
+    match socket {
+        Some(s) => s.recv().await.map_err(Error::from),
+        None => std::future::pending().await,
+    }
+}
+
+fn frame_prefix(topic: &str) -> String {
+    String::from_utf8_lossy(&topic_frame(topic)).into_owned()
+}
+
+impl std::fmt::Debug for SubscriptionTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SubscriptionTask").field("topic", &self.topic).finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,64 @@
+//! Transport: the only module that names the `zeromq` crate.
+//!
+//! Every engine fact Pinion designs around is guarded here:
+//! - endpoints are checked before the crate sees them (`tcp://*` is mapped to
+//!   `0.0.0.0`; `ipc://*` and abstract `ipc://@name` are refused; stale ipc files are
+//!   unlinked only when nobody listens on them);
+//! - every request has a timeout, and a socket that failed or timed out is dropped and
+//!   made anew (the REQ socket of the crate never recovers by itself);
+//! - `connect` is always bounded by a timeout.
+
+mod endpoint;
+mod publisher;
+mod replier;
+mod requester;
+mod subscriber;
+
+pub use endpoint::{normalize, prepare_ipc_path};
+pub use publisher::DataPublisher;
+pub use replier::Replier;
+pub use requester::Requester;
+pub use subscriber::DataSubscriber;
+
+/// A failure of a socket operation, with the endpoint it concerned.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The endpoint string is not usable.
+    #[error("bad endpoint {endpoint:?}: {reason}")]
+    BadEndpoint {
+        /// The endpoint as given.
+        endpoint: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Binding failed.
+    #[error("cannot bind {endpoint}: {reason}")]
+    Bind {
+        /// The endpoint.
+        endpoint: String,
+        /// The engine's or OS's reason.
+        reason: String,
+    },
+    /// The peer did not answer in time.
+    #[error("no answer from {endpoint} within {timeout:?} ({during}); is it running?")]
+    Timeout {
+        /// The endpoint.
+        endpoint: String,
+        /// The time allowed.
+        timeout: std::time::Duration,
+        /// What was going on.
+        during: &'static str,
+    },
+    /// The socket failed.
+    #[error("socket error talking to {endpoint}: {reason}")]
+    Socket {
+        /// The endpoint.
+        endpoint: String,
+        /// The engine's reason.
+        reason: String,
+    },
+}
+
+/// Frames of one received multipart message.
+pub type Frames = Vec<bytes::Bytes>;

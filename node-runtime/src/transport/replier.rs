@@ -1,0 +1,79 @@
+//! Request/reply server.
+
+use super::{normalize, prepare_ipc_path, Frames, TransportError};
+use std::path::Path;
+use zeromq::{RepSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
+
+/// A REP server bound on one or more endpoints. Each `recv` must be followed by one `send`.
+pub struct Replier {
+    socket: RepSocket,
+    endpoints: Vec<String>,
+}
+
+impl std::fmt::Debug for Replier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replier").field("endpoints", &self.endpoints).finish()
+    }
+}
+
+impl Replier {
+    /// A server with no endpoint yet.
+    pub fn new() -> Self {
+        Self {
+            socket: RepSocket::new(),
+            endpoints: Vec::new(),
+        }
+    }
+
+    /// Binds `endpoint` and returns the endpoint actually bound (port 0 resolved).
+    pub async fn bind(&mut self, endpoint: &str) -> Result<String, TransportError> {
+        let bound = bind_socket(&mut self.socket, endpoint).await?;
+        self.endpoints.push(bound.clone());
+        Ok(bound)
+    }
+
+    /// Waits for the next request.
+    pub async fn recv(&mut self) -> Result<Frames, TransportError> {
+        self.socket
+            .recv()
+            .await
+            .map(ZmqMessage::into_vec)
+            .map_err(|e| TransportError::Socket {
+                endpoint: self.endpoints.join(", "),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Replies to the last request.
+    pub async fn send(&mut self, body: Vec<u8>) -> Result<(), TransportError> {
+        self.socket
+            .send(ZmqMessage::from(body))
+            .await
+            .map_err(|e| TransportError::Socket {
+                endpoint: self.endpoints.join(", "),
+                reason: e.to_string(),
+            })
+    }
+}
+
+impl Default for Replier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Binds any engine socket on a checked endpoint and returns the bound endpoint.
+pub(super) async fn bind_socket<S: Socket>(socket: &mut S, endpoint: &str) -> Result<String, TransportError> {
+    let endpoint = normalize(endpoint)?;
+    if let Some(path) = endpoint.strip_prefix("ipc://") {
+        prepare_ipc_path(Path::new(path))?;
+    }
+    socket
+        .bind(&endpoint)
+        .await
+        .map(|bound| bound.to_string())
+        .map_err(|e| TransportError::Bind {
+            endpoint,
+            reason: e.to_string(),
+        })
+}

@@ -1,0 +1,93 @@
+//! Request/reply client with a timeout on every request (the zguide's Lazy Pirate).
+
+use super::{normalize, TransportError};
+use bytes::Bytes;
+use std::time::Duration;
+use zeromq::{ReqSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
+
+/// A REQ client that survives dead, slow and restarted servers.
+///
+/// The engine's REQ socket never reconnects and is unusable after a failed receive,
+/// so on any error or timeout the socket is dropped and the next request makes a new one.
+pub struct Requester {
+    endpoint: String,
+    timeout: Duration,
+    socket: Option<ReqSocket>,
+}
+
+impl std::fmt::Debug for Requester {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Requester")
+            .field("endpoint", &self.endpoint)
+            .field("timeout", &self.timeout)
+            .field("connected", &self.socket.is_some())
+            .finish()
+    }
+}
+
+impl Requester {
+    /// A client for `endpoint`; nothing connects until the first request.
+    pub fn new(endpoint: &str, timeout: Duration) -> Result<Self, TransportError> {
+        Ok(Self {
+            endpoint: normalize(endpoint)?,
+            timeout,
+            socket: None,
+        })
+    }
+
+    /// The server's endpoint.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Sends one request frame and waits for the one-frame reply, within the timeout.
+    pub async fn request(&mut self, body: Vec<u8>) -> Result<Bytes, TransportError> {
+        let result = tokio::time::timeout(self.timeout, self.exchange(body)).await;
+        match result {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(e)) => {
+                self.socket = None;
+                Err(e)
+            }
+            Err(_) => {
+                self.socket = None;
+                Err(TransportError::Timeout {
+                    endpoint: self.endpoint.clone(),
+                    timeout: self.timeout,
+                    during: "request",
+                })
+            }
+        }
+    }
+
+    async fn exchange(&mut self, body: Vec<u8>) -> Result<Bytes, TransportError> {
+        let endpoint = self.endpoint.clone();
+        let fail = |e: zeromq::ZmqError| TransportError::Socket {
+            endpoint: endpoint.clone(),
+            reason: e.to_string(),
+        };
+        if self.socket.is_none() {
+            let mut options = SocketOptions::default();
+            options.connect_timeout(self.timeout);
+            let mut socket = ReqSocket::with_options(options);
+            socket.connect(&self.endpoint).await.map_err(fail)?;
+            self.socket = Some(socket);
+        }
+        let Some(socket) = self.socket.as_mut() else {
+            return Err(TransportError::Socket {
+                endpoint,
+                reason: "no socket".to_owned(),
+            });
+        };
+        socket.send(ZmqMessage::from(body)).await.map_err(fail)?;
+        let reply = socket.recv().await.map_err(fail)?;
+        let mut frames = reply.into_vec();
+        if frames.len() != 1 {
+            return Err(TransportError::Socket {
+                endpoint,
+                reason: format!("expected a one-frame reply, got {} frames", frames.len()),
+            });
+        }
+        Ok(frames.pop().unwrap_or_default())
+    }
+}
