@@ -1,0 +1,375 @@
+//! The graph as a plain value. No IO: the server feeds it requests and the time.
+
+use pinion::protocol::control::ControlRequest;
+use pinion::protocol::master_to_node::{
+    MasterError, MasterErrorKind, MasterReply, NodeInfo, PublisherInfo, SubscriberInfo, TopicSummary,
+};
+use pinion::protocol::node_to_master::{Caller, NodeRegistration, NodeToMaster};
+use pinion::{NodeName, TopicName, TypeInfo};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+/// How many replaced nodes are remembered, to tell them they were replaced.
+const TOMBSTONES: usize = 256;
+
+/// A request the server must deliver to a node's control socket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    /// The node to tell (its registration holds host and control endpoints).
+    pub to: NodeRegistration,
+    /// What to tell it.
+    pub request: NoticeKind,
+}
+
+/// What a notice says; a thin copy of the control requests the master sends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NoticeKind {
+    /// The current publishers of a topic.
+    Publishers(TopicName, Vec<PublisherInfo>),
+    /// The current subscribers of a topic.
+    Subscribers(TopicName, Vec<SubscriberInfo>),
+    /// Stop: a newer node took your name.
+    Replaced(String),
+}
+
+impl NoticeKind {
+    /// The control request to send.
+    pub fn to_request(&self) -> ControlRequest {
+        match self {
+            NoticeKind::Publishers(topic, publishers) => ControlRequest::PublisherUpdate {
+                topic: topic.clone(),
+                publishers: publishers.clone(),
+            },
+            NoticeKind::Subscribers(topic, subscribers) => ControlRequest::SubscriberUpdate {
+                topic: topic.clone(),
+                subscribers: subscribers.clone(),
+            },
+            NoticeKind::Replaced(reason) => ControlRequest::Shutdown {
+                reason: reason.clone(),
+                replaced: true,
+            },
+        }
+    }
+
+    /// Key under which a newer notice replaces an older queued one.
+    pub fn coalesce_key(&self) -> (u8, Option<&TopicName>) {
+        match self {
+            NoticeKind::Publishers(t, _) => (0, Some(t)),
+            NoticeKind::Subscribers(t, _) => (1, Some(t)),
+            NoticeKind::Replaced(_) => (2, None),
+        }
+    }
+}
+
+/// The reply to a request and the notices it causes.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The reply for the caller.
+    pub reply: MasterReply,
+    /// Notices for other nodes.
+    pub notices: Vec<Notice>,
+}
+
+#[derive(Debug, Clone)]
+struct NodeEntry {
+    registration: NodeRegistration,
+    last_seen: Instant,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TopicEntry {
+    type_info: Option<TypeInfo>,
+    publishers: BTreeMap<u64, (NodeName, bool)>,
+    subscribers: BTreeMap<u64, NodeName>,
+}
+
+impl TopicEntry {
+    fn is_empty(&self) -> bool {
+        self.publishers.is_empty() && self.subscribers.is_empty()
+    }
+}
+
+/// The graph: nodes, topics, publishers and subscribers.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    master_session: u64,
+    expiry: Duration,
+    nodes: BTreeMap<NodeName, NodeEntry>,
+    topics: BTreeMap<TopicName, TopicEntry>,
+    tombstones: VecDeque<(NodeName, u64, String)>,
+}
+
+impl Registry {
+    /// An empty graph. Nodes silent for longer than `expiry` are removed.
+    pub fn new(master_session: u64, expiry: Duration) -> Self {
+        Self {
+            master_session,
+            expiry,
+            nodes: BTreeMap::new(),
+            topics: BTreeMap::new(),
+            tombstones: VecDeque::new(),
+        }
+    }
+
+    /// Number of registered nodes.
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Answers one request at time `now`.
+    pub fn handle(&mut self, request: NodeToMaster, now: Instant) -> Outcome {
+        let mut notices = Vec::new();
+        let reply = match self.apply(request, now, &mut notices) {
+            Ok(reply) => reply,
+            Err(e) => MasterReply::Error(e),
+        };
+        Outcome { reply, notices }
+    }
+
+    fn apply(&mut self, request: NodeToMaster, now: Instant, notices: &mut Vec<Notice>) -> Result<MasterReply, MasterError> {
+        match request {
+            NodeToMaster::RegisterNode(registration) => {
+                self.register(registration, now, notices);
+                Ok(MasterReply::Registered { master_session: self.master_session })
+            }
+            NodeToMaster::Heartbeat(caller) => {
+                self.check(&caller, now)?;
+                Ok(MasterReply::Alive { master_session: self.master_session })
+            }
+            NodeToMaster::UnregisterNode(caller) => {
+                self.check(&caller, now)?;
+                self.remove_node(&caller.node, notices);
+                Ok(MasterReply::Ok)
+            }
+            NodeToMaster::Advertise { caller, topic, type_info, publisher_id, latched } => {
+                self.check(&caller, now)?;
+                self.check_type(&topic, &type_info)?;
+                let entry = self.topics.entry(topic.clone()).or_default();
+                entry.type_info.get_or_insert(type_info);
+                entry.publishers.insert(publisher_id, (caller.node, latched));
+                self.notify_subscribers(&topic, notices);
+                Ok(MasterReply::Subscribers(self.subscriber_list(&topic)))
+            }
+            NodeToMaster::Unadvertise { caller, topic, publisher_id } => {
+                self.check(&caller, now)?;
+                if let Some(entry) = self.topics.get_mut(&topic) {
+                    entry.publishers.remove(&publisher_id);
+                }
+                self.notify_subscribers(&topic, notices);
+                self.drop_if_empty(&topic);
+                Ok(MasterReply::Ok)
+            }
+            NodeToMaster::Subscribe { caller, topic, type_info, subscriber_id } => {
+                self.check(&caller, now)?;
+                self.check_type(&topic, &type_info)?;
+                let entry = self.topics.entry(topic.clone()).or_default();
+                entry.type_info.get_or_insert(type_info);
+                entry.subscribers.insert(subscriber_id, caller.node);
+                self.notify_publishers(&topic, notices);
+                Ok(MasterReply::Publishers(self.publisher_list(&topic)))
+            }
+            NodeToMaster::Unsubscribe { caller, topic, subscriber_id } => {
+                self.check(&caller, now)?;
+                if let Some(entry) = self.topics.get_mut(&topic) {
+                    entry.subscribers.remove(&subscriber_id);
+                }
+                self.notify_publishers(&topic, notices);
+                self.drop_if_empty(&topic);
+                Ok(MasterReply::Ok)
+            }
+            NodeToMaster::ListNodes => Ok(MasterReply::Nodes(self.node_list(now))),
+            NodeToMaster::ListTopics => Ok(MasterReply::Topics(self.topic_list())),
+            _ => Err(MasterError::new(MasterErrorKind::Invalid, "this master does not know that request")),
+        }
+    }
+
+    /// Removes nodes whose last heartbeat is older than the expiry; returns their names.
+    pub fn expire(&mut self, now: Instant, notices: &mut Vec<Notice>) -> Vec<NodeName> {
+        let expired: Vec<NodeName> = self
+            .nodes
+            .iter()
+            .filter(|(_, n)| now.saturating_duration_since(n.last_seen) > self.expiry)
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &expired {
+            self.remove_node(name, notices);
+        }
+        expired
+    }
+
+    fn register(&mut self, registration: NodeRegistration, now: Instant, notices: &mut Vec<Notice>) {
+        let name = registration.name.clone();
+        if let Some(old) = self.nodes.get(&name) {
+            if old.registration.session != registration.session {
+                let by = format!(
+                    "a newer `{name}` registered from host {} pid {}",
+                    registration.host, registration.pid
+                );
+                notices.push(Notice {
+                    to: old.registration.clone(),
+                    request: NoticeKind::Replaced(by.clone()),
+                });
+                self.tombstones.push_back((name.clone(), old.registration.session, by));
+                if self.tombstones.len() > TOMBSTONES {
+                    self.tombstones.pop_front();
+                }
+                self.remove_node(&name, notices);
+            }
+        }
+        self.nodes.insert(name, NodeEntry { registration, last_seen: now });
+    }
+
+    /// Checks that the caller is the registered node of that name, and notes it alive.
+    fn check(&mut self, caller: &Caller, now: Instant) -> Result<(), MasterError> {
+        if let Some(entry) = self.nodes.get_mut(&caller.node) {
+            if entry.registration.session == caller.session {
+                entry.last_seen = now;
+                return Ok(());
+            }
+        }
+        if let Some((_, _, by)) = self
+            .tombstones
+            .iter()
+            .find(|(n, s, _)| n == &caller.node && *s == caller.session)
+        {
+            return Err(MasterError::new(MasterErrorKind::Replaced { by: by.clone() }, by.clone()));
+        }
+        Err(MasterError::new(
+            MasterErrorKind::UnknownNode,
+            format!("node `{}` is not registered with this master; register again", caller.node),
+        ))
+    }
+
+    fn check_type(&self, topic: &TopicName, offered: &TypeInfo) -> Result<(), MasterError> {
+        if !offered.is_consistent() {
+            return Err(MasterError::new(
+                MasterErrorKind::Invalid,
+                format!("type `{}` offered for `{topic}` has a hash that does not match its schema", offered.name),
+            ));
+        }
+        match self.topics.get(topic).and_then(|t| t.type_info.as_ref()) {
+            Some(existing) if existing.hash != offered.hash => Err(MasterError::type_mismatch(topic, existing, offered)),
+            _ => Ok(()),
+        }
+    }
+
+    fn remove_node(&mut self, name: &NodeName, notices: &mut Vec<Notice>) {
+        self.nodes.remove(name);
+        let mut lost_publishers = Vec::new();
+        let mut lost_subscribers = Vec::new();
+        for (topic, entry) in self.topics.iter_mut() {
+            let before = (entry.publishers.len(), entry.subscribers.len());
+            entry.publishers.retain(|_, (n, _)| n != name);
+            entry.subscribers.retain(|_, n| n != name);
+            if entry.publishers.len() != before.0 {
+                lost_publishers.push(topic.clone());
+            }
+            if entry.subscribers.len() != before.1 {
+                lost_subscribers.push(topic.clone());
+            }
+        }
+        for topic in &lost_publishers {
+            self.notify_subscribers(topic, notices);
+        }
+        for topic in &lost_subscribers {
+            self.notify_publishers(topic, notices);
+        }
+        self.topics.retain(|_, entry| !entry.is_empty());
+    }
+
+    fn drop_if_empty(&mut self, topic: &TopicName) {
+        if self.topics.get(topic).is_some_and(TopicEntry::is_empty) {
+            self.topics.remove(topic);
+        }
+    }
+
+    fn notify_subscribers(&self, topic: &TopicName, notices: &mut Vec<Notice>) {
+        let Some(entry) = self.topics.get(topic) else { return };
+        let list = self.publisher_list(topic);
+        let nodes: BTreeSet<&NodeName> = entry.subscribers.values().collect();
+        for node in nodes {
+            if let Some(n) = self.nodes.get(node) {
+                notices.push(Notice {
+                    to: n.registration.clone(),
+                    request: NoticeKind::Publishers(topic.clone(), list.clone()),
+                });
+            }
+        }
+    }
+
+    fn notify_publishers(&self, topic: &TopicName, notices: &mut Vec<Notice>) {
+        let Some(entry) = self.topics.get(topic) else { return };
+        let list = self.subscriber_list(topic);
+        let nodes: BTreeSet<&NodeName> = entry.publishers.values().map(|(n, _)| n).collect();
+        for node in nodes {
+            if let Some(n) = self.nodes.get(node) {
+                notices.push(Notice {
+                    to: n.registration.clone(),
+                    request: NoticeKind::Subscribers(topic.clone(), list.clone()),
+                });
+            }
+        }
+    }
+
+    fn publisher_list(&self, topic: &TopicName) -> Vec<PublisherInfo> {
+        let Some(entry) = self.topics.get(topic) else { return Vec::new() };
+        entry
+            .publishers
+            .iter()
+            .filter_map(|(id, (node, latched))| {
+                let n = &self.nodes.get(node)?.registration;
+                Some(PublisherInfo {
+                    node: node.clone(),
+                    host: n.host.clone(),
+                    session: n.session,
+                    publisher_id: *id,
+                    data: n.data.clone(),
+                    control: n.control.clone(),
+                    latched: *latched,
+                })
+            })
+            .collect()
+    }
+
+    fn subscriber_list(&self, topic: &TopicName) -> Vec<SubscriberInfo> {
+        let Some(entry) = self.topics.get(topic) else { return Vec::new() };
+        entry
+            .subscribers
+            .iter()
+            .map(|(id, node)| SubscriberInfo { node: node.clone(), subscriber_id: *id })
+            .collect()
+    }
+
+    fn node_list(&self, now: Instant) -> Vec<NodeInfo> {
+        self.nodes
+            .values()
+            .map(|n| NodeInfo {
+                name: n.registration.name.clone(),
+                host: n.registration.host.clone(),
+                pid: n.registration.pid,
+                session: n.registration.session,
+                last_seen_ms: now.saturating_duration_since(n.last_seen).as_millis() as u64,
+            })
+            .collect()
+    }
+
+    fn topic_list(&self) -> Vec<TopicSummary> {
+        self.topics
+            .iter()
+            .filter_map(|(name, entry)| {
+                let dedup = |it: Vec<NodeName>| -> Vec<NodeName> {
+                    it.into_iter().collect::<BTreeSet<_>>().into_iter().collect()
+                };
+                Some(TopicSummary {
+                    name: name.clone(),
+                    type_info: entry.type_info.clone()?,
+                    publishers: dedup(entry.publishers.values().map(|(n, _)| n.clone()).collect()),
+                    subscribers: dedup(entry.subscribers.values().cloned().collect()),
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;
