@@ -12,7 +12,7 @@ use std::sync::Arc;
 pub(crate) async fn serve(node: Arc<NodeInner>, mut replier: Replier) {
     loop {
         let frames = tokio::select! {
-            _ = node.shutdown.wait() => break,
+            _ = node.closed.wait() => break,
             frames = replier.recv() => frames,
         };
         let reply = match frames {

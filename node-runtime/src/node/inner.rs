@@ -43,6 +43,9 @@ pub(crate) struct NodeInner {
     pub(crate) master_session: AtomicU64,
     pub(crate) peers: Peers,
     pub(crate) shutdown: Shutdown,
+    /// Set when `close` is done: the control server serves until then, so flush
+    /// acknowledgements still arrive while the node shuts down.
+    pub(crate) closed: Shutdown,
     pub(crate) publishers: Mutex<HashMap<u64, Arc<PublisherShared>>>,
     pub(crate) subscriptions: Mutex<HashMap<u64, LocalSubscription>>,
     pub(crate) retiring: Mutex<Vec<JoinHandle<()>>>,

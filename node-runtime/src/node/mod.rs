@@ -117,6 +117,7 @@ impl Node {
             master_session: AtomicU64::new(0),
             peers: Default::default(),
             shutdown: Shutdown::new(),
+            closed: Shutdown::new(),
             publishers: Default::default(),
             subscriptions: Default::default(),
             retiring: Default::default(),
@@ -125,6 +126,7 @@ impl Node {
         tokio::spawn(control::serve(inner.clone(), replier));
         if let Err(e) = inner.register_everything().await {
             inner.shutdown.trigger(StopReason::Requested("registration failed".to_owned()));
+            inner.closed.trigger(StopReason::Requested("registration failed".to_owned()));
             inner.remove_ipc_files();
             return Err(e);
         }
@@ -263,6 +265,7 @@ impl Node {
                 Err(_) => tracing::debug!("unregister timed out"),
             }
         }
+        self.inner.closed.trigger(StopReason::Requested("node closed".to_owned()));
         self.inner.remove_ipc_files();
     }
 

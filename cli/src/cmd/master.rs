@@ -1,0 +1,49 @@
+//! `pinion master`: serve the registry.
+
+use anyhow::Context;
+use pinion_master::server::{Master, MasterConfig};
+use std::io::Write;
+use std::process::ExitCode;
+
+/// Arguments of `pinion master`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// TCP endpoint to bind; port 0 picks a free port (the bound endpoint is printed).
+    #[arg(long, default_value = "tcp://0.0.0.0:11311")]
+    bind: String,
+    /// Also bind this ipc socket path, for nodes on this host.
+    #[arg(long)]
+    ipc: Option<std::path::PathBuf>,
+}
+
+/// Binds, prints `PINION_MASTER=<endpoint>` on the first line of stdout, serves until a signal.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let mut endpoints = vec![args.bind.clone()];
+        if let Some(path) = &args.ipc {
+            endpoints.push(format!("ipc://{}", path.display()));
+        }
+        let master = Master::bind(&endpoints, MasterConfig::default())
+            .await
+            .with_context(|| format!("cannot start the master on {}", endpoints.join(", ")))?;
+        let tcp = advertised(&master.endpoints()[0]);
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "PINION_MASTER={tcp}")?;
+        for extra in &master.endpoints()[1..] {
+            writeln!(out, "PINION_MASTER_IPC={extra}")?;
+        }
+        out.flush()?;
+        drop(out);
+        master.run(super::termination()).await;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// The endpoint to give nodes: a wildcard bind is reached over loopback on this host.
+fn advertised(bound: &str) -> String {
+    bound.replacen("tcp://0.0.0.0:", "tcp://127.0.0.1:", 1)
+}

@@ -1,0 +1,46 @@
+//! `pinion`: the one command of Pinion. Each subcommand lives in `cmd/`.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Pinion: a robot middleware for Raspberry Pi nodes.
+#[derive(Debug, Parser)]
+#[command(name = "pinion", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the master (the registry of nodes and topics).
+    Master(cmd::master::Args),
+    /// Start the nodes of a launch file and supervise them.
+    Launch(cmd::launch::Args),
+    /// Inspect nodes.
+    #[command(subcommand)]
+    Node(cmd::graph::NodeCommand),
+    /// Inspect topics.
+    #[command(subcommand)]
+    Topic(cmd::graph::TopicCommand),
+}
+
+fn main() -> ExitCode {
+    pinion::runtime::init_logging();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Master(args) => cmd::master::run(args),
+        Command::Launch(args) => cmd::launch::run(args),
+        Command::Node(c) => cmd::graph::node(c),
+        Command::Topic(c) => cmd::graph::topic(c),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

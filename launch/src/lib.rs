@@ -1,0 +1,11 @@
+//! # Pinion launch
+//!
+//! - [`model`]: the launch file as typed values, read from TOML with line and column
+//!   in every error; pure, no IO but reading the file.
+//! - [`child`]: starting one process the launcher owns (own process group, killed with
+//!   the launcher, output forwarded line by line with the node's name).
+//! - [`supervisor`]: brings up the master and the nodes, and stops them all.
+
+pub mod child;
+pub mod model;
+pub mod supervisor;

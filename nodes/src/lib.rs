@@ -1,0 +1,13 @@
+//! Messages shared by the example nodes.
+
+use pinion::prelude::*;
+
+/// The message of the talker/listener pair.
+#[derive(Message, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[message(name = "demo/Chatter")]
+pub struct Chatter {
+    /// Counts from 0.
+    pub seq: u64,
+    /// Free text.
+    pub text: String,
+}
