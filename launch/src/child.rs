@@ -28,7 +28,11 @@ impl OwnedChild {
     ///
     /// Must be called from a thread that lives as long as the launcher (the kernel's
     /// parent-death signal follows the thread that forked).
-    pub fn spawn(name: &str, mut command: Command, forward_stdout: bool) -> std::io::Result<(Self, Option<tokio::process::ChildStdout>)> {
+    pub fn spawn(
+        name: &str,
+        mut command: Command,
+        forward_stdout: bool,
+    ) -> std::io::Result<(Self, Option<tokio::process::ChildStdout>)> {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -43,7 +43,9 @@ pub struct MasterSpec {
 
 impl Default for MasterSpec {
     fn default() -> Self {
-        Self { bind: default_bind() }
+        Self {
+            bind: default_bind(),
+        }
     }
 }
 
@@ -145,7 +147,10 @@ impl LaunchFile {
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.len(), |i| before.len() - i - 1) + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
     (line, column)
 }
 
@@ -173,17 +178,28 @@ mod tests {
 
     #[test]
     fn unknown_key_reports_line_and_column() {
-        let err = LaunchFile::parse("[[node]]\nname = \"a\"\nbinary = \"b\"\nrespwan = 1\n", Path::new("x.toml"))
-            .expect_err("unknown key");
+        let err = LaunchFile::parse(
+            "[[node]]\nname = \"a\"\nbinary = \"b\"\nrespwan = 1\n",
+            Path::new("x.toml"),
+        )
+        .expect_err("unknown key");
         let text = err.to_string();
-        assert!(text.starts_with("x.toml:4:1: unknown field `respwan`"), "{text}");
+        assert!(
+            text.starts_with("x.toml:4:1: unknown field `respwan`"),
+            "{text}"
+        );
     }
 
     #[test]
     fn duplicate_and_invalid_names_are_refused() {
-        let dup = "[[node]]\nname = \"a\"\nbinary = \"b\"\n[[node]]\nname = \"a\"\nbinary = \"b\"\n";
+        let dup =
+            "[[node]]\nname = \"a\"\nbinary = \"b\"\n[[node]]\nname = \"a\"\nbinary = \"b\"\n";
         let err = LaunchFile::parse(dup, Path::new("x.toml")).expect_err("duplicate");
-        assert!(err.to_string().contains("x.toml:5:8: node name `a` is used twice"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("x.toml:5:8: node name `a` is used twice"),
+            "{err}"
+        );
         let bad = "[[node]]\nname = \"9a\"\nbinary = \"b\"\n";
         assert!(LaunchFile::parse(bad, Path::new("x.toml")).is_err());
     }

@@ -89,7 +89,10 @@ pub async fn run(
             Err(source) => {
                 stop_all(&mut nodes).await;
                 stop_child(&mut master).await;
-                return Err(LaunchError::Spawn { what: format!("node `{}` ({})", spec.name, program.display()), source });
+                return Err(LaunchError::Spawn {
+                    what: format!("node `{}` ({})", spec.name, program.display()),
+                    source,
+                });
             }
         }
     }
@@ -127,13 +130,17 @@ pub async fn run(
 }
 
 /// Starts `pinion master` and reads the endpoint it prints.
-async fn start_master(file: &LaunchFile, settings: &LaunchSettings) -> Result<(OwnedChild, String), LaunchError> {
+async fn start_master(
+    file: &LaunchFile,
+    settings: &LaunchSettings,
+) -> Result<(OwnedChild, String), LaunchError> {
     let mut command = Command::new(&settings.pinion_exe);
     command.arg("master").arg("--bind").arg(&file.master.bind);
-    let (mut child, stdout) = OwnedChild::spawn("master", command, false).map_err(|source| LaunchError::Spawn {
-        what: format!("the master ({})", settings.pinion_exe.display()),
-        source,
-    })?;
+    let (mut child, stdout) =
+        OwnedChild::spawn("master", command, false).map_err(|source| LaunchError::Spawn {
+            what: format!("the master ({})", settings.pinion_exe.display()),
+            source,
+        })?;
     let Some(stdout) = stdout else {
         return Err(LaunchError::Master("no output".to_owned()));
     };
@@ -145,7 +152,10 @@ async fn start_master(file: &LaunchFile, settings: &LaunchSettings) -> Result<(O
     };
     let Some(endpoint) = endpoint else {
         stop_child(&mut child).await;
-        return Err(LaunchError::Master(format!("it printed no endpoint (bind {})", file.master.bind)));
+        return Err(LaunchError::Master(format!(
+            "it printed no endpoint (bind {})",
+            file.master.bind
+        )));
     };
     // Keep draining its stdout so it never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
@@ -159,7 +169,11 @@ fn resolve(spec: &NodeSpec, bin_dir: &Path) -> Result<PathBuf, LaunchError> {
         return if written.is_file() {
             Ok(written.to_owned())
         } else {
-            Err(LaunchError::BinaryNotFound { node: spec.name.clone(), binary: spec.binary.clone(), beside: bin_dir.to_owned() })
+            Err(LaunchError::BinaryNotFound {
+                node: spec.name.clone(),
+                binary: spec.binary.clone(),
+                beside: bin_dir.to_owned(),
+            })
         };
     }
     let beside = bin_dir.join(&spec.binary);
@@ -171,7 +185,11 @@ fn resolve(spec: &NodeSpec, bin_dir: &Path) -> Result<PathBuf, LaunchError> {
         .flat_map(std::env::split_paths)
         .map(|dir| dir.join(&spec.binary))
         .find(|p| p.is_file())
-        .ok_or_else(|| LaunchError::BinaryNotFound { node: spec.name.clone(), binary: spec.binary.clone(), beside: bin_dir.to_owned() })
+        .ok_or_else(|| LaunchError::BinaryNotFound {
+            node: spec.name.clone(),
+            binary: spec.binary.clone(),
+            beside: bin_dir.to_owned(),
+        })
 }
 
 /// Stops every node: SIGTERM to all, then SIGKILL to those still running after the timeout.
@@ -195,11 +213,17 @@ async fn stop_child(child: &mut OwnedChild) -> Option<ExitStatus> {
 }
 
 /// Waits for the child until `deadline`, then SIGKILLs it.
-async fn wait_or_kill(child: &mut OwnedChild, deadline: tokio::time::Instant) -> Option<ExitStatus> {
+async fn wait_or_kill(
+    child: &mut OwnedChild,
+    deadline: tokio::time::Instant,
+) -> Option<ExitStatus> {
     match tokio::time::timeout_at(deadline, child.wait()).await {
         Ok(status) => status.ok(),
         Err(_) => {
-            tracing::warn!(node = child.name(), "did not stop within {STOP_TIMEOUT:?}; killing");
+            tracing::warn!(
+                node = child.name(),
+                "did not stop within {STOP_TIMEOUT:?}; killing"
+            );
             child.signal(Signal::SIGKILL);
             child.wait().await.ok()
         }

@@ -84,7 +84,10 @@ fn spawn_queue(to: NodeRegistration, master_host: &str) -> mpsc::UnboundedSender
 fn coalesce(batch: Vec<NoticeKind>) -> Vec<NoticeKind> {
     let mut out: Vec<NoticeKind> = Vec::new();
     for kind in batch {
-        match out.iter().position(|k| k.coalesce_key() == kind.coalesce_key()) {
+        match out
+            .iter()
+            .position(|k| k.coalesce_key() == kind.coalesce_key())
+        {
             Some(i) => out[i] = kind,
             None => out.push(kind),
         }

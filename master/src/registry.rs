@@ -2,7 +2,8 @@
 
 use pinion::protocol::control::ControlRequest;
 use pinion::protocol::master_to_node::{
-    MasterError, MasterErrorKind, MasterReply, NodeInfo, PublisherInfo, SubscriberInfo, TopicSummary,
+    GraphVersion, Listing, MasterError, MasterErrorKind, MasterReply, NodeInfo, PublisherInfo,
+    SubscriberInfo, TopicSummary,
 };
 use pinion::protocol::node_to_master::{Caller, NodeRegistration, NodeToMaster};
 use pinion::{NodeName, TopicName, TypeInfo};
@@ -25,9 +26,9 @@ pub struct Notice {
 #[derive(Debug, Clone, PartialEq)]
 pub enum NoticeKind {
     /// The current publishers of a topic.
-    Publishers(TopicName, Vec<PublisherInfo>),
+    Publishers(TopicName, Listing<PublisherInfo>),
     /// The current subscribers of a topic.
-    Subscribers(TopicName, Vec<SubscriberInfo>),
+    Subscribers(TopicName, Listing<SubscriberInfo>),
     /// Stop: a newer node took your name.
     Replaced(String),
 }
@@ -93,6 +94,8 @@ impl TopicEntry {
 #[derive(Debug, Clone)]
 pub struct Registry {
     master_session: u64,
+    /// Counts graph changes; every list carries it.
+    changes: u64,
     expiry: Duration,
     nodes: BTreeMap<NodeName, NodeEntry>,
     topics: BTreeMap<TopicName, TopicEntry>,
@@ -104,6 +107,7 @@ impl Registry {
     pub fn new(master_session: u64, expiry: Duration) -> Self {
         Self {
             master_session,
+            changes: 0,
             expiry,
             nodes: BTreeMap::new(),
             topics: BTreeMap::new(),
@@ -119,6 +123,7 @@ impl Registry {
     /// Answers one request at time `now`.
     pub fn handle(&mut self, request: NodeToMaster, now: Instant) -> Outcome {
         let mut notices = Vec::new();
+        self.changes += 1;
         let reply = match self.apply(request, now, &mut notices) {
             Ok(reply) => reply,
             Err(e) => MasterReply::Error(e),
@@ -126,31 +131,52 @@ impl Registry {
         Outcome { reply, notices }
     }
 
-    fn apply(&mut self, request: NodeToMaster, now: Instant, notices: &mut Vec<Notice>) -> Result<MasterReply, MasterError> {
+    fn apply(
+        &mut self,
+        request: NodeToMaster,
+        now: Instant,
+        notices: &mut Vec<Notice>,
+    ) -> Result<MasterReply, MasterError> {
         match request {
             NodeToMaster::RegisterNode(registration) => {
                 self.register(registration, now, notices);
-                Ok(MasterReply::Registered { master_session: self.master_session })
+                Ok(MasterReply::Registered {
+                    master_session: self.master_session,
+                })
             }
             NodeToMaster::Heartbeat(caller) => {
                 self.check(&caller, now)?;
-                Ok(MasterReply::Alive { master_session: self.master_session })
+                Ok(MasterReply::Alive {
+                    master_session: self.master_session,
+                })
             }
             NodeToMaster::UnregisterNode(caller) => {
                 self.check(&caller, now)?;
                 self.remove_node(&caller.node, notices);
                 Ok(MasterReply::Ok)
             }
-            NodeToMaster::Advertise { caller, topic, type_info, publisher_id, latched } => {
+            NodeToMaster::Advertise {
+                caller,
+                topic,
+                type_info,
+                publisher_id,
+                latched,
+            } => {
                 self.check(&caller, now)?;
                 self.check_type(&topic, &type_info)?;
                 let entry = self.topics.entry(topic.clone()).or_default();
                 entry.type_info.get_or_insert(type_info);
-                entry.publishers.insert(publisher_id, (caller.node, latched));
+                entry
+                    .publishers
+                    .insert(publisher_id, (caller.node, latched));
                 self.notify_subscribers(&topic, notices);
                 Ok(MasterReply::Subscribers(self.subscriber_list(&topic)))
             }
-            NodeToMaster::Unadvertise { caller, topic, publisher_id } => {
+            NodeToMaster::Unadvertise {
+                caller,
+                topic,
+                publisher_id,
+            } => {
                 self.check(&caller, now)?;
                 if let Some(entry) = self.topics.get_mut(&topic) {
                     entry.publishers.remove(&publisher_id);
@@ -159,7 +185,12 @@ impl Registry {
                 self.drop_if_empty(&topic);
                 Ok(MasterReply::Ok)
             }
-            NodeToMaster::Subscribe { caller, topic, type_info, subscriber_id } => {
+            NodeToMaster::Subscribe {
+                caller,
+                topic,
+                type_info,
+                subscriber_id,
+            } => {
                 self.check(&caller, now)?;
                 self.check_type(&topic, &type_info)?;
                 let entry = self.topics.entry(topic.clone()).or_default();
@@ -168,7 +199,11 @@ impl Registry {
                 self.notify_publishers(&topic, notices);
                 Ok(MasterReply::Publishers(self.publisher_list(&topic)))
             }
-            NodeToMaster::Unsubscribe { caller, topic, subscriber_id } => {
+            NodeToMaster::Unsubscribe {
+                caller,
+                topic,
+                subscriber_id,
+            } => {
                 self.check(&caller, now)?;
                 if let Some(entry) = self.topics.get_mut(&topic) {
                     entry.subscribers.remove(&subscriber_id);
@@ -179,12 +214,16 @@ impl Registry {
             }
             NodeToMaster::ListNodes => Ok(MasterReply::Nodes(self.node_list(now))),
             NodeToMaster::ListTopics => Ok(MasterReply::Topics(self.topic_list())),
-            _ => Err(MasterError::new(MasterErrorKind::Invalid, "this master does not know that request")),
+            _ => Err(MasterError::new(
+                MasterErrorKind::Invalid,
+                "this master does not know that request",
+            )),
         }
     }
 
     /// Removes nodes whose last heartbeat is older than the expiry; returns their names.
     pub fn expire(&mut self, now: Instant, notices: &mut Vec<Notice>) -> Vec<NodeName> {
+        self.changes += 1;
         let expired: Vec<NodeName> = self
             .nodes
             .iter()
@@ -197,7 +236,12 @@ impl Registry {
         expired
     }
 
-    fn register(&mut self, registration: NodeRegistration, now: Instant, notices: &mut Vec<Notice>) {
+    fn register(
+        &mut self,
+        registration: NodeRegistration,
+        now: Instant,
+        notices: &mut Vec<Notice>,
+    ) {
         let name = registration.name.clone();
         if let Some(old) = self.nodes.get(&name) {
             if old.registration.session != registration.session {
@@ -209,14 +253,21 @@ impl Registry {
                     to: old.registration.clone(),
                     request: NoticeKind::Replaced(by.clone()),
                 });
-                self.tombstones.push_back((name.clone(), old.registration.session, by));
+                self.tombstones
+                    .push_back((name.clone(), old.registration.session, by));
                 if self.tombstones.len() > TOMBSTONES {
                     self.tombstones.pop_front();
                 }
                 self.remove_node(&name, notices);
             }
         }
-        self.nodes.insert(name, NodeEntry { registration, last_seen: now });
+        self.nodes.insert(
+            name,
+            NodeEntry {
+                registration,
+                last_seen: now,
+            },
+        );
     }
 
     /// Checks that the caller is the registered node of that name, and notes it alive.
@@ -232,11 +283,17 @@ impl Registry {
             .iter()
             .find(|(n, s, _)| n == &caller.node && *s == caller.session)
         {
-            return Err(MasterError::new(MasterErrorKind::Replaced { by: by.clone() }, by.clone()));
+            return Err(MasterError::new(
+                MasterErrorKind::Replaced { by: by.clone() },
+                by.clone(),
+            ));
         }
         Err(MasterError::new(
             MasterErrorKind::UnknownNode,
-            format!("node `{}` is not registered with this master; register again", caller.node),
+            format!(
+                "node `{}` is not registered with this master; register again",
+                caller.node
+            ),
         ))
     }
 
@@ -244,11 +301,16 @@ impl Registry {
         if !offered.is_consistent() {
             return Err(MasterError::new(
                 MasterErrorKind::Invalid,
-                format!("type `{}` offered for `{topic}` has a hash that does not match its schema", offered.name),
+                format!(
+                    "type `{}` offered for `{topic}` has a hash that does not match its schema",
+                    offered.name
+                ),
             ));
         }
         match self.topics.get(topic).and_then(|t| t.type_info.as_ref()) {
-            Some(existing) if existing.hash != offered.hash => Err(MasterError::type_mismatch(topic, existing, offered)),
+            Some(existing) if existing.hash != offered.hash => {
+                Err(MasterError::type_mismatch(topic, existing, offered))
+            }
             _ => Ok(()),
         }
     }
@@ -284,7 +346,9 @@ impl Registry {
     }
 
     fn notify_subscribers(&self, topic: &TopicName, notices: &mut Vec<Notice>) {
-        let Some(entry) = self.topics.get(topic) else { return };
+        let Some(entry) = self.topics.get(topic) else {
+            return;
+        };
         let list = self.publisher_list(topic);
         let nodes: BTreeSet<&NodeName> = entry.subscribers.values().collect();
         for node in nodes {
@@ -298,7 +362,9 @@ impl Registry {
     }
 
     fn notify_publishers(&self, topic: &TopicName, notices: &mut Vec<Notice>) {
-        let Some(entry) = self.topics.get(topic) else { return };
+        let Some(entry) = self.topics.get(topic) else {
+            return;
+        };
         let list = self.subscriber_list(topic);
         let nodes: BTreeSet<&NodeName> = entry.publishers.values().map(|(n, _)| n).collect();
         for node in nodes {
@@ -311,8 +377,31 @@ impl Registry {
         }
     }
 
-    fn publisher_list(&self, topic: &TopicName) -> Vec<PublisherInfo> {
-        let Some(entry) = self.topics.get(topic) else { return Vec::new() };
+    fn version(&self) -> GraphVersion {
+        GraphVersion {
+            master_session: self.master_session,
+            counter: self.changes,
+        }
+    }
+
+    fn publisher_list(&self, topic: &TopicName) -> Listing<PublisherInfo> {
+        Listing {
+            version: self.version(),
+            items: self.publishers_of(topic),
+        }
+    }
+
+    fn subscriber_list(&self, topic: &TopicName) -> Listing<SubscriberInfo> {
+        Listing {
+            version: self.version(),
+            items: self.subscribers_of(topic),
+        }
+    }
+
+    fn publishers_of(&self, topic: &TopicName) -> Vec<PublisherInfo> {
+        let Some(entry) = self.topics.get(topic) else {
+            return Vec::new();
+        };
         entry
             .publishers
             .iter()
@@ -331,12 +420,17 @@ impl Registry {
             .collect()
     }
 
-    fn subscriber_list(&self, topic: &TopicName) -> Vec<SubscriberInfo> {
-        let Some(entry) = self.topics.get(topic) else { return Vec::new() };
+    fn subscribers_of(&self, topic: &TopicName) -> Vec<SubscriberInfo> {
+        let Some(entry) = self.topics.get(topic) else {
+            return Vec::new();
+        };
         entry
             .subscribers
             .iter()
-            .map(|(id, node)| SubscriberInfo { node: node.clone(), subscriber_id: *id })
+            .map(|(id, node)| SubscriberInfo {
+                node: node.clone(),
+                subscriber_id: *id,
+            })
             .collect()
     }
 
@@ -358,7 +452,10 @@ impl Registry {
             .iter()
             .filter_map(|(name, entry)| {
                 let dedup = |it: Vec<NodeName>| -> Vec<NodeName> {
-                    it.into_iter().collect::<BTreeSet<_>>().into_iter().collect()
+                    it.into_iter()
+                        .collect::<BTreeSet<_>>()
+                        .into_iter()
+                        .collect()
                 };
                 Some(TopicSummary {
                     name: name.clone(),

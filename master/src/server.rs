@@ -137,18 +137,29 @@ impl Master {
         tracing::info!("master stopped");
     }
 
-    fn answer(&self, registry: &mut Registry, notifier: &mut Notifier, frames: &[bytes::Bytes]) -> MasterReply {
+    fn answer(
+        &self,
+        registry: &mut Registry,
+        notifier: &mut Notifier,
+        frames: &[bytes::Bytes],
+    ) -> MasterReply {
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let request = match frames {
             [one] => protocol::decode::<NodeToMaster>("request to master", one),
-            _ => Err(pinion::Error::Protocol(format!("expected 1 frame, got {}", frames.len()))),
+            _ => Err(pinion::Error::Protocol(format!(
+                "expected 1 frame, got {}",
+                frames.len()
+            ))),
         };
         let request = match request {
             Ok(r) => r,
             Err(e) => {
                 let n = self.stats.malformed.fetch_add(1, Ordering::Relaxed) + 1;
                 tracing::warn!(error = %e, malformed_total = n, "refused a malformed request");
-                return MasterReply::Error(MasterError::new(MasterErrorKind::Malformed, format!("malformed request: {e}")));
+                return MasterReply::Error(MasterError::new(
+                    MasterErrorKind::Malformed,
+                    format!("malformed request: {e}"),
+                ));
             }
         };
         let leaving = match &request {

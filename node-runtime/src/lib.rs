@@ -57,7 +57,9 @@ pub use subscriber::{SubscribeOptions, Subscriber};
 
 /// What a node file usually needs: `use pinion::prelude::*;`.
 pub mod prelude {
-    pub use crate::{AdvertiseOptions, Message, Node, Publisher, Rate, SubscribeOptions, Subscriber};
+    pub use crate::{
+        AdvertiseOptions, Message, Node, Publisher, Rate, SubscribeOptions, Subscriber,
+    };
     pub use serde::{Deserialize, Serialize};
 }
 
@@ -65,7 +67,9 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::runtime::run_main;
-    pub use postcard_schema::schema::{DataModelType, DataModelVariant, NamedType, NamedValue, NamedVariant};
+    pub use postcard_schema::schema::{
+        DataModelType, DataModelVariant, NamedType, NamedValue, NamedVariant,
+    };
     pub use postcard_schema::Schema;
     pub use serde::de::DeserializeOwned;
     pub use serde::Serialize;

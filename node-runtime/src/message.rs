@@ -52,7 +52,9 @@ const HASH_DOMAIN: &str = "pinion/1";
 
 /// The schema hash of an owned schema; equal to `Message::SCHEMA_HASH` of the same type.
 pub fn schema_hash(schema: &OwnedNamedType) -> u64 {
-    u64::from_le_bytes(postcard_schema::key::hash::fnv1a64_owned::hash_ty_path_owned(HASH_DOMAIN, schema))
+    u64::from_le_bytes(
+        postcard_schema::key::hash::fnv1a64_owned::hash_ty_path_owned(HASH_DOMAIN, schema),
+    )
 }
 
 /// The identity of a message type as it travels to the master and to tools.

@@ -32,11 +32,17 @@ fn validate(kind: &'static str, raw: &str) -> Result<String, NameError> {
         return Err(err("it is longer than 200 characters"));
     }
     for segment in name.split('/') {
-        let first = segment.chars().next().ok_or_else(|| err("it has an empty segment (`//` or a trailing `/`)"))?;
+        let first = segment
+            .chars()
+            .next()
+            .ok_or_else(|| err("it has an empty segment (`//` or a trailing `/`)"))?;
         if first.is_ascii_digit() {
             return Err(err("a segment starts with a digit"));
         }
-        if !segment.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        if !segment
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
             return Err(err("only ASCII letters, digits, `_` and `/` are allowed"));
         }
     }
@@ -107,14 +113,26 @@ mod tests {
 
     #[test]
     fn accepts_ros_style_names() {
-        assert_eq!(TopicName::new("/chatter").map(|t| t.to_string()), Ok("chatter".to_owned()));
+        assert_eq!(
+            TopicName::new("/chatter").map(|t| t.to_string()),
+            Ok("chatter".to_owned())
+        );
         assert!(TopicName::new("robot/cmd_vel").is_ok());
         assert!(NodeName::new("talker_1").is_ok());
     }
 
     #[test]
     fn refuses_bad_names_with_reason() {
-        for bad in ["", "/", "a//b", "a/", "9lives", "caf\u{e9}", "with space", "a\0b"] {
+        for bad in [
+            "",
+            "/",
+            "a//b",
+            "a/",
+            "9lives",
+            "caf\u{e9}",
+            "with space",
+            "a\0b",
+        ] {
             let err = TopicName::new(bad).expect_err(bad);
             assert!(err.to_string().contains("invalid topic name"), "{err}");
         }

@@ -4,7 +4,7 @@ use crate::message::{encode, Message};
 use crate::names::TopicName;
 use crate::node::NodeInner;
 use crate::protocol::header::{topic_frame, FrameKind, Header};
-use crate::protocol::master_to_node::SubscriberInfo;
+use crate::protocol::master_to_node::{GraphVersion, Listing, SubscriberInfo};
 use crate::{Error, Result};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
@@ -58,6 +58,8 @@ struct PubState {
     confirmed: HashSet<u64>,
     /// Subscribers the master lists for the topic; `None` until the first list arrives.
     registered: Option<HashSet<u64>>,
+    /// Version of the list in `registered`.
+    registered_version: Option<GraphVersion>,
     /// Open handshakes.
     probing: HashSet<u64>,
     /// Acknowledgements received, by flush token.
@@ -65,7 +67,11 @@ struct PubState {
 }
 
 impl PublisherShared {
-    pub(crate) fn new(topic: TopicName, type_info: crate::message::TypeInfo, latched: bool) -> Self {
+    pub(crate) fn new(
+        topic: TopicName,
+        type_info: crate::message::TypeInfo,
+        latched: bool,
+    ) -> Self {
         Self {
             topic_frame: Bytes::from(topic_frame(topic.as_str())),
             topic,
@@ -97,7 +103,12 @@ impl PublisherShared {
 
     async fn send(&self, node: &NodeInner, header: Bytes, payload: Bytes) -> Result<()> {
         let frames = vec![self.topic_frame.clone(), header, payload];
-        node.data.lock().await.send(frames).await.map_err(Error::from)
+        node.data
+            .lock()
+            .await
+            .send(frames)
+            .await
+            .map_err(Error::from)
     }
 
     /// Sends an already encoded payload as the next data message.
@@ -176,11 +187,25 @@ impl PublisherShared {
     }
 
     /// The master's current subscriber list: forget confirmed subscribers that left.
-    pub(crate) fn on_subscribers(&self, subscribers: &[SubscriberInfo]) {
-        let ids: HashSet<u64> = subscribers.iter().map(|s| s.subscriber_id).collect();
+    pub(crate) fn on_subscribers(&self, subscribers: &Listing<SubscriberInfo>) {
+        let ids: HashSet<u64> = subscribers
+            .items
+            .iter()
+            .map(|s: &SubscriberInfo| s.subscriber_id)
+            .collect();
         {
             let mut state = self.state();
-            state.confirmed.retain(|id| ids.contains(id));
+            if !subscribers.version.supersedes(state.registered_version) {
+                return;
+            }
+            state.registered_version = Some(subscribers.version);
+            // A confirmation can overtake the master's list that first names its
+            // subscriber: forget only subscribers that were listed before and left.
+            if let Some(previous) = state.registered.take() {
+                state
+                    .confirmed
+                    .retain(|id| ids.contains(id) || !previous.contains(id));
+            }
             state.registered = Some(ids);
         }
         self.changed.notify_waiters();
@@ -232,9 +257,17 @@ impl PublisherShared {
                 break missing;
             }
             let seq = self.seq.load(Ordering::Relaxed);
-            self.send(node, self.header(FrameKind::Flush { token }, seq)?, Bytes::new())
-                .await?;
-            let _ = tokio::time::timeout(FLUSH_REPEAT.min(deadline - tokio::time::Instant::now()), notified).await;
+            self.send(
+                node,
+                self.header(FrameKind::Flush { token }, seq)?,
+                Bytes::new(),
+            )
+            .await?;
+            let _ = tokio::time::timeout(
+                FLUSH_REPEAT.min(deadline - tokio::time::Instant::now()),
+                notified,
+            )
+            .await;
         };
         self.state().flush_acks.remove(&token);
         if missing > 0 {
@@ -273,7 +306,9 @@ impl<T: Message> Publisher<T> {
     /// Sends one message to every current subscriber. Returns its sequence number.
     pub async fn publish(&self, message: &T) -> Result<u64> {
         let payload = encode("message payload", message)?;
-        self.shared.publish_bytes(&self.node, Bytes::from(payload)).await
+        self.shared
+            .publish_bytes(&self.node, Bytes::from(payload))
+            .await
     }
 
     /// The topic.

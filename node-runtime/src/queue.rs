@@ -96,7 +96,9 @@ impl<T> KeepLast<T> {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner<T>> {
         // A panic while holding this lock cannot leave the queue inconsistent.
-        self.items.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.items
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

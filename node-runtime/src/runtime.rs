@@ -116,7 +116,10 @@ where
 /// Completes on SIGINT or SIGTERM.
 async fn termination() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         std::future::pending::<()>().await;
         return;
     };

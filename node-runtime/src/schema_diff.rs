@@ -1,6 +1,8 @@
 //! Field-by-field comparison of two schemas, for type-mismatch errors.
 
-use postcard_schema::schema::owned::{OwnedDataModelType as T, OwnedDataModelVariant as V, OwnedNamedType};
+use postcard_schema::schema::owned::{
+    OwnedDataModelType as T, OwnedDataModelVariant as V, OwnedNamedType,
+};
 
 /// Lists the differences between two schemas, one line each, with the path of the field.
 ///
@@ -24,16 +26,21 @@ fn diff_ty(path: &str, a: &T, b: &T, out: &mut Vec<String>) {
         (T::Enum(va), T::Enum(vb)) => {
             for (i, x) in va.iter().enumerate() {
                 match vb.iter().position(|y| y.name == x.name) {
-                    None => out.push(format!("{path}::{}: variant only in the first type", x.name)),
-                    Some(j) if j != i => out.push(format!(
-                        "{path}::{}: variant index {i} vs {j}",
+                    None => out.push(format!(
+                        "{path}::{}: variant only in the first type",
                         x.name
                     )),
+                    Some(j) if j != i => {
+                        out.push(format!("{path}::{}: variant index {i} vs {j}", x.name))
+                    }
                     Some(j) => diff_variant(&format!("{path}::{}", x.name), &x.ty, &vb[j].ty, out),
                 }
             }
             for y in vb.iter().filter(|y| !va.iter().any(|x| x.name == y.name)) {
-                out.push(format!("{path}::{}: variant only in the second type", y.name));
+                out.push(format!(
+                    "{path}::{}: variant only in the second type",
+                    y.name
+                ));
             }
         }
         (T::Option(x), T::Option(y))
@@ -80,7 +87,10 @@ fn diff_fields(
         }
     }
     for y in b.iter().filter(|y| !a.iter().any(|x| x.name == y.name)) {
-        out.push(format!("{path}.{}: only in the second type ({})", y.name, y.ty.name));
+        out.push(format!(
+            "{path}.{}: only in the second type ({})",
+            y.name, y.ty.name
+        ));
     }
 }
 

@@ -141,7 +141,9 @@ impl<T: Message> Subscriber<T> {
 
     /// Waits until at least `count` publishers are confirmed connected, or the node stops.
     pub async fn wait_for_publishers(&self, count: usize) -> crate::Result<()> {
-        self.stats.wait_for_confirmed(count, &self.node.shutdown).await
+        self.stats
+            .wait_for_confirmed(count, &self.node.shutdown)
+            .await
     }
 }
 

@@ -4,7 +4,7 @@
 use crate::node::NodeInner;
 use crate::protocol::control::ControlRequest;
 use crate::protocol::header::{topic_frame, FrameKind, Header};
-use crate::protocol::master_to_node::PublisherInfo;
+use crate::protocol::master_to_node::{GraphVersion, Listing, PublisherInfo};
 use crate::subscriber::{Connection, MessageInfo, SubscriberCounters, Transport};
 use crate::transport::{DataSubscriber, Frames};
 use crate::{Error, Result};
@@ -25,7 +25,7 @@ const CONFIRM_EVERY: Duration = Duration::from_millis(50);
 #[derive(Debug)]
 pub(crate) enum SubCommand {
     /// The complete current publisher list of the topic.
-    Publishers(Vec<PublisherInfo>),
+    Publishers(Listing<PublisherInfo>),
 }
 
 /// Decodes a payload and queues it; returns false if it did not decode.
@@ -58,14 +58,23 @@ impl SubscriptionStats {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Connection, bool)>> {
-        self.connections.lock().unwrap_or_else(PoisonError::into_inner)
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn confirmed_count(&self) -> usize {
-        self.lock().iter().filter(|(_, confirmed)| *confirmed).count()
+        self.lock()
+            .iter()
+            .filter(|(_, confirmed)| *confirmed)
+            .count()
     }
 
-    pub(crate) async fn wait_for_confirmed(&self, count: usize, shutdown: &crate::shutdown::Shutdown) -> Result<()> {
+    pub(crate) async fn wait_for_confirmed(
+        &self,
+        count: usize,
+        shutdown: &crate::shutdown::Shutdown,
+    ) -> Result<()> {
         loop {
             let notified = self.changed.notified();
             if self.confirmed_count() >= count {
@@ -101,6 +110,7 @@ struct State {
     socket: Option<DataSubscriber>,
     linked: HashMap<u64, Linked>,
     wanted: Vec<PublisherInfo>,
+    version: Option<GraphVersion>,
     last_warning: Option<Instant>,
 }
 
@@ -110,6 +120,7 @@ impl SubscriptionTask {
             socket: None,
             linked: HashMap::new(),
             wanted: Vec::new(),
+            version: None,
             last_warning: None,
         };
         let mut retry = tokio::time::interval(RETRY_EVERY);
@@ -121,8 +132,11 @@ impl SubscriptionTask {
                 _ = shutdown.wait() => break,
                 command = self.commands.recv() => match command {
                     Some(SubCommand::Publishers(list)) => {
-                        state.wanted = list;
-                        self.reconcile(&mut state).await;
+                        if list.version.supersedes(state.version) {
+                            state.version = Some(list.version);
+                            state.wanted = list.items;
+                            self.reconcile(&mut state).await;
+                        }
                     }
                     None => break,
                 },
@@ -147,14 +161,17 @@ impl SubscriptionTask {
     async fn reconcile(&self, state: &mut State) {
         let host = &self.node.host;
         let gone = state.linked.iter().any(|(id, l)| {
-            !state
-                .wanted
-                .iter()
-                .any(|w| w.publisher_id == *id && w.session == l.info.session && w.data == l.info.data)
+            !state.wanted.iter().any(|w| {
+                w.publisher_id == *id && w.session == l.info.session && w.data == l.info.data
+            })
         });
         if gone {
             for (id, l) in &state.linked {
-                if !state.wanted.iter().any(|w| w.publisher_id == *id && w.session == l.info.session) {
+                if !state
+                    .wanted
+                    .iter()
+                    .any(|w| w.publisher_id == *id && w.session == l.info.session)
+                {
                     if let Some(ep) = l.info.control.pick(&l.info.host, host) {
                         self.node.peers.forget(ep);
                     }
@@ -165,7 +182,9 @@ impl SubscriptionTask {
             // The engine cannot disconnect one peer, and a restarted publisher would wait
             // out the engine's reconnect backoff: start over with a fresh socket.
             state.linked.clear();
-            state.socket = match DataSubscriber::new(&frame_prefix(&self.topic), CONNECT_TIMEOUT).await {
+            state.socket = match DataSubscriber::new(&frame_prefix(&self.topic), CONNECT_TIMEOUT)
+                .await
+            {
                 Ok(s) => Some(s),
                 Err(e) => {
                     tracing::error!(topic = %self.topic, error = %e, "cannot create subscriber socket");
@@ -173,7 +192,9 @@ impl SubscriptionTask {
                 }
             };
         }
-        let Some(mut socket) = state.socket.take() else { return };
+        let Some(mut socket) = state.socket.take() else {
+            return;
+        };
         for info in state.wanted.clone() {
             if state.linked.contains_key(&info.publisher_id) {
                 continue;
@@ -184,32 +205,59 @@ impl SubscriptionTask {
             match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(&endpoint)).await {
                 Ok(Ok(())) => {
                     tracing::debug!(topic = %self.topic, publisher = %info.node, %endpoint, "connected");
-                    let transport = if endpoint.starts_with("ipc://") { Transport::Ipc } else { Transport::Tcp };
-                    self.send_control(&info, ControlRequest::Hello {
-                        publisher_id: info.publisher_id,
-                        subscriber_id: self.subscriber_id,
-                    });
+                    let transport = if endpoint.starts_with("ipc://") {
+                        Transport::Ipc
+                    } else {
+                        Transport::Tcp
+                    };
+                    self.send_control(
+                        &info,
+                        ControlRequest::Hello {
+                            publisher_id: info.publisher_id,
+                            subscriber_id: self.subscriber_id,
+                        },
+                    );
                     state.linked.insert(
                         info.publisher_id,
-                        Linked { info: info.clone(), last_seq: 0, last_confirm: None },
+                        Linked {
+                            info: info.clone(),
+                            last_seq: 0,
+                            last_confirm: None,
+                        },
                     );
                     self.stats.lock().push((
-                        Connection { node: info.node.to_string(), publisher_id: info.publisher_id, transport, endpoint },
+                        Connection {
+                            node: info.node.to_string(),
+                            publisher_id: info.publisher_id,
+                            transport,
+                            endpoint,
+                        },
                         false,
                     ));
                 }
-                Ok(Err(e)) => self.warn_rarely(state, &format!("cannot connect to {} at {endpoint}: {e}", info.node)),
-                Err(_) => self.warn_rarely(state, &format!("connecting to {} at {endpoint} timed out", info.node)),
+                Ok(Err(e)) => self.warn_rarely(
+                    state,
+                    &format!("cannot connect to {} at {endpoint}: {e}", info.node),
+                ),
+                Err(_) => self.warn_rarely(
+                    state,
+                    &format!("connecting to {} at {endpoint} timed out", info.node),
+                ),
             }
         }
         state.socket = Some(socket);
         let linked = &state.linked;
-        self.stats.lock().retain(|(c, _)| linked.contains_key(&c.publisher_id));
+        self.stats
+            .lock()
+            .retain(|(c, _)| linked.contains_key(&c.publisher_id));
         self.stats.changed.notify_waiters();
     }
 
     fn warn_rarely(&self, state: &mut State, what: &str) {
-        if state.last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(5)) {
+        if state
+            .last_warning
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(5))
+        {
             tracing::warn!(topic = %self.topic, "{what}; will retry");
             state.last_warning = Some(Instant::now());
         }
@@ -250,21 +298,30 @@ impl SubscriptionTask {
             }
             FrameKind::Probe { .. } => {}
             FrameKind::Flush { token } => {
-                self.send_control(&link.info, ControlRequest::FlushAck {
-                    publisher_id: header.publisher_id,
-                    subscriber_id: self.subscriber_id,
-                    token,
-                });
+                self.send_control(
+                    &link.info,
+                    ControlRequest::FlushAck {
+                        publisher_id: header.publisher_id,
+                        subscriber_id: self.subscriber_id,
+                        token,
+                    },
+                );
             }
             FrameKind::Data => {
                 if header.seq <= link.last_seq {
                     return; // a latched repeat already seen
                 }
                 if link.last_seq > 0 && header.seq > link.last_seq + 1 {
-                    self.stats.gaps.fetch_add(header.seq - link.last_seq - 1, Ordering::Relaxed);
+                    self.stats
+                        .gaps
+                        .fetch_add(header.seq - link.last_seq - 1, Ordering::Relaxed);
                 }
                 link.last_seq = header.seq;
-                let info = MessageInfo { publisher_id: header.publisher_id, seq: header.seq, stamp_ns: header.stamp_ns };
+                let info = MessageInfo {
+                    publisher_id: header.publisher_id,
+                    seq: header.seq,
+                    stamp_ns: header.stamp_ns,
+                };
                 if (self.sink)(&frames[2], info) {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
                 } else {
@@ -278,7 +335,10 @@ impl SubscriptionTask {
     /// Tells a publisher that its probes arrive. Rate-limited; the publisher stops
     /// probing once it has heard, so a lost confirmation is retried on the next probe.
     fn confirm(&self, link: &mut Linked) {
-        if link.last_confirm.is_some_and(|t| t.elapsed() < CONFIRM_EVERY) {
+        if link
+            .last_confirm
+            .is_some_and(|t| t.elapsed() < CONFIRM_EVERY)
+        {
             return;
         }
         link.last_confirm = Some(Instant::now());
@@ -287,9 +347,14 @@ impl SubscriptionTask {
         let info = link.info.clone();
         let subscriber_id = self.subscriber_id;
         let publisher_id = info.publisher_id;
-        let Some(endpoint) = info.control.pick(&info.host, &node.host).map(str::to_owned) else { return };
+        let Some(endpoint) = info.control.pick(&info.host, &node.host).map(str::to_owned) else {
+            return;
+        };
         tokio::spawn(async move {
-            let request = ControlRequest::Confirm { publisher_id, subscriber_id };
+            let request = ControlRequest::Confirm {
+                publisher_id,
+                subscriber_id,
+            };
             match node.peers.request(&endpoint, &request).await {
                 Ok(_) => {
                     for (c, confirmed) in stats.lock().iter_mut() {
@@ -299,13 +364,21 @@ impl SubscriptionTask {
                     }
                     stats.changed.notify_waiters();
                 }
-                Err(e) => tracing::debug!(%endpoint, error = %e, "confirm not delivered; the next probe retries"),
+                Err(e) => {
+                    tracing::debug!(%endpoint, error = %e, "confirm not delivered; the next probe retries")
+                }
             }
         });
     }
 
     fn send_control(&self, info: &PublisherInfo, request: ControlRequest) {
-        let Some(endpoint) = info.control.pick(&info.host, &self.node.host).map(str::to_owned) else { return };
+        let Some(endpoint) = info
+            .control
+            .pick(&info.host, &self.node.host)
+            .map(str::to_owned)
+        else {
+            return;
+        };
         let node = self.node.clone();
         tokio::spawn(async move {
             if let Err(e) = node.peers.request(&endpoint, &request).await {
@@ -328,6 +401,8 @@ fn frame_prefix(topic: &str) -> String {
 
 impl std::fmt::Debug for SubscriptionTask {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SubscriptionTask").field("topic", &self.topic).finish_non_exhaustive()
+        f.debug_struct("SubscriptionTask")
+            .field("topic", &self.topic)
+            .finish_non_exhaustive()
     }
 }

@@ -22,7 +22,8 @@ pub enum TopicCommand {
 }
 
 fn ask(request: &NodeToMaster) -> anyhow::Result<MasterReply> {
-    let endpoint = std::env::var("PINION_MASTER").unwrap_or_else(|_| pinion::node::host::DEFAULT_MASTER.to_owned());
+    let endpoint = std::env::var("PINION_MASTER")
+        .unwrap_or_else(|_| pinion::node::host::DEFAULT_MASTER.to_owned());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -32,7 +33,9 @@ fn ask(request: &NodeToMaster) -> anyhow::Result<MasterReply> {
         let reply = requester
             .request(protocol::encode("request", request)?)
             .await
-            .with_context(|| format!("cannot reach the master at {endpoint} (set PINION_MASTER)"))?;
+            .with_context(|| {
+                format!("cannot reach the master at {endpoint} (set PINION_MASTER)")
+            })?;
         Ok(protocol::decode::<MasterReply>("reply", &reply)?)
     })
 }
@@ -60,7 +63,14 @@ pub fn topic(command: TopicCommand) -> anyhow::Result<ExitCode> {
             MasterReply::Topics(topics) => {
                 let mut out = std::io::stdout().lock();
                 for t in topics {
-                    writeln!(out, "{}\t{}\tpublishers={}\tsubscribers={}", t.name, t.type_info.name, t.publishers.len(), t.subscribers.len())?;
+                    writeln!(
+                        out,
+                        "{}\t{}\tpublishers={}\tsubscribers={}",
+                        t.name,
+                        t.type_info.name,
+                        t.publishers.len(),
+                        t.subscribers.len()
+                    )?;
                 }
                 Ok(ExitCode::SUCCESS)
             }

@@ -28,7 +28,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .parent()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
-    let settings = LaunchSettings { pinion_exe, bin_dir };
+    let settings = LaunchSettings {
+        pinion_exe,
+        bin_dir,
+    };
     // One thread: children are forked from it, and it lives as long as the launcher,
     // so the kernel's parent-death signal reaches them only when the launcher dies.
     let runtime = tokio::runtime::Builder::new_current_thread()

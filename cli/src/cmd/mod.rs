@@ -7,7 +7,10 @@ pub mod master;
 /// Completes on SIGINT or SIGTERM.
 pub async fn termination() {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         std::future::pending::<()>().await;
         return;
     };

@@ -26,13 +26,22 @@ fn registration(name: &str, session: u64) -> NodeRegistration {
         session,
         host: "h".into(),
         pid: 1,
-        control: Endpoints { ipc: None, tcp: Some(format!("tcp://127.0.0.1:{session}")) },
-        data: Endpoints { ipc: None, tcp: None },
+        control: Endpoints {
+            ipc: None,
+            tcp: Some(format!("tcp://127.0.0.1:{session}")),
+        },
+        data: Endpoints {
+            ipc: None,
+            tcp: None,
+        },
     }
 }
 
 fn caller(name: &str, session: u64) -> Caller {
-    Caller { node: NodeName::new(name).expect("name"), session }
+    Caller {
+        node: NodeName::new(name).expect("name"),
+        session,
+    }
 }
 
 fn topic(name: &str) -> TopicName {
@@ -44,10 +53,19 @@ fn heartbeat_of_unknown_node_asks_to_register() {
     let mut r = Registry::new(7, Duration::from_secs(3));
     let now = Instant::now();
     let out = r.handle(NodeToMaster::Heartbeat(caller("a", 1)), now);
-    assert!(matches!(out.reply, MasterReply::Error(MasterError { kind: MasterErrorKind::UnknownNode, .. })));
+    assert!(matches!(
+        out.reply,
+        MasterReply::Error(MasterError {
+            kind: MasterErrorKind::UnknownNode,
+            ..
+        })
+    ));
     r.handle(NodeToMaster::RegisterNode(registration("a", 1)), now);
     let out = r.handle(NodeToMaster::Heartbeat(caller("a", 1)), now);
-    assert!(matches!(out.reply, MasterReply::Alive { master_session: 7 }));
+    assert!(matches!(
+        out.reply,
+        MasterReply::Alive { master_session: 7 }
+    ));
 }
 
 #[test]
@@ -62,7 +80,10 @@ fn newest_node_wins_and_old_one_is_told() {
         .any(|n| n.to.session == 1 && matches!(n.request, NoticeKind::Replaced(_))));
     let out = r.handle(NodeToMaster::Heartbeat(caller("a", 1)), now);
     match out.reply {
-        MasterReply::Error(MasterError { kind: MasterErrorKind::Replaced { by }, .. }) => assert!(by.contains("newer")),
+        MasterReply::Error(MasterError {
+            kind: MasterErrorKind::Replaced { by },
+            ..
+        }) => assert!(by.contains("newer")),
         other => panic!("expected Replaced, got {other:?}"),
     }
     assert_eq!(r.node_count(), 1);
@@ -75,18 +96,43 @@ fn type_mismatch_names_both_types_and_fields() {
     r.handle(NodeToMaster::RegisterNode(registration("a", 1)), now);
     r.handle(NodeToMaster::RegisterNode(registration("b", 2)), now);
     let ok = r.handle(
-        NodeToMaster::Advertise { caller: caller("a", 1), topic: topic("chatter"), type_info: Chatter::type_info(), publisher_id: 10, latched: false },
+        NodeToMaster::Advertise {
+            caller: caller("a", 1),
+            topic: topic("chatter"),
+            type_info: Chatter::type_info(),
+            publisher_id: 10,
+            latched: false,
+        },
         now,
     );
     assert!(matches!(ok.reply, MasterReply::Subscribers(_)));
     let refused = r.handle(
-        NodeToMaster::Subscribe { caller: caller("b", 2), topic: topic("chatter"), type_info: other::Chatter::type_info(), subscriber_id: 20 },
+        NodeToMaster::Subscribe {
+            caller: caller("b", 2),
+            topic: topic("chatter"),
+            type_info: other::Chatter::type_info(),
+            subscriber_id: 20,
+        },
         now,
     );
-    let MasterReply::Error(e) = refused.reply else { panic!("expected a refusal") };
-    assert!(e.message.contains("test/Chatter") && e.message.contains("other/Chatter"), "{}", e.message);
-    assert!(e.message.contains("Chatter.seq: U64 vs U32"), "{}", e.message);
-    assert!(e.message.contains("Chatter.loud: only in the second type"), "{}", e.message);
+    let MasterReply::Error(e) = refused.reply else {
+        panic!("expected a refusal")
+    };
+    assert!(
+        e.message.contains("test/Chatter") && e.message.contains("other/Chatter"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("Chatter.seq: U64 vs U32"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("Chatter.loud: only in the second type"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -97,10 +143,22 @@ fn forged_hash_is_refused() {
     let mut info = Chatter::type_info();
     info.hash ^= 1;
     let out = r.handle(
-        NodeToMaster::Advertise { caller: caller("a", 1), topic: topic("t"), type_info: info, publisher_id: 1, latched: false },
+        NodeToMaster::Advertise {
+            caller: caller("a", 1),
+            topic: topic("t"),
+            type_info: info,
+            publisher_id: 1,
+            latched: false,
+        },
         now,
     );
-    assert!(matches!(out.reply, MasterReply::Error(MasterError { kind: MasterErrorKind::Invalid, .. })));
+    assert!(matches!(
+        out.reply,
+        MasterReply::Error(MasterError {
+            kind: MasterErrorKind::Invalid,
+            ..
+        })
+    ));
 }
 
 #[test]
@@ -109,19 +167,32 @@ fn subscribers_hear_of_new_and_expired_publishers() {
     let t0 = Instant::now();
     r.handle(NodeToMaster::RegisterNode(registration("sub", 1)), t0);
     r.handle(
-        NodeToMaster::Subscribe { caller: caller("sub", 1), topic: topic("chatter"), type_info: Chatter::type_info(), subscriber_id: 5 },
+        NodeToMaster::Subscribe {
+            caller: caller("sub", 1),
+            topic: topic("chatter"),
+            type_info: Chatter::type_info(),
+            subscriber_id: 5,
+        },
         t0,
     );
     r.handle(NodeToMaster::RegisterNode(registration("pub", 2)), t0);
     let out = r.handle(
-        NodeToMaster::Advertise { caller: caller("pub", 2), topic: topic("chatter"), type_info: Chatter::type_info(), publisher_id: 9, latched: false },
+        NodeToMaster::Advertise {
+            caller: caller("pub", 2),
+            topic: topic("chatter"),
+            type_info: Chatter::type_info(),
+            publisher_id: 9,
+            latched: false,
+        },
         t0,
     );
     let told: Vec<_> = out
         .notices
         .iter()
         .filter_map(|n| match &n.request {
-            NoticeKind::Publishers(_, list) if n.to.name.as_str() == "sub" => Some(list.len()),
+            NoticeKind::Publishers(_, list) if n.to.name.as_str() == "sub" => {
+                Some(list.items.len())
+            }
             _ => None,
         })
         .collect();
@@ -135,5 +206,5 @@ fn subscribers_hear_of_new_and_expired_publishers() {
     assert_eq!(expired, vec![NodeName::new("pub").expect("name")]);
     assert!(notices
         .iter()
-        .any(|n| matches!(&n.request, NoticeKind::Publishers(_, list) if list.is_empty())));
+        .any(|n| matches!(&n.request, NoticeKind::Publishers(_, list) if list.items.is_empty())));
 }

@@ -83,7 +83,10 @@ pub fn message_name(attrs: &[Attribute]) -> syn::Result<Option<String>> {
             if meta.path.is_ident("name") {
                 let lit: LitStr = meta.value()?.parse()?;
                 if lit.value().trim().is_empty() {
-                    return Err(syn::Error::new(lit.span(), "message name must not be empty"));
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "message name must not be empty",
+                    ));
                 }
                 name = Some(lit.value());
                 Ok(())

@@ -16,15 +16,20 @@ pub(crate) async fn serve(node: Arc<NodeInner>, mut replier: Replier) {
             frames = replier.recv() => frames,
         };
         let reply = match frames {
-            Ok(frames) if frames.len() == 1 => match protocol::decode::<ControlRequest>("control request", &frames[0]) {
-                Ok(request) => handle(&node, request).await,
-                Err(e) => {
-                    tracing::warn!(error = %e, "malformed control request");
-                    ControlReply::Error(e.to_string())
+            Ok(frames) if frames.len() == 1 => {
+                match protocol::decode::<ControlRequest>("control request", &frames[0]) {
+                    Ok(request) => handle(&node, request).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "malformed control request");
+                        ControlReply::Error(e.to_string())
+                    }
                 }
-            },
+            }
             Ok(frames) => {
-                tracing::warn!(frames = frames.len(), "control request with a wrong frame count");
+                tracing::warn!(
+                    frames = frames.len(),
+                    "control request with a wrong frame count"
+                );
                 ControlReply::Error(format!("expected 1 frame, got {}", frames.len()))
             }
             Err(e) => {
@@ -49,7 +54,9 @@ async fn handle(node: &Arc<NodeInner>, request: ControlRequest) -> ControlReply 
     match request {
         ControlRequest::PublisherUpdate { topic, publishers } => {
             for sub in node.subscriptions_of(&topic) {
-                let _ = sub.commands.send(SubCommand::Publishers(publishers.clone()));
+                let _ = sub
+                    .commands
+                    .send(SubCommand::Publishers(publishers.clone()));
             }
             ControlReply::Ok
         }
@@ -68,21 +75,31 @@ async fn handle(node: &Arc<NodeInner>, request: ControlRequest) -> ControlReply 
             });
             ControlReply::Ok
         }
-        ControlRequest::Hello { publisher_id, subscriber_id } => match node.publisher(publisher_id) {
+        ControlRequest::Hello {
+            publisher_id,
+            subscriber_id,
+        } => match node.publisher(publisher_id) {
             Some(p) => {
                 p.on_hello(node, subscriber_id);
                 ControlReply::Ok
             }
             None => ControlReply::Error(format!("no publisher {publisher_id:016x} here")),
         },
-        ControlRequest::Confirm { publisher_id, subscriber_id } => match node.publisher(publisher_id) {
+        ControlRequest::Confirm {
+            publisher_id,
+            subscriber_id,
+        } => match node.publisher(publisher_id) {
             Some(p) => {
                 p.on_confirm(node, subscriber_id).await;
                 ControlReply::Ok
             }
             None => ControlReply::Error(format!("no publisher {publisher_id:016x} here")),
         },
-        ControlRequest::FlushAck { publisher_id, subscriber_id, token } => {
+        ControlRequest::FlushAck {
+            publisher_id,
+            subscriber_id,
+            token,
+        } => {
             if let Some(p) = node.publisher(publisher_id) {
                 p.on_flush_ack(subscriber_id, token);
             }

@@ -23,7 +23,10 @@ pub(crate) async fn run(node: Arc<NodeInner>) {
             _ = node.shutdown.wait() => return,
             _ = tick.tick() => {}
         }
-        let reply = node.master.request(&NodeToMaster::Heartbeat(node.caller())).await;
+        let reply = node
+            .master
+            .request(&NodeToMaster::Heartbeat(node.caller()))
+            .await;
         let register_again = match reply {
             Ok(MasterReply::Alive { master_session }) => {
                 if let Some(since) = unreachable_since.take() {

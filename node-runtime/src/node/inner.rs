@@ -95,6 +95,10 @@ impl NodeInner {
         lock(&self.publishers).insert(shared.publisher_id, shared);
     }
 
+    pub(crate) fn remove_publisher(&self, publisher_id: u64) {
+        lock(&self.publishers).remove(&publisher_id);
+    }
+
     pub(crate) fn add_subscription(&self, subscriber_id: u64, sub: LocalSubscription) {
         lock(&self.subscriptions).insert(subscriber_id, sub);
     }
@@ -147,7 +151,9 @@ impl NodeInner {
         if self.shutdown.is_triggered() {
             return;
         }
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else { return };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         let node = self.clone();
         let request = NodeToMaster::Unsubscribe {
             caller: self.caller(),
@@ -171,7 +177,10 @@ impl NodeInner {
     pub(crate) async fn register_everything(self: &Arc<Self>) -> Result<()> {
         let reply = self
             .master
-            .request_until_answered(&NodeToMaster::RegisterNode(self.registration()), &self.shutdown)
+            .request_until_answered(
+                &NodeToMaster::RegisterNode(self.registration()),
+                &self.shutdown,
+            )
             .await?;
         if let MasterReply::Registered { master_session } = reply {
             self.master_session.store(master_session, Ordering::Relaxed);
@@ -197,20 +206,32 @@ impl NodeInner {
             publisher_id: publisher.publisher_id,
             latched: publisher.latched,
         };
-        if let MasterReply::Subscribers(list) = self.master.request_until_answered(&request, &self.shutdown).await? {
+        if let MasterReply::Subscribers(list) = self
+            .master
+            .request_until_answered(&request, &self.shutdown)
+            .await?
+        {
             publisher.on_subscribers(&list);
         }
         Ok(())
     }
 
-    pub(crate) async fn subscribe_to_master(&self, subscriber_id: u64, sub: &LocalSubscription) -> Result<()> {
+    pub(crate) async fn subscribe_to_master(
+        &self,
+        subscriber_id: u64,
+        sub: &LocalSubscription,
+    ) -> Result<()> {
         let request = NodeToMaster::Subscribe {
             caller: self.caller(),
             topic: sub.topic.clone(),
             type_info: sub.type_info.clone(),
             subscriber_id,
         };
-        if let MasterReply::Publishers(list) = self.master.request_until_answered(&request, &self.shutdown).await? {
+        if let MasterReply::Publishers(list) = self
+            .master
+            .request_until_answered(&request, &self.shutdown)
+            .await?
+        {
             let _ = sub.commands.send(SubCommand::Publishers(list));
         }
         Ok(())

@@ -97,7 +97,11 @@ impl Node {
 
         let mut replier = Replier::new();
         let control = Endpoints {
-            ipc: Some(replier.bind(&format!("ipc://{}", ctl_path.display())).await?),
+            ipc: Some(
+                replier
+                    .bind(&format!("ipc://{}", ctl_path.display()))
+                    .await?,
+            ),
             tcp: Some(replier.bind(&format!("tcp://{}", tcp_host(ip))).await?),
         };
         let mut data = DataPublisher::new();
@@ -125,8 +129,12 @@ impl Node {
         });
         tokio::spawn(control::serve(inner.clone(), replier));
         if let Err(e) = inner.register_everything().await {
-            inner.shutdown.trigger(StopReason::Requested("registration failed".to_owned()));
-            inner.closed.trigger(StopReason::Requested("registration failed".to_owned()));
+            inner
+                .shutdown
+                .trigger(StopReason::Requested("registration failed".to_owned()));
+            inner
+                .closed
+                .trigger(StopReason::Requested("registration failed".to_owned()));
             inner.remove_ipc_files();
             return Err(e);
         }
@@ -150,15 +158,24 @@ impl Node {
     /// The master refuses a type that differs from the topic's; the error names both
     /// types and lists the differing fields.
     pub async fn advertise<T: Message>(&self, topic: &str) -> Result<Publisher<T>> {
-        self.advertise_with(topic, AdvertiseOptions::default()).await
+        self.advertise_with(topic, AdvertiseOptions::default())
+            .await
     }
 
     /// Starts publishing `T` on `topic` with options (latching).
-    pub async fn advertise_with<T: Message>(&self, topic: &str, options: AdvertiseOptions) -> Result<Publisher<T>> {
+    pub async fn advertise_with<T: Message>(
+        &self,
+        topic: &str,
+        options: AdvertiseOptions,
+    ) -> Result<Publisher<T>> {
         let topic = TopicName::new(topic)?;
         let shared = Arc::new(PublisherShared::new(topic, T::type_info(), options.latched));
-        self.inner.advertise_to_master(&shared).await?;
+        // Known before the master answers, so that no subscriber update is missed.
         self.inner.add_publisher(shared.clone());
+        if let Err(e) = self.inner.advertise_to_master(&shared).await {
+            self.inner.remove_publisher(shared.publisher_id);
+            return Err(e);
+        }
         Ok(Publisher {
             shared,
             node: self.inner.clone(),
@@ -168,11 +185,16 @@ impl Node {
 
     /// Starts receiving `T` from `topic`, keeping up to 1000 unread messages.
     pub async fn subscribe<T: Message>(&self, topic: &str) -> Result<Subscriber<T>> {
-        self.subscribe_with(topic, SubscribeOptions::default()).await
+        self.subscribe_with(topic, SubscribeOptions::default())
+            .await
     }
 
     /// Starts receiving `T` from `topic` with options (queue length).
-    pub async fn subscribe_with<T: Message>(&self, topic: &str, options: SubscribeOptions) -> Result<Subscriber<T>> {
+    pub async fn subscribe_with<T: Message>(
+        &self,
+        topic: &str,
+        options: SubscribeOptions,
+    ) -> Result<Subscriber<T>> {
         let topic = TopicName::new(topic)?;
         let subscriber_id = host::random_id();
         let queue = Arc::new(KeepLast::new(options.queue));
@@ -185,12 +207,14 @@ impl Node {
             topic: topic.to_string(),
             subscriber_id,
             schema_hash: T::SCHEMA_HASH,
-            sink: Box::new(move |bytes, info| match crate::message::decode::<T>("message payload", bytes) {
-                Ok(message) => {
-                    sink_queue.push((message, info));
-                    true
+            sink: Box::new(move |bytes, info| {
+                match crate::message::decode::<T>("message payload", bytes) {
+                    Ok(message) => {
+                        sink_queue.push((message, info));
+                        true
+                    }
+                    Err(_) => false,
                 }
-                Err(_) => false,
             }),
             stats: stats.clone(),
             commands: receiver,
@@ -236,7 +260,9 @@ impl Node {
 
     /// Asks the node to shut down: rates and subscribers end.
     pub fn request_shutdown(&self, reason: &str) {
-        self.inner.shutdown.trigger(StopReason::Requested(reason.to_owned()));
+        self.inner
+            .shutdown
+            .trigger(StopReason::Requested(reason.to_owned()));
     }
 
     /// Why the node stops, once it does.
@@ -256,16 +282,22 @@ impl Node {
             let _ = publisher.flush(&self.inner, inner::FLUSH_TIMEOUT).await;
         }
         let replaced = matches!(self.inner.shutdown.reason(), Some(StopReason::Replaced(_)));
-        self.inner.shutdown.trigger(StopReason::Requested("node closed".to_owned()));
+        self.inner
+            .shutdown
+            .trigger(StopReason::Requested("node closed".to_owned()));
         if !replaced {
             let request = NodeToMaster::UnregisterNode(self.inner.caller());
-            match tokio::time::timeout(Duration::from_secs(1), self.inner.master.request(&request)).await {
+            match tokio::time::timeout(Duration::from_secs(1), self.inner.master.request(&request))
+                .await
+            {
                 Ok(Ok(MasterReply::Ok)) | Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::debug!(error = %e, "unregister not delivered"),
                 Err(_) => tracing::debug!("unregister timed out"),
             }
         }
-        self.inner.closed.trigger(StopReason::Requested("node closed".to_owned()));
+        self.inner
+            .closed
+            .trigger(StopReason::Requested("node closed".to_owned()));
         self.inner.remove_ipc_files();
     }
 

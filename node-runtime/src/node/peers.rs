@@ -21,11 +21,17 @@ impl Peers {
     /// Sends a control request to `endpoint` and returns the reply.
     pub async fn request(&self, endpoint: &str, request: &ControlRequest) -> Result<ControlReply> {
         let client = {
-            let mut clients = self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut clients = self
+                .clients
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             match clients.get(endpoint) {
                 Some(c) => c.clone(),
                 None => {
-                    let c = Arc::new(tokio::sync::Mutex::new(Requester::new(endpoint, PEER_TIMEOUT)?));
+                    let c = Arc::new(tokio::sync::Mutex::new(Requester::new(
+                        endpoint,
+                        PEER_TIMEOUT,
+                    )?));
                     clients.insert(endpoint.to_owned(), c.clone());
                     c
                 }

@@ -1,6 +1,6 @@
 //! Requests to a node's control socket.
 
-use super::master_to_node::{PublisherInfo, SubscriberInfo};
+use super::master_to_node::{Listing, PublisherInfo, SubscriberInfo};
 use crate::names::TopicName;
 use serde::{Deserialize, Serialize};
 
@@ -13,14 +13,14 @@ pub enum ControlRequest {
         /// The topic.
         topic: TopicName,
         /// Every current publisher.
-        publishers: Vec<PublisherInfo>,
+        publishers: Listing<PublisherInfo>,
     },
     /// From the master: the complete current subscriber list of a topic this node publishes.
     SubscriberUpdate {
         /// The topic.
         topic: TopicName,
         /// Every current subscriber.
-        subscribers: Vec<SubscriberInfo>,
+        subscribers: Listing<SubscriberInfo>,
     },
     /// From the master or a launcher: stop this node.
     Shutdown {

@@ -33,6 +33,37 @@ pub struct SubscriberInfo {
     pub subscriber_id: u64,
 }
 
+/// When a list was made: lists from the same master run are ordered by `counter`.
+///
+/// Replies and notices travel on different sockets and can overtake each other, so a
+/// node keeps the newest list it has seen and ignores older ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct GraphVersion {
+    /// The master run that made the list.
+    pub master_session: u64,
+    /// Graph changes that run had seen when it made the list.
+    pub counter: u64,
+}
+
+impl GraphVersion {
+    /// Whether a list of this version may replace one of version `current`.
+    pub fn supersedes(&self, current: Option<GraphVersion>) -> bool {
+        match current {
+            None => true,
+            Some(c) => self.master_session != c.master_session || self.counter >= c.counter,
+        }
+    }
+}
+
+/// A complete list at one graph version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listing<T> {
+    /// When the list was made.
+    pub version: GraphVersion,
+    /// Every item.
+    pub items: Vec<T>,
+}
+
 /// A registered node, as tools show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
@@ -78,9 +109,9 @@ pub enum MasterReply {
         master_session: u64,
     },
     /// The current publishers of a topic just subscribed to.
-    Publishers(Vec<PublisherInfo>),
+    Publishers(Listing<PublisherInfo>),
     /// The current subscribers of a topic just advertised.
-    Subscribers(Vec<SubscriberInfo>),
+    Subscribers(Listing<SubscriberInfo>),
     /// Registered nodes.
     Nodes(Vec<NodeInfo>),
     /// Known topics.

@@ -51,7 +51,8 @@ pub fn encode<T: Serialize>(what: &'static str, body: &T) -> crate::Result<Vec<u
 pub fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> crate::Result<T> {
     // The version is the first field: read it alone first so that a peer of another
     // version gets "wrong version" rather than a confusing decode error.
-    let (version, _) = postcard::take_from_bytes::<u16>(bytes).map_err(|source| crate::Error::Codec { what, source })?;
+    let (version, _) = postcard::take_from_bytes::<u16>(bytes)
+        .map_err(|source| crate::Error::Codec { what, source })?;
     if version != PROTOCOL_VERSION {
         return Err(crate::Error::Protocol(format!(
             "{what}: peer speaks protocol version {version}, this build speaks {PROTOCOL_VERSION}"
@@ -87,7 +88,10 @@ mod tests {
     #[test]
     fn round_trip_and_version_check() {
         let bytes = encode("test", &NodeToMaster::ListNodes).expect("encode");
-        assert!(matches!(decode::<NodeToMaster>("test", &bytes), Ok(NodeToMaster::ListNodes)));
+        assert!(matches!(
+            decode::<NodeToMaster>("test", &bytes),
+            Ok(NodeToMaster::ListNodes)
+        ));
         let mut other = bytes.clone();
         other[0] = 9;
         let err = decode::<NodeToMaster>("test", &other).expect_err("version");

@@ -32,7 +32,9 @@ pub fn normalize(endpoint: &str) -> Result<String, TransportError> {
             return Err(bad("ipc needs an explicit file path"));
         }
         if path.starts_with('@') {
-            return Err(bad("abstract ipc names (`@name`) are not supported; use a file path"));
+            return Err(bad(
+                "abstract ipc names (`@name`) are not supported; use a file path",
+            ));
         }
         if path.len() > MAX_IPC_PATH {
             return Err(bad("the ipc path is longer than 107 bytes"));
@@ -60,7 +62,8 @@ pub fn prepare_ipc_path(path: &Path) -> Result<(), TransportError> {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
             return Err(fail("another process is listening on it".to_owned()));
         }
-        std::fs::remove_file(path).map_err(|e| fail(format!("cannot remove stale socket file: {e}")))?;
+        std::fs::remove_file(path)
+            .map_err(|e| fail(format!("cannot remove stale socket file: {e}")))?;
     }
     Ok(())
 }
@@ -71,9 +74,22 @@ mod tests {
 
     #[test]
     fn maps_star_and_refuses_engine_traps() {
-        assert_eq!(normalize("tcp://*:5").ok().as_deref(), Some("tcp://0.0.0.0:5"));
-        assert_eq!(normalize("tcp://127.0.0.1:0").ok().as_deref(), Some("tcp://127.0.0.1:0"));
-        for bad in ["ipc://*", "ipc://@abstract", "ipc://", "udp://x:1", "tcp://h:99999", "tcp://:1"] {
+        assert_eq!(
+            normalize("tcp://*:5").ok().as_deref(),
+            Some("tcp://0.0.0.0:5")
+        );
+        assert_eq!(
+            normalize("tcp://127.0.0.1:0").ok().as_deref(),
+            Some("tcp://127.0.0.1:0")
+        );
+        for bad in [
+            "ipc://*",
+            "ipc://@abstract",
+            "ipc://",
+            "udp://x:1",
+            "tcp://h:99999",
+            "tcp://:1",
+        ] {
             assert!(normalize(bad).is_err(), "{bad}");
         }
         let long = format!("ipc:///tmp/{}", "x".repeat(120));

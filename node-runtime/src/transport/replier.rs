@@ -12,7 +12,9 @@ pub struct Replier {
 
 impl std::fmt::Debug for Replier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Replier").field("endpoints", &self.endpoints).finish()
+        f.debug_struct("Replier")
+            .field("endpoints", &self.endpoints)
+            .finish()
     }
 }
 
@@ -63,7 +65,10 @@ impl Default for Replier {
 }
 
 /// Binds any engine socket on a checked endpoint and returns the bound endpoint.
-pub(super) async fn bind_socket<S: Socket>(socket: &mut S, endpoint: &str) -> Result<String, TransportError> {
+pub(super) async fn bind_socket<S: Socket>(
+    socket: &mut S,
+    endpoint: &str,
+) -> Result<String, TransportError> {
     let endpoint = normalize(endpoint)?;
     if let Some(path) = endpoint.strip_prefix("ipc://") {
         prepare_ipc_path(Path::new(path))?;

@@ -12,7 +12,9 @@ pub struct DataSubscriber {
 
 impl std::fmt::Debug for DataSubscriber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DataSubscriber").field("prefix", &self.prefix).finish()
+        f.debug_struct("DataSubscriber")
+            .field("prefix", &self.prefix)
+            .finish()
     }
 }
 

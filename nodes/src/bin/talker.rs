@@ -31,14 +31,23 @@ struct Args {
 #[pinion::main]
 async fn main(node: Node) -> pinion::Result<()> {
     let args = Args::parse();
-    let options = if args.latch { AdvertiseOptions::latched() } else { AdvertiseOptions::default() };
+    let options = if args.latch {
+        AdvertiseOptions::latched()
+    } else {
+        AdvertiseOptions::default()
+    };
     let chatter = node.advertise_with::<Chatter>(&args.topic, options).await?;
     if args.wait_for > 0 {
         chatter.wait_for_subscribers(args.wait_for).await?;
     }
     let mut rate = node.rate(args.rate);
     while let Some(seq) = rate.tick().await {
-        chatter.publish(&Chatter { seq, text: args.text.clone() }).await?;
+        chatter
+            .publish(&Chatter {
+                seq,
+                text: args.text.clone(),
+            })
+            .await?;
         if args.count > 0 && seq + 1 >= args.count {
             break;
         }
