@@ -32,7 +32,10 @@ async fn killed_node_leaves_the_registry_within_five_seconds() {
     talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
     assert!(node_names(&env.master).await.contains(&"doomed".to_owned()));
     talker.signal(Signal::SIGKILL);
-    let gone = wait_nodes(&env.master, Duration::from_secs(8), |n| !n.iter().any(|x| x == "doomed")).await;
+    let gone = wait_nodes(&env.master, Duration::from_secs(8), |n| {
+        !n.iter().any(|x| x == "doomed")
+    })
+    .await;
     let gone = gone.expect("the killed node is never removed");
     assert!(gone < Duration::from_secs(5), "removed after {gone:?}");
 }
@@ -48,23 +51,35 @@ fn second_node_with_a_taken_name_wins_and_the_first_exits_with_a_clear_error() {
     let (_, code) = first.finish(SOON);
     assert_eq!(code, Some(3), "first instance:\n{}", first.dump());
     assert!(
-        first.seen.iter().any(|(_, l)| l.contains("error: node `driver` stops") && l.contains("newer `driver`")),
+        first
+            .seen
+            .iter()
+            .any(|(_, l)| l.contains("error: node `driver` stops") && l.contains("newer `driver`")),
         "the first instance explains why it stops:\n{}",
         first.dump()
     );
     // The newer one keeps running.
-    assert!(second.wait_line(Duration::from_millis(500), |_, l| l.contains("error")).is_none());
+    assert!(second
+        .wait_line(Duration::from_millis(500), |_, l| l.contains("error"))
+        .is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_publisher_reaches_its_subscribers_again_quickly() {
     let dir = TempDir::new("pubrestart");
     let (_master, env) = start_master(&dir);
-    let node = Node::init(options(&env, "restart_sub")).await.expect("node");
-    let mut sub = node.subscribe::<Chatter>("chatter").await.expect("subscribe");
+    let node = Node::init(options(&env, "restart_sub"))
+        .await
+        .expect("node");
+    let mut sub = node
+        .subscribe::<Chatter>("chatter")
+        .await
+        .expect("subscribe");
 
     let mut talker = env.node("talker", "talker", &["--rate", "100"]);
-    recv_within(&mut sub, SOON).await.expect("first talker reaches the subscriber");
+    recv_within(&mut sub, SOON)
+        .await
+        .expect("first talker reaches the subscriber");
     talker.signal(Signal::SIGKILL);
     talker.finish(SOON);
     while sub.try_recv().is_some() {}
@@ -84,7 +99,10 @@ async fn restarted_publisher_reaches_its_subscribers_again_quickly() {
         }
     }
     let again = again.expect("the restarted talker never reached the subscriber");
-    assert!(again < Duration::from_secs(1), "took {again:?} after the restart");
+    assert!(
+        again < Duration::from_secs(1),
+        "took {again:?} after the restart"
+    );
     node.close().await;
 }
 
@@ -93,10 +111,15 @@ async fn master_restart_nodes_register_again_and_data_flows_meanwhile() {
     let dir = TempDir::new("masterrestart");
     let (mut master, env) = start_master(&dir);
     let node = Node::init(options(&env, "mr_sub")).await.expect("node");
-    let mut sub = node.subscribe::<Chatter>("chatter").await.expect("subscribe");
+    let mut sub = node
+        .subscribe::<Chatter>("chatter")
+        .await
+        .expect("subscribe");
     let mut talker = env.node("talker", "mr_talker", &["--rate", "200"]);
     talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
-    recv_within(&mut sub, SOON).await.expect("data before the outage");
+    recv_within(&mut sub, SOON)
+        .await
+        .expect("data before the outage");
 
     master.signal(Signal::SIGKILL);
     master.finish(SOON);
@@ -104,11 +127,17 @@ async fn master_restart_nodes_register_again_and_data_flows_meanwhile() {
     let mut during = 0;
     let outage = Instant::now();
     while outage.elapsed() < Duration::from_millis(700) {
-        if recv_within(&mut sub, Duration::from_millis(200)).await.is_some() {
+        if recv_within(&mut sub, Duration::from_millis(200))
+            .await
+            .is_some()
+        {
             during += 1;
         }
     }
-    assert!(during > 20, "only {during} messages while the master was down");
+    assert!(
+        during > 20,
+        "only {during} messages while the master was down"
+    );
 
     let bind = env.master.clone();
     let (_master2, _) = start_master_on(&dir, &bind);
@@ -118,7 +147,13 @@ async fn master_restart_nodes_register_again_and_data_flows_meanwhile() {
     })
     .await
     .expect("nodes never registered again");
-    assert!(back < Duration::from_secs(3), "registered again after {back:?} (since {:?})", restarted.elapsed());
-    recv_within(&mut sub, SOON).await.expect("data after the restart");
+    assert!(
+        back < Duration::from_secs(3),
+        "registered again after {back:?} (since {:?})",
+        restarted.elapsed()
+    );
+    recv_within(&mut sub, SOON)
+        .await
+        .expect("data after the restart");
     node.close().await;
 }
