@@ -1,0 +1,105 @@
+//! `pinion launch`: the demo graph comes up, prints, and stops without leftovers.
+
+mod support;
+
+use nix::sys::signal::Signal;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use support::*;
+
+/// Whether a process with this pid still exists (zombies excluded).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.split(") ").nth(1).is_some_and(|rest| rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn launch_file(dir: &TempDir, body: &str) -> std::path::PathBuf {
+    let path = dir.0.join("graph.toml");
+    std::fs::write(&path, body).expect("write launch file");
+    path
+}
+
+fn pids_of_started_nodes(launcher: &Proc) -> Vec<i32> {
+    launcher
+        .seen
+        .iter()
+        .filter(|(_, l)| l.contains("started"))
+        .filter_map(|(_, l)| l.split("pid=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+fn wait_gone(pids: &[i32], timeout: Duration) -> Vec<i32> {
+    let start = Instant::now();
+    loop {
+        let left: Vec<i32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+        if left.is_empty() || start.elapsed() > timeout {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+const DEMO: &str = r#"
+robot = "test"
+[master]
+bind = "tcp://127.0.0.1:0"
+[[node]]
+name = "talker"
+binary = "talker"
+args = ["--rate", "20"]
+[[node]]
+name = "listener"
+binary = "listener"
+"#;
+
+#[test]
+fn demo_graph_prints_messages_and_ctrl_c_leaves_no_process() {
+    let dir = TempDir::new("launch");
+    let path = launch_file(&dir, DEMO);
+    let mut c = Command::new(bin("pinion"));
+    c.arg("launch").arg(&path).env("PINION_RUNTIME_DIR", &dir.0).env("RUST_LOG", "info,zeromq=warn");
+    let mut launcher = Proc::spawn("launcher", c);
+    launcher.expect_line("from the listener", SOON, |s, l| s == Src::Out && l.starts_with("[listener] seq="));
+    launcher.expect_line("a second message", SOON, |s, l| s == Src::Out && l.starts_with("[listener] seq="));
+    let pids = pids_of_started_nodes(&launcher);
+    assert_eq!(pids.len(), 2, "{}", launcher.dump());
+
+    launcher.signal(Signal::SIGINT);
+    let (_, code) = launcher.finish(SOON);
+    assert_eq!(code, Some(0), "{}", launcher.dump());
+    assert!(wait_gone(&pids, Duration::from_secs(2)).is_empty(), "nodes outlived the launcher");
+    assert!(
+        launcher.seen.iter().any(|(_, l)| l.contains("[master]") && l.contains("node unregistered")),
+        "nodes left the master cleanly:\n{}",
+        launcher.dump()
+    );
+}
+
+#[test]
+fn launcher_killed_with_sigkill_takes_its_nodes_along() {
+    let dir = TempDir::new("launchkill");
+    let path = launch_file(&dir, DEMO);
+    let mut c = Command::new(bin("pinion"));
+    c.arg("launch").arg(&path).env("PINION_RUNTIME_DIR", &dir.0);
+    let mut launcher = Proc::spawn("launcher", c);
+    launcher.expect_line("from the listener", SOON, |s, l| s == Src::Out && l.starts_with("[listener] seq="));
+    let pids = pids_of_started_nodes(&launcher);
+    assert_eq!(pids.len(), 2);
+    launcher.signal(Signal::SIGKILL);
+    assert!(wait_gone(&pids, Duration::from_secs(5)).is_empty(), "nodes outlived a killed launcher");
+}
+
+#[test]
+fn broken_launch_file_is_refused_with_line_and_column() {
+    let dir = TempDir::new("launchbad");
+    let path = launch_file(&dir, "[[node]]\nname = \"a\"\nbinary = \"talker\"\nrespawn_typo = true\n");
+    let mut c = Command::new(bin("pinion"));
+    c.arg("launch").arg(&path);
+    let mut launcher = Proc::spawn("launcher", c);
+    let (_, code) = launcher.finish(SOON);
+    assert_eq!(code, Some(1));
+    let expected = format!("{}:4:1: unknown field `respawn_typo`", path.display());
+    assert!(launcher.seen.iter().any(|(_, l)| l.contains(&expected)), "{}", launcher.dump());
+}
