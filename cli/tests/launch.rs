@@ -10,7 +10,10 @@ use support::*;
 /// Whether a process with this pid still exists (zombies excluded).
 fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.split(") ").nth(1).is_some_and(|rest| rest.starts_with('Z')),
+        Ok(stat) => !stat
+            .split(") ")
+            .nth(1)
+            .is_some_and(|rest| rest.starts_with('Z')),
         Err(_) => false,
     }
 }
@@ -26,7 +29,14 @@ fn pids_of_started_nodes(launcher: &Proc) -> Vec<i32> {
         .seen
         .iter()
         .filter(|(_, l)| l.contains("started"))
-        .filter_map(|(_, l)| l.split("pid=").nth(1)?.split_whitespace().next()?.parse().ok())
+        .filter_map(|(_, l)| {
+            l.split("pid=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
         .collect()
 }
 
@@ -59,19 +69,32 @@ fn demo_graph_prints_messages_and_ctrl_c_leaves_no_process() {
     let dir = TempDir::new("launch");
     let path = launch_file(&dir, DEMO);
     let mut c = Command::new(bin("pinion"));
-    c.arg("launch").arg(&path).env("PINION_RUNTIME_DIR", &dir.0).env("RUST_LOG", "info,zeromq=warn");
+    c.arg("launch")
+        .arg(&path)
+        .env("PINION_RUNTIME_DIR", &dir.0)
+        .env("RUST_LOG", "info,zeromq=warn");
     let mut launcher = Proc::spawn("launcher", c);
-    launcher.expect_line("from the listener", SOON, |s, l| s == Src::Out && l.starts_with("[listener] seq="));
-    launcher.expect_line("a second message", SOON, |s, l| s == Src::Out && l.starts_with("[listener] seq="));
+    launcher.expect_line("from the listener", SOON, |s, l| {
+        s == Src::Out && l.starts_with("[listener] seq=")
+    });
+    launcher.expect_line("a second message", SOON, |s, l| {
+        s == Src::Out && l.starts_with("[listener] seq=")
+    });
     let pids = pids_of_started_nodes(&launcher);
     assert_eq!(pids.len(), 2, "{}", launcher.dump());
 
     launcher.signal(Signal::SIGINT);
     let (_, code) = launcher.finish(SOON);
     assert_eq!(code, Some(0), "{}", launcher.dump());
-    assert!(wait_gone(&pids, Duration::from_secs(2)).is_empty(), "nodes outlived the launcher");
     assert!(
-        launcher.seen.iter().any(|(_, l)| l.contains("[master]") && l.contains("node unregistered")),
+        wait_gone(&pids, Duration::from_secs(2)).is_empty(),
+        "nodes outlived the launcher"
+    );
+    assert!(
+        launcher
+            .seen
+            .iter()
+            .any(|(_, l)| l.contains("[master]") && l.contains("node unregistered")),
         "nodes left the master cleanly:\n{}",
         launcher.dump()
     );
@@ -84,22 +107,34 @@ fn launcher_killed_with_sigkill_takes_its_nodes_along() {
     let mut c = Command::new(bin("pinion"));
     c.arg("launch").arg(&path).env("PINION_RUNTIME_DIR", &dir.0);
     let mut launcher = Proc::spawn("launcher", c);
-    launcher.expect_line("from the listener", SOON, |s, l| s == Src::Out && l.starts_with("[listener] seq="));
+    launcher.expect_line("from the listener", SOON, |s, l| {
+        s == Src::Out && l.starts_with("[listener] seq=")
+    });
     let pids = pids_of_started_nodes(&launcher);
     assert_eq!(pids.len(), 2);
     launcher.signal(Signal::SIGKILL);
-    assert!(wait_gone(&pids, Duration::from_secs(5)).is_empty(), "nodes outlived a killed launcher");
+    assert!(
+        wait_gone(&pids, Duration::from_secs(5)).is_empty(),
+        "nodes outlived a killed launcher"
+    );
 }
 
 #[test]
 fn broken_launch_file_is_refused_with_line_and_column() {
     let dir = TempDir::new("launchbad");
-    let path = launch_file(&dir, "[[node]]\nname = \"a\"\nbinary = \"talker\"\nrespawn_typo = true\n");
+    let path = launch_file(
+        &dir,
+        "[[node]]\nname = \"a\"\nbinary = \"talker\"\nrespawn_typo = true\n",
+    );
     let mut c = Command::new(bin("pinion"));
     c.arg("launch").arg(&path);
     let mut launcher = Proc::spawn("launcher", c);
     let (_, code) = launcher.finish(SOON);
     assert_eq!(code, Some(1));
     let expected = format!("{}:4:1: unknown field `respawn_typo`", path.display());
-    assert!(launcher.seen.iter().any(|(_, l)| l.contains(&expected)), "{}", launcher.dump());
+    assert!(
+        launcher.seen.iter().any(|(_, l)| l.contains(&expected)),
+        "{}",
+        launcher.dump()
+    );
 }

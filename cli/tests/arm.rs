@@ -1,0 +1,113 @@
+//! Raspberry Pi binaries end to end: an aarch64 talker and an armv7 listener, each under
+//! qemu-user with its own host id (so over tcp), plus an aarch64 listener on the
+//! talker's host id (so over ipc), against a native master.
+//!
+//! Needs the ARM builds: run by `scripts/test` as
+//! `PINION_ARM_TARGET_DIR=target cargo test -p pinion-cli --test arm -- --ignored`.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use support::*;
+
+struct Arm {
+    qemu: &'static str,
+    sysroot: &'static str,
+    triple: &'static str,
+}
+
+const AARCH64: Arm = Arm {
+    qemu: "qemu-aarch64",
+    sysroot: "/usr/aarch64-linux-gnu",
+    triple: "aarch64-unknown-linux-gnu",
+};
+const ARMV7: Arm = Arm {
+    qemu: "qemu-arm",
+    sysroot: "/usr/arm-linux-gnueabihf",
+    triple: "armv7-unknown-linux-gnueabihf",
+};
+
+fn arm_bin(arm: &Arm, name: &str) -> PathBuf {
+    let dir = std::env::var("PINION_ARM_TARGET_DIR")
+        .expect("PINION_ARM_TARGET_DIR names the cargo target directory with the ARM builds");
+    let path = PathBuf::from(dir).join(arm.triple).join("debug").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: cargo build --workspace --bins --target {}",
+        path.display(),
+        arm.triple
+    );
+    let output = Command::new("file").arg(&path).output();
+    if let Ok(out) = output {
+        let text = String::from_utf8_lossy(&out.stdout);
+        let want = if arm.triple.starts_with("aarch64") {
+            "ARM aarch64"
+        } else {
+            "ARM,"
+        };
+        assert!(
+            text.contains(want),
+            "{} is not an ARM binary: {text}",
+            path.display()
+        );
+    }
+    path
+}
+
+fn arm_node(env: &Env, arm: &Arm, program: &str, name: &str, host: &str, args: &[&str]) -> Proc {
+    let mut c = Command::new(arm.qemu);
+    c.arg("-L")
+        .arg(arm.sysroot)
+        .arg(arm_bin(arm, program))
+        .args(args)
+        .env("PINION_RUNTIME_DIR", &env.runtime_dir)
+        .env("PINION_MASTER", &env.master)
+        .env("PINION_NODE_NAME", name)
+        .env("PINION_HOST", host)
+        .env("RUST_LOG", "info,zeromq=warn");
+    Proc::spawn(name, c)
+}
+
+#[test]
+#[ignore = "needs the ARM builds and qemu-user; scripts/test runs it"]
+fn arm_talker_reaches_arm_listeners_over_tcp_and_ipc() {
+    let dir = TempDir::new("arm");
+    let (_master, env) = start_master(&dir);
+    let n = "20";
+    let mut far = arm_node(
+        &env,
+        &ARMV7,
+        "listener",
+        "listener_armv7",
+        "pi-32",
+        &["--count", n],
+    );
+    let mut near = arm_node(
+        &env,
+        &AARCH64,
+        "listener",
+        "listener_aarch64",
+        "pi-64",
+        &["--count", n],
+    );
+    // qemu is slow to start: wait until both listeners are registered.
+    far.expect_line("registered", SOON * 4, |_, l| l.contains("registered"));
+    near.expect_line("registered", SOON * 4, |_, l| l.contains("registered"));
+    let mut talker = arm_node(
+        &env,
+        &AARCH64,
+        "talker",
+        "talker_aarch64",
+        "pi-64",
+        &["--rate", "200", "--count", n, "--wait-for", "2"],
+    );
+    let (_, talker_code) = talker.finish(SOON * 4);
+    assert_eq!(talker_code, Some(0), "talker:\n{}", talker.dump());
+    for listener in [&mut far, &mut near] {
+        let (out, code) = listener.finish(SOON * 4);
+        assert_eq!(code, Some(0), "{}:\n{}", listener.name, listener.dump());
+        let expected: Vec<String> = (0..20).map(|i| format!("seq={i} text=hello")).collect();
+        assert_eq!(out, expected, "{}", listener.name);
+    }
+}
