@@ -29,6 +29,6 @@ pub fn derive_message(input: TokenStream) -> TokenStream {
 pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = syn::parse_macro_input!(item as syn::ItemFn);
     main_attr::expand(args.into(), &item)
-        .unwrap_or_else(syn::Error::into_compile_error)
+        .unwrap_or_else(|e| main_attr::fallback(e, &item))
         .into()
 }

@@ -37,6 +37,17 @@ pub fn expand(args: TokenStream, item: &ItemFn) -> syn::Result<TokenStream> {
     })
 }
 
+/// On error: the error, plus a stand-in so that only the macro's own message shows
+/// (no second error about a missing or ill-typed `main`).
+pub fn fallback(error: syn::Error, item: &ItemFn) -> TokenStream {
+    let error = error.into_compile_error();
+    if item.sig.ident == "main" {
+        quote!(#error fn main() {})
+    } else {
+        quote!(#error #item)
+    }
+}
+
 fn parse_args(args: TokenStream) -> syn::Result<Option<LitStr>> {
     let mut name = None;
     if args.is_empty() {

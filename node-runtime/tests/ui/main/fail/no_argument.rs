@@ -1,0 +1,2 @@
+#[pinion::main]
+async fn main() -> pinion::Result<()> { Ok(()) }
