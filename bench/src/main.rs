@@ -3,12 +3,13 @@
 //! Discovery: a subscriber node runs; a publisher node appears and publishes in a loop.
 //! Measured: from the start of `advertise` to the subscriber's first message. Baseline,
 //! alternating with it in the same run: a bare PUB/SUB pair of the same transport with
-//! no master (bind, connect, publish until the first message arrives). Medians and the
+//! no master (bind, connect, publish until the first message arrives). The Pinion
+//! figure excludes binding (a node binds its data socket once, at start); the bare
+//! figure includes it. Medians and the
 //! ratio are printed; the machine is shared and noisy, so compare ratios, not times.
 
 #![allow(clippy::print_stdout)]
 
-use anyhow::Context;
 use bytes::Bytes;
 use pinion::prelude::*;
 use pinion::transport::{DataPublisher, DataSubscriber};
@@ -24,8 +25,14 @@ fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let what = args.next().unwrap_or_else(|| "discovery".to_owned());
     let rounds: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(30);
-    anyhow::ensure!(what == "discovery", "unknown benchmark {what:?}; try `discovery`");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    anyhow::ensure!(
+        what == "discovery",
+        "unknown benchmark {what:?}; try `discovery`"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     runtime.block_on(discovery(rounds))
 }
 
@@ -34,7 +41,7 @@ async fn discovery(rounds: usize) -> anyhow::Result<()> {
     let endpoint = master.endpoints()[0].clone();
     tokio::spawn(master.run(std::future::pending()));
     let options = |name: &str| {
-        let mut o = NodeOptions::from_env(name).master(endpoint.clone());
+        let mut o = pinion::NodeOptions::from_env(name).master(endpoint.clone());
         o.name = name.to_owned();
         o
     };
@@ -48,7 +55,8 @@ async fn discovery(rounds: usize) -> anyhow::Result<()> {
         let mut sub = sub_node.subscribe::<Ping>(&topic).await?;
         let start = Instant::now();
         let publisher = pub_node.advertise::<Ping>(&topic).await?;
-        pinion_times.push(first_message(start, || publisher.publish(&Ping { seq: 0 }), &mut sub).await?);
+        pinion_times
+            .push(first_message(start, || publisher.publish(&Ping { seq: 0 }), &mut sub).await?);
         drop(publisher);
         drop(sub);
         bare_times.push(bare_round(round).await?);
@@ -58,22 +66,42 @@ async fn discovery(rounds: usize) -> anyhow::Result<()> {
 
     let p = median(&mut pinion_times);
     let b = median(&mut bare_times);
-    println!("discovery: new publisher -> first message at a running subscriber ({rounds} rounds, ipc)");
-    println!("  pinion (master push + connect): median {:>8.2} ms  max {:>8.2} ms", ms(p), ms(*pinion_times.last().unwrap_or(&p)));
-    println!("  bare PUB/SUB (no master):       median {:>8.2} ms  max {:>8.2} ms", ms(b), ms(*bare_times.last().unwrap_or(&b)));
-    println!("  ratio pinion/bare: {:.2}", p.as_secs_f64() / b.as_secs_f64().max(1e-9));
+    println!(
+        "discovery: new publisher -> first message at a running subscriber ({rounds} rounds, ipc)"
+    );
+    println!(
+        "  pinion (master push + connect): median {:>8.2} ms  max {:>8.2} ms",
+        ms(p),
+        ms(*pinion_times.last().unwrap_or(&p))
+    );
+    println!(
+        "  bare PUB/SUB (no master):       median {:>8.2} ms  max {:>8.2} ms",
+        ms(b),
+        ms(*bare_times.last().unwrap_or(&b))
+    );
+    println!(
+        "  ratio pinion/bare: {:.2}",
+        p.as_secs_f64() / b.as_secs_f64().max(1e-9)
+    );
     println!("{{\"bench\":\"discovery\",\"rounds\":{rounds},\"pinion_median_ms\":{:.3},\"bare_median_ms\":{:.3}}}", ms(p), ms(b));
     Ok(())
 }
 
-async fn first_message<F, Fut>(start: Instant, publish: F, sub: &mut Subscriber<Ping>) -> anyhow::Result<Duration>
+async fn first_message<F, Fut>(
+    start: Instant,
+    publish: F,
+    sub: &mut Subscriber<Ping>,
+) -> anyhow::Result<Duration>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = pinion::Result<u64>>,
 {
     for _ in 0..20_000 {
         publish().await?;
-        if tokio::time::timeout(Duration::from_micros(200), sub.recv()).await.is_ok() {
+        if tokio::time::timeout(Duration::from_micros(200), sub.recv())
+            .await
+            .is_ok()
+        {
             return Ok(start.elapsed());
         }
     }
@@ -91,13 +119,16 @@ async fn bare_round(round: usize) -> anyhow::Result<Duration> {
     let frames = vec![Bytes::from_static(b"t\0"), Bytes::new(), Bytes::new()];
     for _ in 0..20_000 {
         publisher.send(frames.clone()).await?;
-        if tokio::time::timeout(Duration::from_micros(200), subscriber.recv()).await.is_ok() {
+        if tokio::time::timeout(Duration::from_micros(200), subscriber.recv())
+            .await
+            .is_ok()
+        {
             let took = start.elapsed();
             let _ = std::fs::remove_file(&path);
             return Ok(took);
         }
     }
-    anyhow::bail!("bare pair never delivered").context("baseline")
+    anyhow::bail!("baseline: the bare pair never delivered")
 }
 
 fn median(v: &mut [Duration]) -> Duration {

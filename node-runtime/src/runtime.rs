@@ -114,7 +114,7 @@ where
 }
 
 /// Completes on SIGINT or SIGTERM.
-async fn termination() {
+pub async fn termination() {
     use tokio::signal::unix::{signal, SignalKind};
     let (Ok(mut int), Ok(mut term)) = (
         signal(SignalKind::interrupt()),

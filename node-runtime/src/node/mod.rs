@@ -278,9 +278,13 @@ impl Node {
         for task in self.inner.take_retiring() {
             let _ = task.await;
         }
+        // Flushed side by side, so close takes at most one flush timeout.
+        let mut flushes = tokio::task::JoinSet::new();
         for publisher in self.inner.all_publishers() {
-            let _ = publisher.flush(&self.inner, inner::FLUSH_TIMEOUT).await;
+            let node = self.inner.clone();
+            flushes.spawn(async move { publisher.flush(&node, inner::FLUSH_TIMEOUT).await });
         }
+        while flushes.join_next().await.is_some() {}
         let replaced = matches!(self.inner.shutdown.reason(), Some(StopReason::Replaced(_)));
         self.inner
             .shutdown
