@@ -120,21 +120,40 @@ fn launcher_killed_with_sigkill_takes_its_nodes_along() {
 }
 
 #[test]
-fn broken_launch_file_is_refused_with_line_and_column() {
+fn broken_launch_file_is_refused_whole_with_line_and_column_and_nothing_starts() {
     let dir = TempDir::new("launchbad");
     let path = launch_file(
         &dir,
-        "[[node]]\nname = \"a\"\nbinary = \"talker\"\nrespawn_typo = true\n",
+        "[[node]]\nname = \"a\"\nbinary = \"talker\"\nrespawn_typo = true\n[[node]]\nname = \"b\"\nbinary = \"no-such-binary\"\nafter = [\"c\"]\n",
     );
-    let mut c = Command::new(bin("pinion"));
-    c.arg("launch").arg(&path);
-    let mut launcher = Proc::spawn("launcher", c);
-    let (_, code) = launcher.finish(SOON);
-    assert_eq!(code, Some(1));
-    let expected = format!("{}:4:1: unknown field `respawn_typo`", path.display());
-    assert!(
-        launcher.seen.iter().any(|(_, l)| l.contains(&expected)),
-        "{}",
-        launcher.dump()
-    );
+    for check in [true, false] {
+        let mut c = Command::new(bin("pinion"));
+        c.arg("launch").arg(&path).env("PINION_RUNTIME_DIR", &dir.0);
+        if check {
+            c.arg("--check");
+        }
+        let mut launcher = Proc::spawn("launcher", c);
+        let (_, code) = launcher.finish(SOON);
+        assert_eq!(code, Some(1), "{}", launcher.dump());
+        let file = path.display();
+        for expected in [
+            format!("{file}:4:1: unknown key `respawn_typo` in [[node]]"),
+            format!("{file}:6:8: node `b`: binary `no-such-binary` not found"),
+            format!("{file}:6:8: node `b` starts after `c`, which is not a node of this launch"),
+            "3 problems found; nothing was started".to_owned(),
+        ] {
+            assert!(
+                launcher.seen.iter().any(|(_, l)| l.contains(&expected)),
+                "missing {expected:?}:\n{}",
+                launcher.dump()
+            );
+        }
+        assert!(
+            !launcher
+                .seen
+                .iter()
+                .any(|(_, l)| l.contains("master up") || l.contains("started node=")),
+            "nothing starts"
+        );
+    }
 }

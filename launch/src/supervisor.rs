@@ -71,7 +71,7 @@ pub async fn run(
         .map(|n| resolve(n, &settings.bin_dir))
         .collect::<Result<Vec<_>, _>>()?;
     let (mut master, endpoint) = start_master(file, settings).await?;
-    tracing::info!(robot = file.robot.as_deref().unwrap_or("-"), master = %endpoint, "master up");
+    tracing::info!(robot = %file.robot, master = %endpoint, "master up");
 
     let mut nodes = Vec::new();
     for (spec, program) in file.nodes.iter().zip(programs) {
@@ -163,7 +163,7 @@ async fn start_master(
 }
 
 /// Finds a node's program: a path as written, else beside `pinion`, else on PATH.
-fn resolve(spec: &NodeSpec, bin_dir: &Path) -> Result<PathBuf, LaunchError> {
+pub fn resolve(spec: &NodeSpec, bin_dir: &Path) -> Result<PathBuf, LaunchError> {
     let written = Path::new(&spec.binary);
     if written.components().count() > 1 {
         return if written.is_file() {

@@ -1,7 +1,7 @@
 //! `pinion launch FILE.toml`: start the master and the nodes, stop them on Ctrl-C.
 
 use anyhow::Context;
-use pinion_launch::model::LaunchFile;
+use pinion_launch::model;
 use pinion_launch::supervisor::{self, LaunchSettings};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,16 +18,23 @@ pub struct Args {
 
 /// Checks the file, runs the launch, and reports how it ended.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let file = LaunchFile::load(&args.file)?;
-    if args.check {
-        tracing::info!(file = %args.file.display(), nodes = file.nodes.len(), "launch file is valid");
-        return Ok(ExitCode::SUCCESS);
-    }
     let pinion_exe = std::env::current_exe().context("cannot find the pinion executable")?;
     let bin_dir = pinion_exe
         .parent()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
+    let exists = |node: &model::NodeSpec| supervisor::resolve(node, &bin_dir).is_ok();
+    let file = match model::load(&args.file, &exists) {
+        Ok(file) => file,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if args.check {
+        tracing::info!(file = %args.file.display(), nodes = file.nodes.len(), "launch file is valid");
+        return Ok(ExitCode::SUCCESS);
+    }
     let settings = LaunchSettings {
         pinion_exe,
         bin_dir,

@@ -1,0 +1,69 @@
+use super::*;
+
+#[test]
+fn reads_every_field() {
+    let text = r#"
+robot = "rover"
+[master]
+machine = "base"
+bind = "tcp://0.0.0.0:0"
+[machines.base]
+address = "127.0.0.1"
+target = "aarch64-unknown-linux-gnu"
+agent = "tcp://127.0.0.1:11411"
+runner = "qemu-aarch64 -L /usr/aarch64-linux-gnu"
+[[node]]
+name = "imu"
+binary = "imu_sim"
+machine = "base"
+args = ["--rate", "50"]
+env = { RUST_LOG = "debug" }
+params = { frame_id = "imu_link", rate = 50, gains = [1.0, 2.5] }
+remap = { imu = "sensors/imu" }
+namespace = "rover"
+respawn = "on-failure"
+respawn_delay = "250ms"
+respawn_max_delay = "4s"
+max_restarts = 3
+required = true
+stop_timeout = 2
+[[node]]
+name = "odom"
+binary = "odometry"
+after = ["imu"]
+"#;
+    let file = parse(text, Path::new("rover.toml")).expect("valid");
+    assert_eq!(file.robot, "rover");
+    assert_eq!(file.master.machine.as_deref(), Some("base"));
+    let base = &file.machines["base"];
+    assert_eq!(
+        base.runner,
+        vec!["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
+    );
+    assert_eq!(base.host_id, "base");
+    let imu = &file.nodes[0];
+    assert_eq!(imu.respawn.policy, RespawnPolicy::OnFailure);
+    assert_eq!(imu.respawn.delay, Duration::from_millis(250));
+    assert_eq!(imu.respawn.max_restarts, Some(3));
+    assert_eq!(imu.stop_timeout, Duration::from_secs(2));
+    assert_eq!(imu.params["rate"], serde_json::json!(50));
+    assert_eq!(imu.params["gains"], serde_json::json!([1.0, 2.5]));
+    assert_eq!(imu.at.line, 12);
+    assert_eq!(file.nodes[1].after, vec!["imu"]);
+}
+
+#[test]
+fn problems_come_all_at_once_and_sorted() {
+    let text = "bogus = 1\n[[node]]\nname = \"a\"\nbinary = \"b\"\nmachine = \"nowhere\"\nafter = [\"ghost\"]\n";
+    let problems = parse(text, Path::new("x.toml")).expect_err("broken");
+    assert_eq!(problems.0.len(), 3, "{problems}");
+    let report = problems.to_string();
+    assert!(
+        report.starts_with("x.toml:1:1: unknown key `bogus`"),
+        "{report}"
+    );
+    assert!(
+        report.ends_with("3 problems found; nothing was started"),
+        "{report}"
+    );
+}
