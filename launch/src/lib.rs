@@ -8,4 +8,5 @@
 
 pub mod child;
 pub mod model;
+pub mod policy;
 pub mod supervisor;

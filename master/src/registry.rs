@@ -443,6 +443,7 @@ impl Registry {
                 pid: n.registration.pid,
                 session: n.registration.session,
                 last_seen_ms: now.saturating_duration_since(n.last_seen).as_millis() as u64,
+                control: n.registration.control.clone(),
             })
             .collect()
     }

@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use pinion_launch::model;
-use pinion_launch::supervisor::{self, LaunchSettings};
+use pinion_launch::supervisor::{self, Ending, LaunchSettings, NodeState};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -14,6 +14,9 @@ pub struct Args {
     /// Only check the file; start nothing.
     #[arg(long)]
     check: bool,
+    /// Run every node on this host (over ipc), whatever machine the file gives it.
+    #[arg(long)]
+    local: bool,
 }
 
 /// Checks the file, runs the launch, and reports how it ended.
@@ -23,7 +26,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .parent()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
-    let exists = |node: &model::NodeSpec| supervisor::resolve(node, &bin_dir).is_ok();
+    let exists = |node: &model::NodeSpec| supervisor::resolve(node, &bin_dir).is_some();
     let file = match model::load(&args.file, &exists) {
         Ok(file) => file,
         Err(problems) => {
@@ -38,6 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let settings = LaunchSettings {
         pinion_exe,
         bin_dir,
+        local: args.local,
     };
     // One thread: children are forked from it, and it lives as long as the launcher,
     // so the kernel's parent-death signal reaches them only when the launcher dies.
@@ -46,21 +50,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let report = runtime.block_on(supervisor::run(&file, &settings, super::termination()))?;
-    let failed: Vec<_> = report
-        .exits
+    let failed: Vec<&str> = report
+        .nodes
         .iter()
-        .filter(|(_, status)| !status.is_some_and(|s| s.success()))
-        .map(|(name, _)| name.as_str())
+        .filter(|n| {
+            n.state == NodeState::Failed
+                || n.last_exit.as_deref().is_some_and(|e| e != "exit code 0")
+        })
+        .map(|n| n.name.as_str())
         .collect();
-    if report.interrupted {
-        tracing::info!("launch stopped");
-        return Ok(ExitCode::SUCCESS);
-    }
-    if failed.is_empty() {
-        tracing::info!("every node exited successfully");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        tracing::error!(nodes = ?failed, "some nodes failed");
-        Ok(ExitCode::FAILURE)
+    match report.ending {
+        Ending::Stopped => Ok(ExitCode::SUCCESS),
+        Ending::RequiredExited(name) => {
+            tracing::error!(node = %name, "the launch stopped because a required node exited");
+            Ok(ExitCode::FAILURE)
+        }
+        Ending::AllDone if failed.is_empty() => Ok(ExitCode::SUCCESS),
+        Ending::AllDone => {
+            tracing::error!(nodes = ?failed, "some nodes failed");
+            Ok(ExitCode::FAILURE)
+        }
     }
 }

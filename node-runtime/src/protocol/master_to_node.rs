@@ -77,6 +77,8 @@ pub struct NodeInfo {
     pub session: u64,
     /// Milliseconds since its last heartbeat.
     pub last_seen_ms: u64,
+    /// Its control socket (shutdown requests, pings).
+    pub control: Endpoints,
 }
 
 /// A topic, as tools show it.

@@ -1,0 +1,54 @@
+//! What the supervisor asks of the running graph: who is registered, and please stop.
+
+use pinion::protocol::control::ControlRequest;
+use pinion::protocol::master_to_node::NodeInfo;
+use pinion::protocol::{self, MasterReply, NodeToMaster};
+use pinion::transport::Requester;
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_millis(800);
+
+/// A client of the master, remade after any failure.
+#[derive(Debug)]
+pub struct GraphClient {
+    master: Requester,
+    host: String,
+}
+
+impl GraphClient {
+    /// A client for the master at `endpoint`; `host` is this host's id.
+    pub fn new(endpoint: &str, host: String) -> Result<Self, pinion::transport::TransportError> {
+        Ok(Self {
+            master: Requester::new(endpoint, TIMEOUT)?,
+            host,
+        })
+    }
+
+    /// The registered nodes, or `None` if the master did not answer.
+    pub async fn nodes(&mut self) -> Option<Vec<NodeInfo>> {
+        let body = protocol::encode("list nodes", &NodeToMaster::ListNodes).ok()?;
+        let reply = self.master.request(body).await.ok()?;
+        match protocol::decode::<MasterReply>("master reply", &reply).ok()? {
+            MasterReply::Nodes(nodes) => Some(nodes),
+            _ => None,
+        }
+    }
+
+    /// Asks a node to shut down through its control socket; true if it agreed.
+    pub async fn request_shutdown(&self, node: &NodeInfo, reason: &str) -> bool {
+        let Some(endpoint) = node.control.pick(&node.host, &self.host) else {
+            return false;
+        };
+        let Ok(mut client) = Requester::new(endpoint, TIMEOUT) else {
+            return false;
+        };
+        let request = ControlRequest::Shutdown {
+            reason: reason.to_owned(),
+            replaced: false,
+        };
+        let Ok(body) = protocol::encode("shutdown request", &request) else {
+            return false;
+        };
+        client.request(body).await.is_ok()
+    }
+}

@@ -1,0 +1,421 @@
+//! Brings up the master and the nodes of a launch file on this host, keeps them up by
+//! their respawn policies, and stops them: shutdown request, then SIGTERM, then SIGKILL.
+
+mod graph;
+mod resolve;
+mod status;
+
+pub use resolve::resolve;
+pub use status::{NodeState, NodeStatus};
+
+use crate::child::OwnedChild;
+use crate::model::{LaunchFile, NodeSpec};
+use crate::policy::{self, Decision, Exit, History};
+use graph::GraphClient;
+use nix::sys::signal::Signal;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// Time the master gets to print its endpoint.
+const MASTER_START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often children and the graph are looked at.
+const TICK: Duration = Duration::from_millis(25);
+
+/// Why a launch failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// A program could not be found.
+    #[error("node `{node}`: binary `{binary}` not found beside {} nor on PATH", beside.display())]
+    BinaryNotFound {
+        /// The node.
+        node: String,
+        /// The binary as written.
+        binary: String,
+        /// The directory searched first.
+        beside: PathBuf,
+    },
+    /// A node must run on another machine.
+    #[error("node `{node}` runs on machine `{machine}`: remote machines need `pinion agent`; run with --local to start every node on this host")]
+    Remote {
+        /// The node.
+        node: String,
+        /// Its machine.
+        machine: String,
+    },
+    /// A process could not be started.
+    #[error("cannot start {what}: {source}")]
+    Spawn {
+        /// What.
+        what: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The master did not come up.
+    #[error("the master did not start: {0}")]
+    Master(String),
+}
+
+/// How the launch ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// Stopped from outside (Ctrl-C, SIGTERM, `pinion launch stop`).
+    Stopped,
+    /// Every node ended and none is to be restarted.
+    AllDone,
+    /// A required node ended.
+    RequiredExited(String),
+}
+
+/// The final state of every node and why the launch ended.
+#[derive(Debug)]
+pub struct LaunchReport {
+    /// Why it ended.
+    pub ending: Ending,
+    /// Each node's last status.
+    pub nodes: Vec<NodeStatus>,
+}
+
+/// Everything the supervisor needs besides the file.
+#[derive(Debug, Clone)]
+pub struct LaunchSettings {
+    /// The `pinion` executable (started as `pinion master`).
+    pub pinion_exe: PathBuf,
+    /// Where node binaries are looked for first.
+    pub bin_dir: PathBuf,
+    /// Run every node on this host, whatever its machine.
+    pub local: bool,
+}
+
+/// One supervised node.
+struct Supervised {
+    spec: NodeSpec,
+    program: PathBuf,
+    graph_name: String,
+    child: Option<OwnedChild>,
+    status: NodeStatus,
+    history: History,
+    started: Option<Instant>,
+    next_start: Option<Instant>,
+}
+
+/// Runs a launch until it ends (see [`Ending`]), then stops every node and the master.
+pub async fn run(
+    file: &LaunchFile,
+    settings: &LaunchSettings,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<LaunchReport, LaunchError> {
+    let mut nodes = prepare(file, settings)?;
+    let (mut master, endpoint) = start_master(file, settings).await?;
+    tracing::info!(robot = %file.robot, master = %endpoint, "master up");
+    let mut graph = GraphClient::new(&endpoint, pinion::node::host::host_id())
+        .map_err(|e| LaunchError::Master(e.to_string()))?;
+
+    tokio::pin!(stop);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let ending = loop {
+        tokio::select! {
+            _ = &mut stop => break Ending::Stopped,
+            _ = tick.tick() => {}
+        }
+        if let Some(required) = reap(&mut nodes) {
+            break Ending::RequiredExited(required);
+        }
+        start_due(&mut nodes, &mut graph, &endpoint).await;
+        if nodes.iter().all(|n| n.status.state.is_final()) {
+            break Ending::AllDone;
+        }
+    };
+    match &ending {
+        Ending::RequiredExited(name) => {
+            tracing::warn!(node = %name, "required node exited; stopping the launch")
+        }
+        Ending::Stopped => tracing::info!("stopping the launch"),
+        Ending::AllDone => tracing::info!("every node has ended"),
+    }
+    stop_nodes(&mut nodes, &mut graph).await;
+    stop_child(&mut master, Duration::from_secs(5)).await;
+    Ok(LaunchReport {
+        ending,
+        nodes: nodes.into_iter().map(|n| n.status).collect(),
+    })
+}
+
+fn prepare(file: &LaunchFile, settings: &LaunchSettings) -> Result<Vec<Supervised>, LaunchError> {
+    let mut out = Vec::new();
+    for spec in &file.nodes {
+        if let (Some(machine), false) = (&spec.machine, settings.local) {
+            return Err(LaunchError::Remote {
+                node: spec.name.clone(),
+                machine: machine.clone(),
+            });
+        }
+        let program =
+            resolve(spec, &settings.bin_dir).ok_or_else(|| LaunchError::BinaryNotFound {
+                node: spec.name.clone(),
+                binary: spec.binary.clone(),
+                beside: settings.bin_dir.clone(),
+            })?;
+        let graph_name = match &spec.namespace {
+            Some(ns) => format!("{}/{}", ns.trim_matches('/'), spec.name),
+            None => spec.name.clone(),
+        };
+        out.push(Supervised {
+            status: NodeStatus::new(&spec.name, spec.machine.as_deref().unwrap_or("local")),
+            spec: spec.clone(),
+            program,
+            graph_name,
+            child: None,
+            history: History::default(),
+            started: None,
+            next_start: Some(Instant::now()),
+        });
+    }
+    Ok(out)
+}
+
+/// Collects exits and applies respawn policies; returns a required node that ended.
+fn reap(nodes: &mut [Supervised]) -> Option<String> {
+    for node in nodes.iter_mut() {
+        let Some(child) = node.child.as_mut() else {
+            continue;
+        };
+        let status = match child.try_wait() {
+            Ok(Some(status)) => status,
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(node = %node.spec.name, error = %e, "cannot wait for node");
+                continue;
+            }
+        };
+        node.child = None;
+        node.status.pid = None;
+        node.status.last_exit = Some(describe(status));
+        let ran_for = node.started.map_or(Duration::ZERO, |s| s.elapsed());
+        let exit = if status.success() {
+            Exit::Success
+        } else {
+            Exit::Failure
+        };
+        tracing::info!(node = %node.spec.name, status = %describe(status), "exited");
+        if node.spec.required {
+            node.status.state = NodeState::Exited;
+            return Some(node.spec.name.clone());
+        }
+        match policy::on_exit(&node.spec.respawn, &mut node.history, exit, ran_for) {
+            Decision::Restart(delay) => {
+                tracing::info!(node = %node.spec.name, ?delay, restarts = node.history.restarts, "respawning");
+                node.status.state = NodeState::Backoff;
+                node.status.restarts = node.history.restarts;
+                node.next_start = Some(Instant::now() + delay);
+            }
+            Decision::StayDown => node.status.state = NodeState::Exited,
+            Decision::GiveUp => {
+                tracing::warn!(node = %node.spec.name, restarts = node.history.restarts, "restart limit reached; the node stays down");
+                node.status.state = NodeState::Failed;
+            }
+        }
+    }
+    None
+}
+
+/// Starts nodes whose time has come and whose `after` nodes are registered.
+async fn start_due(nodes: &mut [Supervised], graph: &mut GraphClient, endpoint: &str) {
+    let now = Instant::now();
+    let due: Vec<usize> = (0..nodes.len())
+        .filter(|&i| nodes[i].child.is_none() && nodes[i].next_start.is_some_and(|t| t <= now))
+        .collect();
+    if due.is_empty() {
+        return;
+    }
+    let needs_graph = due.iter().any(|&i| !nodes[i].spec.after.is_empty());
+    let registered: Vec<(String, u32)> = if needs_graph {
+        match graph.nodes().await {
+            Some(list) => list
+                .into_iter()
+                .map(|n| (n.name.to_string(), n.pid))
+                .collect(),
+            None => return,
+        }
+    } else {
+        Vec::new()
+    };
+    for i in due {
+        let ready = nodes[i].spec.after.iter().all(|dep| {
+            nodes.iter().find(|n| &n.spec.name == dep).is_some_and(|n| {
+                n.status.pid.is_some_and(|pid| {
+                    registered
+                        .iter()
+                        .any(|(name, p)| name == &n.graph_name && *p == pid)
+                })
+            })
+        });
+        if !ready {
+            nodes[i].status.state = NodeState::Waiting;
+            continue;
+        }
+        let node = &mut nodes[i];
+        match spawn_node(node, endpoint) {
+            Ok(child) => {
+                tracing::info!(node = %node.spec.name, pid = child.pid(), "started");
+                node.status.pid = Some(child.pid());
+                node.status.state = NodeState::Running;
+                node.status.since = Some(std::time::SystemTime::now());
+                node.child = Some(child);
+                node.started = Some(Instant::now());
+                node.next_start = None;
+            }
+            Err(e) => {
+                tracing::error!(node = %node.spec.name, error = %e, "cannot start");
+                node.status.last_exit = Some(format!("cannot start: {e}"));
+                let decision = policy::on_exit(
+                    &node.spec.respawn,
+                    &mut node.history,
+                    Exit::Failure,
+                    Duration::ZERO,
+                );
+                match decision {
+                    Decision::Restart(delay) => node.next_start = Some(Instant::now() + delay),
+                    _ => {
+                        node.status.state = NodeState::Failed;
+                        node.next_start = None;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn spawn_node(node: &Supervised, endpoint: &str) -> std::io::Result<OwnedChild> {
+    let spec = &node.spec;
+    let mut command = Command::new(&node.program);
+    command
+        .args(&spec.args)
+        .env("PINION_MASTER", endpoint)
+        .env("PINION_NODE_NAME", &node.graph_name);
+    if let Some(ns) = &spec.namespace {
+        command.env("PINION_NAMESPACE", ns);
+    }
+    if !spec.params.is_empty() {
+        command.env(
+            "PINION_PARAMS",
+            serde_json::to_string(&spec.params).unwrap_or_default(),
+        );
+    }
+    if !spec.remap.is_empty() {
+        command.env(
+            "PINION_REMAP",
+            serde_json::to_string(&spec.remap).unwrap_or_default(),
+        );
+    }
+    command.envs(&spec.env);
+    OwnedChild::spawn(&spec.name, command, true).map(|(child, _)| child)
+}
+
+/// Stops every running node: shutdown request, SIGTERM at half the stop timeout, SIGKILL at the end.
+async fn stop_nodes(nodes: &mut [Supervised], graph: &mut GraphClient) {
+    let registered = graph.nodes().await.unwrap_or_default();
+    let start = Instant::now();
+    for node in nodes.iter_mut() {
+        let Some(child) = &node.child else { continue };
+        node.status.state = NodeState::Stopping;
+        let info = registered
+            .iter()
+            .find(|n| n.name.as_str() == node.graph_name && n.pid == child.pid());
+        let asked = match info {
+            Some(info) => graph.request_shutdown(info, "launch stopping").await,
+            None => false,
+        };
+        if !asked {
+            child.signal(Signal::SIGTERM);
+        }
+    }
+    let mut termed = vec![false; nodes.len()];
+    loop {
+        let mut running = 0;
+        for (i, node) in nodes.iter_mut().enumerate() {
+            let Some(child) = node.child.as_mut() else {
+                continue;
+            };
+            if let Ok(Some(status)) = child.try_wait() {
+                node.status.last_exit = Some(describe(status));
+                node.status.state = NodeState::Exited;
+                node.status.pid = None;
+                node.child = None;
+                continue;
+            }
+            running += 1;
+            let elapsed = start.elapsed();
+            if elapsed >= node.spec.stop_timeout {
+                tracing::warn!(node = %node.spec.name, "did not stop within {:?}; SIGKILL", node.spec.stop_timeout);
+                child.signal(Signal::SIGKILL);
+            } else if elapsed >= node.spec.stop_timeout / 2 && !termed[i] {
+                tracing::info!(node = %node.spec.name, "still running; SIGTERM");
+                child.signal(Signal::SIGTERM);
+                termed[i] = true;
+            }
+        }
+        if running == 0 {
+            break;
+        }
+        tokio::time::sleep(TICK).await;
+    }
+}
+
+/// Starts `pinion master` and reads the endpoint it prints.
+async fn start_master(
+    file: &LaunchFile,
+    settings: &LaunchSettings,
+) -> Result<(OwnedChild, String), LaunchError> {
+    let mut command = Command::new(&settings.pinion_exe);
+    command.arg("master").arg("--bind").arg(&file.master.bind);
+    let (mut child, stdout) =
+        OwnedChild::spawn("master", command, false).map_err(|source| LaunchError::Spawn {
+            what: format!("the master ({})", settings.pinion_exe.display()),
+            source,
+        })?;
+    let Some(stdout) = stdout else {
+        return Err(LaunchError::Master("no output".to_owned()));
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(MASTER_START_TIMEOUT, lines.next_line()).await;
+    let endpoint = match first {
+        Ok(Ok(Some(line))) => line.strip_prefix("PINION_MASTER=").map(str::to_owned),
+        _ => None,
+    };
+    let Some(endpoint) = endpoint else {
+        stop_child(&mut child, Duration::from_secs(1)).await;
+        return Err(LaunchError::Master(format!(
+            "it printed no endpoint (bind {})",
+            file.master.bind
+        )));
+    };
+    // Keep draining its stdout so it never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok((child, endpoint))
+}
+
+/// SIGTERM, wait up to `timeout`, then SIGKILL.
+async fn stop_child(child: &mut OwnedChild, timeout: Duration) -> Option<ExitStatus> {
+    child.signal(Signal::SIGTERM);
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(status) => status.ok(),
+        Err(_) => {
+            child.signal(Signal::SIGKILL);
+            child.wait().await.ok()
+        }
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        _ => "ended".to_owned(),
+    }
+}
