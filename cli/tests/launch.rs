@@ -7,17 +7,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::*;
 
-/// Whether a process with this pid still exists (zombies excluded).
-fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .split(") ")
-            .nth(1)
-            .is_some_and(|rest| rest.starts_with('Z')),
-        Err(_) => false,
-    }
-}
-
 fn launch_file(dir: &TempDir, body: &str) -> std::path::PathBuf {
     let path = dir.0.join("graph.toml");
     std::fs::write(&path, body).expect("write launch file");
