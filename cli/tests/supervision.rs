@@ -258,3 +258,46 @@ stop_timeout = "1s"
         "no node outlives the launch"
     );
 }
+
+#[test]
+fn namespace_and_remap_from_the_launch_file_shape_topic_names() {
+    let dir = TempDir::new("naming");
+    let mut launcher = launch(
+        &dir,
+        r#"
+[[node]]
+name = "talker"
+binary = "talker"
+args = ["--rate", "20"]
+namespace = "r1"                    # publishes on r1/chatter
+[[node]]
+name = "listener"
+binary = "listener"
+args = ["--count", "2"]
+remap = { chatter = "/r1/chatter" } # listens to r1/chatter
+required = true
+[[node]]
+name = "deaf"
+binary = "listener"
+args = ["--count", "1"]             # listens to plain `chatter`: nobody publishes there
+"#,
+    );
+    let (_, _) = launcher.finish(SOON);
+    let lines = |who: &str| {
+        launcher
+            .seen
+            .iter()
+            .filter(|(_, l)| l.starts_with(&format!("[{who}] seq=")))
+            .count()
+    };
+    assert_eq!(lines("listener"), 2, "{}", launcher.dump());
+    assert_eq!(lines("deaf"), 0, "{}", launcher.dump());
+    assert!(
+        launcher
+            .seen
+            .iter()
+            .any(|(_, l)| l.contains("node registered node=r1/talker")),
+        "{}",
+        launcher.dump()
+    );
+}

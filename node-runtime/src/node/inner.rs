@@ -50,6 +50,7 @@ pub(crate) struct NodeInner {
     pub(crate) subscriptions: Mutex<HashMap<u64, LocalSubscription>>,
     pub(crate) retiring: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) ipc_files: Vec<PathBuf>,
+    pub(crate) naming: super::naming::Naming,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {

@@ -5,12 +5,13 @@ pub(crate) mod heartbeat;
 pub mod host;
 pub(crate) mod inner;
 pub(crate) mod master_link;
+pub mod naming;
 pub(crate) mod peers;
 
 pub(crate) use inner::NodeInner;
 
 use crate::message::Message;
-use crate::names::{NodeName, TopicName};
+use crate::names::NodeName;
 use crate::protocol::{Endpoints, MasterReply, NodeToMaster};
 use crate::publisher::{AdvertiseOptions, Publisher, PublisherShared};
 use crate::queue::KeepLast;
@@ -37,6 +38,8 @@ pub struct NodeOptions {
     pub master: String,
     /// Host id (`PINION_HOST`); peers with the same host id use ipc.
     pub host: String,
+    /// Namespace and remaps (`PINION_NAMESPACE`, `PINION_REMAP`).
+    pub naming: naming::Naming,
 }
 
 impl NodeOptions {
@@ -54,6 +57,10 @@ impl NodeOptions {
                 .filter(|m| !m.is_empty())
                 .unwrap_or_else(|| host::DEFAULT_MASTER.to_owned()),
             host: host::host_id(),
+            naming: naming::Naming::from_env().unwrap_or_else(|e| {
+                tracing::error!("{e}; ignoring the remaps");
+                naming::Naming::default()
+            }),
         }
     }
 
@@ -126,6 +133,7 @@ impl Node {
             subscriptions: Default::default(),
             retiring: Default::default(),
             ipc_files: vec![ctl_path, data_path],
+            naming: options.naming,
         });
         tokio::spawn(control::serve(inner.clone(), replier));
         if let Err(e) = inner.register_everything().await {
@@ -155,6 +163,9 @@ impl Node {
 
     /// Starts publishing `T` on `topic`.
     ///
+    /// `topic` is resolved like in ROS: a remap from the launch file applies first, then
+    /// the node's namespace unless the name starts with `/`.
+    ///
     /// The master refuses a type that differs from the topic's; the error names both
     /// types and lists the differing fields.
     pub async fn advertise<T: Message>(&self, topic: &str) -> Result<Publisher<T>> {
@@ -168,7 +179,7 @@ impl Node {
         topic: &str,
         options: AdvertiseOptions,
     ) -> Result<Publisher<T>> {
-        let topic = TopicName::new(topic)?;
+        let topic = self.inner.naming.resolve(topic)?;
         let shared = Arc::new(PublisherShared::new(topic, T::type_info(), options.latched));
         // Known before the master answers, so that no subscriber update is missed.
         self.inner.add_publisher(shared.clone());
@@ -195,7 +206,7 @@ impl Node {
         topic: &str,
         options: SubscribeOptions,
     ) -> Result<Subscriber<T>> {
-        let topic = TopicName::new(topic)?;
+        let topic = self.inner.naming.resolve(topic)?;
         let subscriber_id = host::random_id();
         let queue = Arc::new(KeepLast::new(options.queue));
         let stats = Arc::new(SubscriptionStats::default());
