@@ -301,3 +301,89 @@ args = ["--count", "1"]             # listens to plain `chatter`: nobody publish
         launcher.dump()
     );
 }
+
+/// Runs `pinion launch ACTION FILE [NODE]` and returns (stdout lines, exit code).
+fn launch_cmd(dir: &TempDir, args: &[&str]) -> (Vec<String>, Option<i32>) {
+    let mut c = Command::new(bin("pinion"));
+    c.arg("launch").args(args).env("PINION_RUNTIME_DIR", &dir.0);
+    let mut p = Proc::spawn("launch-cmd", c);
+    p.finish(SOON)
+}
+
+fn status_of(dir: &TempDir, file: &str, node: &str) -> serde_json::Value {
+    let (out, code) = launch_cmd(dir, &["status", file, "--json"]);
+    assert_eq!(code, Some(0), "{out:?}");
+    out.iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["name"] == node)
+        .unwrap_or_else(|| panic!("no status for {node}: {out:?}"))
+}
+
+#[test]
+fn status_restart_and_stop_reach_a_running_launch() {
+    let dir = TempDir::new("control");
+    let mut launcher = launch(
+        &dir,
+        r#"
+[[node]]
+name = "talker"
+binary = "talker"
+args = ["--rate", "20"]
+[[node]]
+name = "listener"
+binary = "listener"
+"#,
+    );
+    launcher.expect_line("a message", SOON, |_, l| l.starts_with("[listener] seq="));
+    let file = dir.0.join("graph.toml");
+    let file = file.to_str().expect("utf-8 path");
+
+    let (table, code) = launch_cmd(&dir, &["status", file]);
+    assert_eq!(code, Some(0));
+    assert!(
+        table
+            .iter()
+            .any(|l| l.starts_with("talker") && l.contains("running")),
+        "{table:?}"
+    );
+
+    let before = status_of(&dir, file, "talker");
+    assert_eq!(launch_cmd(&dir, &["restart", file, "talker"]).1, Some(0));
+    launcher.expect_line("talker back", SOON, |_, l| {
+        l.contains("started node=talker")
+    });
+    let after = status_of(&dir, file, "talker");
+    assert_eq!(after["restarts"], 1);
+    assert_ne!(after["pid"], before["pid"]);
+
+    assert_eq!(launch_cmd(&dir, &["stop", file, "listener"]).1, Some(0));
+    launcher.expect_line("listener stopped", SOON, |_, l| {
+        l.contains("stopped on request node=listener")
+    });
+    assert_eq!(status_of(&dir, file, "listener")["state"], "Exited");
+
+    let (_, code) = launch_cmd(&dir, &["restart", file, "nobody"]);
+    assert_eq!(code, Some(1), "an unknown node is an error");
+
+    let mut second = Proc::spawn("second", {
+        let mut c = Command::new(bin("pinion"));
+        c.arg("launch").arg(file).env("PINION_RUNTIME_DIR", &dir.0);
+        c
+    });
+    let (_, code) = second.finish(SOON);
+    assert_eq!(code, Some(1));
+    assert!(
+        second
+            .seen
+            .iter()
+            .any(|(_, l)| l.contains("already running")),
+        "{}",
+        second.dump()
+    );
+
+    assert_eq!(launch_cmd(&dir, &["stop", file]).1, Some(0));
+    let (_, code) = launcher.finish(SOON);
+    assert_eq!(code, Some(0), "{}", launcher.dump());
+    let (_, code) = launch_cmd(&dir, &["status", file]);
+    assert_eq!(code, Some(1), "no launch runs any more");
+}

@@ -7,6 +7,7 @@
 //! - [`supervisor`]: brings up the master and the nodes, and stops them all.
 
 pub mod child;
+pub mod control;
 pub mod model;
 pub mod policy;
 pub mod supervisor;

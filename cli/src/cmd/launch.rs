@@ -1,16 +1,22 @@
-//! `pinion launch FILE.toml`: start the master and the nodes, stop them on Ctrl-C.
+//! `pinion launch FILE.toml`: start the master and the nodes, supervise them, stop them
+//! on Ctrl-C; `pinion launch status|stop|restart FILE` talk to a running launch.
 
-use anyhow::Context;
+use anyhow::{bail, Context};
+use pinion_launch::control::{self, LaunchReply, LaunchRequest};
 use pinion_launch::model;
-use pinion_launch::supervisor::{self, Ending, LaunchSettings, NodeState};
-use std::path::PathBuf;
+use pinion_launch::supervisor::{self, Ending, LaunchSettings, NodeState, NodeStatus};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Arguments of `pinion launch`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Args {
+    #[command(subcommand)]
+    action: Option<Action>,
     /// The launch file.
-    file: PathBuf,
+    file: Option<PathBuf>,
     /// Only check the file; start nothing.
     #[arg(long)]
     check: bool,
@@ -19,37 +25,84 @@ pub struct Args {
     local: bool,
 }
 
-/// Checks the file, runs the launch, and reports how it ended.
+#[derive(Debug, clap::Subcommand)]
+enum Action {
+    /// Show the status table of a running launch.
+    Status {
+        /// The launch file.
+        file: PathBuf,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop a running launch, or one node of it (which then stays down).
+    Stop {
+        /// The launch file.
+        file: PathBuf,
+        /// Only this node.
+        node: Option<String>,
+    },
+    /// Restart one node of a running launch.
+    Restart {
+        /// The launch file.
+        file: PathBuf,
+        /// The node.
+        node: String,
+    },
+}
+
+/// Runs `pinion launch`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.action {
+        Some(action) => remote(action),
+        None => match args.file {
+            Some(file) => launch(&file, args.check, args.local),
+            None => bail!("give a launch file: pinion launch FILE.toml"),
+        },
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn launch(path: &Path, check: bool, local: bool) -> anyhow::Result<ExitCode> {
     let pinion_exe = std::env::current_exe().context("cannot find the pinion executable")?;
     let bin_dir = pinion_exe
         .parent()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     let exists = |node: &model::NodeSpec| supervisor::resolve(node, &bin_dir).is_some();
-    let file = match model::load(&args.file, &exists) {
+    let file = match model::load(path, &exists) {
         Ok(file) => file,
         Err(problems) => {
             eprintln!("{problems}");
             return Ok(ExitCode::FAILURE);
         }
     };
-    if args.check {
-        tracing::info!(file = %args.file.display(), nodes = file.nodes.len(), "launch file is valid");
+    if check {
+        tracing::info!(file = %path.display(), nodes = file.nodes.len(), "launch file is valid");
         return Ok(ExitCode::SUCCESS);
     }
     let settings = LaunchSettings {
         pinion_exe,
         bin_dir,
-        local: args.local,
+        local,
     };
     // One thread: children are forked from it, and it lives as long as the launcher,
     // so the kernel's parent-death signal reaches them only when the launcher dies.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let report = runtime.block_on(supervisor::run(&file, &settings, super::termination()))?;
+    let report = runtime()?.block_on(async {
+        let replier = control::bind(path).await?;
+        let (commands, receiver) = tokio::sync::mpsc::channel(16);
+        let server = tokio::spawn(control::serve(replier, commands));
+        let report = supervisor::run(&file, &settings, super::termination(), receiver).await;
+        server.abort();
+        let _ = std::fs::remove_file(control::socket_path(path));
+        anyhow::Ok(report?)
+    })?;
     let failed: Vec<&str> = report
         .nodes
         .iter()
@@ -71,4 +124,73 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::FAILURE)
         }
     }
+}
+
+fn remote(action: Action) -> anyhow::Result<ExitCode> {
+    let (file, request, json) = match action {
+        Action::Status { file, json } => (file, LaunchRequest::Status, json),
+        Action::Stop { file, node: None } => (file, LaunchRequest::Stop, false),
+        Action::Stop {
+            file,
+            node: Some(n),
+        } => (file, LaunchRequest::StopNode(n), false),
+        Action::Restart { file, node } => (file, LaunchRequest::RestartNode(node), false),
+    };
+    let reply = runtime()?.block_on(control::request(&file, &request));
+    let reply = match reply {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    match reply {
+        LaunchReply::Ok => Ok(ExitCode::SUCCESS),
+        LaunchReply::Status {
+            robot,
+            master,
+            nodes,
+        } => {
+            print_status(&robot, &master, &nodes, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        LaunchReply::Error(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::FAILURE)
+        }
+        other => bail!("unexpected reply: {other:?}"),
+    }
+}
+
+fn print_status(robot: &str, master: &str, nodes: &[NodeStatus], json: bool) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        for n in nodes {
+            writeln!(out, "{}", serde_json::to_string(n)?)?;
+        }
+        return Ok(());
+    }
+    writeln!(out, "robot {robot}  master {master}")?;
+    writeln!(
+        out,
+        "{:<20} {:<12} {:>8} {:<9} {:>8} {:>10}  LAST EXIT",
+        "NODE", "MACHINE", "PID", "STATE", "RESTARTS", "UPTIME"
+    )?;
+    for n in nodes {
+        let pid = n.pid.map_or("-".to_owned(), |p| p.to_string());
+        let uptime = match (n.state, n.since) {
+            (NodeState::Running, Some(since)) => since
+                .elapsed()
+                .map_or("-".to_owned(), |d| format!("{}s", d.as_secs())),
+            _ => "-".to_owned(),
+        };
+        let state = format!("{:?}", n.state).to_lowercase();
+        let last = n.last_exit.as_deref().unwrap_or("-");
+        writeln!(
+            out,
+            "{:<20} {:<12} {:>8} {:<9} {:>8} {:>10}  {last}",
+            n.name, n.machine, pid, state, n.restarts, uptime
+        )?;
+    }
+    Ok(())
 }

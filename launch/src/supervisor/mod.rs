@@ -9,10 +9,12 @@ pub use resolve::resolve;
 pub use status::{NodeState, NodeStatus};
 
 use crate::child::OwnedChild;
+use crate::control::{LaunchReply, LaunchRequest};
 use crate::model::{LaunchFile, NodeSpec};
 use crate::policy::{self, Decision, Exit, History};
 use graph::GraphClient;
 use nix::sys::signal::Signal;
+use pinion::protocol::master_to_node::NodeInfo;
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
@@ -90,6 +92,26 @@ pub struct LaunchSettings {
     pub local: bool,
 }
 
+/// What follows a stop asked for by a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterStop {
+    /// Leave the node down.
+    Down,
+    /// Start it again at once.
+    Restart,
+}
+
+/// A stop in progress: asked at `since`; SIGTERM at half the stop timeout, SIGKILL at its end.
+#[derive(Debug, Clone, Copy)]
+struct Stopping {
+    since: Instant,
+    termed: bool,
+    then: AfterStop,
+}
+
+/// A command from the control socket, with where to answer.
+pub type ControlCommand = (LaunchRequest, tokio::sync::oneshot::Sender<LaunchReply>);
+
 /// One supervised node.
 struct Supervised {
     spec: NodeSpec,
@@ -100,6 +122,7 @@ struct Supervised {
     history: History,
     started: Option<Instant>,
     next_start: Option<Instant>,
+    stopping: Option<Stopping>,
 }
 
 /// Runs a launch until it ends (see [`Ending`]), then stops every node and the master.
@@ -107,6 +130,7 @@ pub async fn run(
     file: &LaunchFile,
     settings: &LaunchSettings,
     stop: impl std::future::Future<Output = ()>,
+    mut commands: tokio::sync::mpsc::Receiver<ControlCommand>,
 ) -> Result<LaunchReport, LaunchError> {
     let mut nodes = prepare(file, settings)?;
     let (mut master, endpoint) = start_master(file, settings).await?;
@@ -120,8 +144,19 @@ pub async fn run(
     let ending = loop {
         tokio::select! {
             _ = &mut stop => break Ending::Stopped,
+            command = commands.recv() => {
+                if let Some((request, reply)) = command {
+                    if matches!(request, LaunchRequest::Stop) {
+                        let _ = reply.send(LaunchReply::Ok);
+                        break Ending::Stopped;
+                    }
+                    let answer = handle(request, &mut nodes, &mut graph, file, &endpoint).await;
+                    let _ = reply.send(answer);
+                }
+            }
             _ = tick.tick() => {}
         }
+        escalate(&mut nodes);
         if let Some(required) = reap(&mut nodes) {
             break Ending::RequiredExited(required);
         }
@@ -173,6 +208,7 @@ fn prepare(file: &LaunchFile, settings: &LaunchSettings) -> Result<Vec<Supervise
             history: History::default(),
             started: None,
             next_start: Some(Instant::now()),
+            stopping: None,
         });
     }
     Ok(out)
@@ -195,6 +231,18 @@ fn reap(nodes: &mut [Supervised]) -> Option<String> {
         node.child = None;
         node.status.pid = None;
         node.status.last_exit = Some(describe(status));
+        if let Some(stopping) = node.stopping.take() {
+            tracing::info!(node = %node.spec.name, status = %describe(status), "stopped on request");
+            match stopping.then {
+                AfterStop::Down => node.status.state = NodeState::Exited,
+                AfterStop::Restart => {
+                    node.status.restarts += 1;
+                    node.next_start = Some(Instant::now());
+                    node.status.state = NodeState::Backoff;
+                }
+            }
+            continue;
+        }
         let ran_for = node.started.map_or(Duration::ZERO, |s| s.elapsed());
         let exit = if status.success() {
             Exit::Success
@@ -210,7 +258,7 @@ fn reap(nodes: &mut [Supervised]) -> Option<String> {
             Decision::Restart(delay) => {
                 tracing::info!(node = %node.spec.name, ?delay, restarts = node.history.restarts, "respawning");
                 node.status.state = NodeState::Backoff;
-                node.status.restarts = node.history.restarts;
+                node.status.restarts += 1;
                 node.next_start = Some(Instant::now() + delay);
             }
             Decision::StayDown => node.status.state = NodeState::Exited,
@@ -316,52 +364,106 @@ fn spawn_node(node: &Supervised, endpoint: &str) -> std::io::Result<OwnedChild> 
     OwnedChild::spawn(&spec.name, command, true).map(|(child, _)| child)
 }
 
-/// Stops every running node: shutdown request, SIGTERM at half the stop timeout, SIGKILL at the end.
-async fn stop_nodes(nodes: &mut [Supervised], graph: &mut GraphClient) {
+/// Answers a control request (other than `Stop`).
+async fn handle(
+    request: LaunchRequest,
+    nodes: &mut [Supervised],
+    graph: &mut GraphClient,
+    file: &LaunchFile,
+    endpoint: &str,
+) -> LaunchReply {
+    let (name, then) = match request {
+        LaunchRequest::Status => {
+            return LaunchReply::Status {
+                robot: file.robot.clone(),
+                master: endpoint.to_owned(),
+                nodes: nodes.iter().map(|n| n.status.clone()).collect(),
+            }
+        }
+        LaunchRequest::StopNode(name) => (name, AfterStop::Down),
+        LaunchRequest::RestartNode(name) => (name, AfterStop::Restart),
+        _ => return LaunchReply::Error("unsupported request".to_owned()),
+    };
+    let Some(i) = nodes.iter().position(|n| n.spec.name == name) else {
+        let known: Vec<&str> = nodes.iter().map(|n| n.spec.name.as_str()).collect();
+        return LaunchReply::Error(format!(
+            "no node `{name}` in this launch; nodes: {}",
+            known.join(", ")
+        ));
+    };
+    if nodes[i].child.is_none() {
+        if then == AfterStop::Restart {
+            nodes[i].next_start = Some(Instant::now());
+            nodes[i].status.state = NodeState::Backoff;
+        } else {
+            nodes[i].next_start = None;
+            nodes[i].status.state = NodeState::Exited;
+        }
+        return LaunchReply::Ok;
+    }
     let registered = graph.nodes().await.unwrap_or_default();
-    let start = Instant::now();
+    begin_stop(&mut nodes[i], &registered, graph, then).await;
+    LaunchReply::Ok
+}
+
+/// Asks a node to stop (shutdown request, or SIGTERM if it cannot be asked).
+async fn begin_stop(
+    node: &mut Supervised,
+    registered: &[NodeInfo],
+    graph: &GraphClient,
+    then: AfterStop,
+) {
+    let Some(child) = &node.child else { return };
+    node.status.state = NodeState::Stopping;
+    node.next_start = None;
+    let info = registered
+        .iter()
+        .find(|n| n.name.as_str() == node.graph_name && n.pid == child.pid());
+    let asked = match info {
+        Some(info) => {
+            graph
+                .request_shutdown(info, "stopped by the launcher")
+                .await
+        }
+        None => false,
+    };
+    if !asked {
+        child.signal(Signal::SIGTERM);
+    }
+    node.stopping = Some(Stopping {
+        since: Instant::now(),
+        termed: !asked,
+        then,
+    });
+}
+
+/// Moves stops along: SIGTERM at half the stop timeout, SIGKILL at its end.
+fn escalate(nodes: &mut [Supervised]) {
     for node in nodes.iter_mut() {
-        let Some(child) = &node.child else { continue };
-        node.status.state = NodeState::Stopping;
-        let info = registered
-            .iter()
-            .find(|n| n.name.as_str() == node.graph_name && n.pid == child.pid());
-        let asked = match info {
-            Some(info) => graph.request_shutdown(info, "launch stopping").await,
-            None => false,
+        let (Some(child), Some(stopping)) = (&node.child, node.stopping.as_mut()) else {
+            continue;
         };
-        if !asked {
+        let elapsed = stopping.since.elapsed();
+        if elapsed >= node.spec.stop_timeout {
+            tracing::warn!(node = %node.spec.name, "did not stop within {:?}; SIGKILL", node.spec.stop_timeout);
+            child.signal(Signal::SIGKILL);
+        } else if elapsed >= node.spec.stop_timeout / 2 && !stopping.termed {
+            tracing::info!(node = %node.spec.name, "still running; SIGTERM");
             child.signal(Signal::SIGTERM);
+            stopping.termed = true;
         }
     }
-    let mut termed = vec![false; nodes.len()];
-    loop {
-        let mut running = 0;
-        for (i, node) in nodes.iter_mut().enumerate() {
-            let Some(child) = node.child.as_mut() else {
-                continue;
-            };
-            if let Ok(Some(status)) = child.try_wait() {
-                node.status.last_exit = Some(describe(status));
-                node.status.state = NodeState::Exited;
-                node.status.pid = None;
-                node.child = None;
-                continue;
-            }
-            running += 1;
-            let elapsed = start.elapsed();
-            if elapsed >= node.spec.stop_timeout {
-                tracing::warn!(node = %node.spec.name, "did not stop within {:?}; SIGKILL", node.spec.stop_timeout);
-                child.signal(Signal::SIGKILL);
-            } else if elapsed >= node.spec.stop_timeout / 2 && !termed[i] {
-                tracing::info!(node = %node.spec.name, "still running; SIGTERM");
-                child.signal(Signal::SIGTERM);
-                termed[i] = true;
-            }
-        }
-        if running == 0 {
-            break;
-        }
+}
+
+/// Stops every running node and waits until all have exited.
+async fn stop_nodes(nodes: &mut [Supervised], graph: &mut GraphClient) {
+    let registered = graph.nodes().await.unwrap_or_default();
+    for node in nodes.iter_mut() {
+        begin_stop(node, &registered, graph, AfterStop::Down).await;
+    }
+    while nodes.iter().any(|n| n.child.is_some()) {
+        escalate(nodes);
+        let _ = reap(nodes);
         tokio::time::sleep(TICK).await;
     }
 }
