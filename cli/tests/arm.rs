@@ -65,7 +65,7 @@ fn arm_node(env: &Env, arm: &Arm, program: &str, name: &str, host: &str, args: &
         .env("PINION_MASTER", &env.master)
         .env("PINION_NODE_NAME", name)
         .env("PINION_HOST", host)
-        .env("RUST_LOG", "info,zeromq=warn");
+        .env("RUST_LOG", "info,zeromq=error");
     Proc::spawn(name, c)
 }
 

@@ -61,7 +61,7 @@ fn demo_graph_prints_messages_and_ctrl_c_leaves_no_process() {
     c.arg("launch")
         .arg(&path)
         .env("PINION_RUNTIME_DIR", &dir.0)
-        .env("RUST_LOG", "info,zeromq=warn");
+        .env("RUST_LOG", "info,zeromq=error");
     let mut launcher = Proc::spawn("launcher", c);
     launcher.expect_line("from the listener", SOON, |s, l| {
         s == Src::Out && l.starts_with("[listener] seq=")

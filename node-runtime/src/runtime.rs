@@ -35,11 +35,11 @@ impl<E: std::fmt::Display> MainOutput for Result<(), E> {
 }
 
 /// Installs the log subscriber of a binary: `RUST_LOG` filter (info by default, the
-/// ZeroMQ engine's own chatter at warn), to stderr, coloured only on a terminal.
+/// ZeroMQ engine's own chatter at error), to stderr, coloured only on a terminal.
 pub fn init_logging() {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zeromq=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zeromq=error"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

@@ -208,7 +208,7 @@ impl Env {
         let mut c = Command::new(bin(program));
         c.env("PINION_RUNTIME_DIR", &self.runtime_dir)
             .env("PINION_MASTER", &self.master)
-            .env("RUST_LOG", "info,zeromq=warn")
+            .env("RUST_LOG", "info,zeromq=error")
             .env_remove("PINION_HOST")
             .env_remove("PINION_NODE_NAME");
         c
@@ -230,7 +230,7 @@ pub fn start_master_on(dir: &TempDir, bind: &str) -> (Proc, Env) {
     let mut c = Command::new(bin("pinion"));
     c.args(["master", "--bind", bind])
         .env("PINION_RUNTIME_DIR", &dir.0)
-        .env("RUST_LOG", "info,zeromq=warn");
+        .env("RUST_LOG", "info,zeromq=error");
     let mut master = Proc::spawn("master", c);
     let line = master.expect_line("PINION_MASTER=", SOON, |s, l| {
         s == Src::Out && l.starts_with("PINION_MASTER=")
@@ -307,7 +307,7 @@ pub fn log_to_test_output() {
 
 fn tracing_subscriber_filter() -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zeromq=warn"))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zeromq=error"))
 }
 
 /// Whether a process with this pid still exists (zombies count as gone).

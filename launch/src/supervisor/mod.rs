@@ -428,6 +428,7 @@ async fn begin_stop(
         None => false,
     };
     if !asked {
+        tracing::info!(node = %node.spec.name, "not reachable as a registered node; SIGTERM");
         child.signal(Signal::SIGTERM);
     }
     node.stopping = Some(Stopping {
