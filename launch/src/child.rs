@@ -1,8 +1,8 @@
 //! One process owned by the launcher.
 
+use crate::logs::{LogSink, Stream};
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
-use std::io::Write;
 use std::process::{ExitStatus, Stdio};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
@@ -15,23 +15,17 @@ pub struct OwnedChild {
     pid: u32,
 }
 
-/// Which stream of the launcher a child's stream goes to.
-#[derive(Debug, Clone, Copy)]
-enum Stream {
-    Out,
-    Err,
-}
-
 impl OwnedChild {
-    /// Starts `command` as child `name`. Its stdout and stderr are forwarded line by line
-    /// as `[name] line`, unless `capture_stdout` is set (then `take_stdout` hands it out).
+    /// Starts `command` as child `name`. Its stderr, and its stdout unless `keep_stdout`
+    /// is set (then it is handed back), go to `sink` line by line.
     ///
     /// Must be called from a thread that lives as long as the launcher (the kernel's
     /// parent-death signal follows the thread that forked).
     pub fn spawn(
         name: &str,
         mut command: Command,
-        forward_stdout: bool,
+        sink: &LogSink,
+        keep_stdout: bool,
     ) -> std::io::Result<(Self, Option<tokio::process::ChildStdout>)> {
         command
             .stdin(Stdio::null())
@@ -43,13 +37,13 @@ impl OwnedChild {
         let mut child = command.spawn()?;
         let pid = child.id().unwrap_or(0);
         let mut stdout = child.stdout.take();
-        if forward_stdout {
+        if !keep_stdout {
             if let Some(out) = stdout.take() {
-                forward(name.to_owned(), out, Stream::Out);
+                forward(name.to_owned(), out, Stream::Out, sink.clone());
             }
         }
         if let Some(err) = child.stderr.take() {
-            forward(name.to_owned(), err, Stream::Err);
+            forward(name.to_owned(), err, Stream::Err, sink.clone());
         }
         Ok((
             Self {
@@ -89,17 +83,17 @@ impl OwnedChild {
     }
 }
 
-/// Forwards a child's output line by line with its name in front.
-fn forward(name: String, stream: impl AsyncRead + Unpin + Send + 'static, to: Stream) {
+/// Forwards a child's output line by line to the sink.
+fn forward(
+    name: String,
+    stream: impl AsyncRead + Unpin + Send + 'static,
+    which: Stream,
+    sink: LogSink,
+) {
     tokio::spawn(async move {
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            let text = format!("[{name}] {line}\n");
-            // The launcher's own output going away must not stop the children.
-            let _ = match to {
-                Stream::Out => std::io::stdout().lock().write_all(text.as_bytes()),
-                Stream::Err => std::io::stderr().lock().write_all(text.as_bytes()),
-            };
+            sink.line(&name, which, line);
         }
     });
 }

@@ -8,6 +8,7 @@
 
 pub mod child;
 pub mod control;
+pub mod logs;
 pub mod model;
 pub mod policy;
 pub mod supervisor;

@@ -10,6 +10,7 @@ pub use status::{NodeState, NodeStatus};
 
 use crate::child::OwnedChild;
 use crate::control::{LaunchReply, LaunchRequest};
+use crate::logs::LogSink;
 use crate::model::{LaunchFile, NodeSpec};
 use crate::policy::{self, Decision, Exit, History};
 use graph::GraphClient;
@@ -112,10 +113,38 @@ struct Stopping {
 /// A command from the control socket, with where to answer.
 pub type ControlCommand = (LaunchRequest, tokio::sync::oneshot::Sender<LaunchReply>);
 
+/// A node ready to be supervised: its spec and how to start it.
+#[derive(Debug, Clone)]
+pub struct PlannedNode {
+    /// The node as the launch file gives it.
+    pub spec: NodeSpec,
+    /// The program, found.
+    pub program: PathBuf,
+    /// Program and arguments put in front (an emulator such as qemu).
+    pub runner: Vec<String>,
+    /// `PINION_HOST` of the node, if it must differ from this host's.
+    pub host_id: Option<String>,
+}
+
+/// Nodes to supervise against one master.
+#[derive(Debug, Clone)]
+pub struct NodeSet {
+    /// Robot name.
+    pub robot: String,
+    /// The master endpoint the nodes get.
+    pub master: String,
+    /// The nodes.
+    pub nodes: Vec<PlannedNode>,
+    /// Where their output goes.
+    pub sink: LogSink,
+}
+
 /// One supervised node.
 struct Supervised {
     spec: NodeSpec,
     program: PathBuf,
+    runner: Vec<String>,
+    host_id: Option<String>,
     graph_name: String,
     child: Option<OwnedChild>,
     status: NodeStatus,
@@ -125,19 +154,38 @@ struct Supervised {
     stopping: Option<Stopping>,
 }
 
-/// Runs a launch until it ends (see [`Ending`]), then stops every node and the master.
+/// Runs a launch on this host: starts the master, supervises the nodes until the launch
+/// ends (see [`Ending`]), then stops every node and the master.
 pub async fn run(
     file: &LaunchFile,
     settings: &LaunchSettings,
     stop: impl std::future::Future<Output = ()>,
-    mut commands: tokio::sync::mpsc::Receiver<ControlCommand>,
+    commands: tokio::sync::mpsc::Receiver<ControlCommand>,
 ) -> Result<LaunchReport, LaunchError> {
-    let mut nodes = prepare(file, settings)?;
+    let planned = plan_local(file, settings)?;
     let (mut master, endpoint) = start_master(file, settings).await?;
     tracing::info!(robot = %file.robot, master = %endpoint, "master up");
+    let set = NodeSet {
+        robot: file.robot.clone(),
+        master: endpoint,
+        nodes: planned,
+        sink: LogSink::Terminal,
+    };
+    let report = supervise(set, stop, commands).await;
+    stop_child(&mut master, Duration::from_secs(5)).await;
+    report
+}
+
+/// Supervises a set of nodes until the set ends, then stops every node.
+pub async fn supervise(
+    set: NodeSet,
+    stop: impl std::future::Future<Output = ()>,
+    mut commands: tokio::sync::mpsc::Receiver<ControlCommand>,
+) -> Result<LaunchReport, LaunchError> {
+    let endpoint = set.master.clone();
+    let mut nodes = prepare(set.nodes);
     let mut graph = GraphClient::new(&endpoint, pinion::node::host::host_id())
         .map_err(|e| LaunchError::Master(e.to_string()))?;
-
     tokio::pin!(stop);
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -150,7 +198,7 @@ pub async fn run(
                         let _ = reply.send(LaunchReply::Ok);
                         break Ending::Stopped;
                     }
-                    let answer = handle(request, &mut nodes, &mut graph, file, &endpoint).await;
+                    let answer = handle(request, &mut nodes, &mut graph, &set.robot, &endpoint).await;
                     let _ = reply.send(answer);
                 }
             }
@@ -160,7 +208,7 @@ pub async fn run(
         if let Some(required) = reap(&mut nodes) {
             break Ending::RequiredExited(required);
         }
-        start_due(&mut nodes, &mut graph, &endpoint).await;
+        start_due(&mut nodes, &mut graph, &endpoint, &set.sink).await;
         if nodes.iter().all(|n| n.status.state.is_final()) {
             break Ending::AllDone;
         }
@@ -173,14 +221,17 @@ pub async fn run(
         Ending::AllDone => tracing::info!("every node has ended"),
     }
     stop_nodes(&mut nodes, &mut graph).await;
-    stop_child(&mut master, Duration::from_secs(5)).await;
     Ok(LaunchReport {
         ending,
         nodes: nodes.into_iter().map(|n| n.status).collect(),
     })
 }
 
-fn prepare(file: &LaunchFile, settings: &LaunchSettings) -> Result<Vec<Supervised>, LaunchError> {
+/// The nodes of a launch file that run on this host, with their programs found.
+pub fn plan_local(
+    file: &LaunchFile,
+    settings: &LaunchSettings,
+) -> Result<Vec<PlannedNode>, LaunchError> {
     let mut out = Vec::new();
     for spec in &file.nodes {
         if let (Some(machine), false) = (&spec.machine, settings.local) {
@@ -195,23 +246,39 @@ fn prepare(file: &LaunchFile, settings: &LaunchSettings) -> Result<Vec<Supervise
                 binary: spec.binary.clone(),
                 beside: settings.bin_dir.clone(),
             })?;
-        let graph_name = match &spec.namespace {
-            Some(ns) => format!("{}/{}", ns.trim_matches('/'), spec.name),
-            None => spec.name.clone(),
-        };
-        out.push(Supervised {
-            status: NodeStatus::new(&spec.name, spec.machine.as_deref().unwrap_or("local")),
+        out.push(PlannedNode {
             spec: spec.clone(),
             program,
-            graph_name,
-            child: None,
-            history: History::default(),
-            started: None,
-            next_start: Some(Instant::now()),
-            stopping: None,
+            runner: Vec::new(),
+            host_id: None,
         });
     }
     Ok(out)
+}
+
+fn prepare(planned: Vec<PlannedNode>) -> Vec<Supervised> {
+    planned
+        .into_iter()
+        .map(|p| {
+            let graph_name = match &p.spec.namespace {
+                Some(ns) => format!("{}/{}", ns.trim_matches('/'), p.spec.name),
+                None => p.spec.name.clone(),
+            };
+            Supervised {
+                status: NodeStatus::new(&p.spec.name, p.spec.machine.as_deref().unwrap_or("local")),
+                spec: p.spec,
+                program: p.program,
+                runner: p.runner,
+                host_id: p.host_id,
+                graph_name,
+                child: None,
+                history: History::default(),
+                started: None,
+                next_start: Some(Instant::now()),
+                stopping: None,
+            }
+        })
+        .collect()
 }
 
 /// Collects exits and applies respawn policies; returns a required node that ended.
@@ -272,7 +339,12 @@ fn reap(nodes: &mut [Supervised]) -> Option<String> {
 }
 
 /// Starts nodes whose time has come and whose `after` nodes are registered.
-async fn start_due(nodes: &mut [Supervised], graph: &mut GraphClient, endpoint: &str) {
+async fn start_due(
+    nodes: &mut [Supervised],
+    graph: &mut GraphClient,
+    endpoint: &str,
+    sink: &LogSink,
+) {
     let now = Instant::now();
     let due: Vec<usize> = (0..nodes.len())
         .filter(|&i| nodes[i].child.is_none() && nodes[i].next_start.is_some_and(|t| t <= now))
@@ -293,21 +365,24 @@ async fn start_due(nodes: &mut [Supervised], graph: &mut GraphClient, endpoint: 
         Vec::new()
     };
     for i in due {
+        // A node of this set must be registered with the pid it runs as now; a node
+        // supervised elsewhere (another machine) only by name.
         let ready = nodes[i].spec.after.iter().all(|dep| {
-            nodes.iter().find(|n| &n.spec.name == dep).is_some_and(|n| {
-                n.status.pid.is_some_and(|pid| {
+            match nodes.iter().find(|n| &n.spec.name == dep) {
+                Some(n) => n.status.pid.is_some_and(|pid| {
                     registered
                         .iter()
                         .any(|(name, p)| name == &n.graph_name && *p == pid)
-                })
-            })
+                }),
+                None => registered.iter().any(|(name, _)| name == dep),
+            }
         });
         if !ready {
             nodes[i].status.state = NodeState::Waiting;
             continue;
         }
         let node = &mut nodes[i];
-        match spawn_node(node, endpoint) {
+        match spawn_node(node, endpoint, sink) {
             Ok(child) => {
                 tracing::info!(node = %node.spec.name, pid = child.pid(), "started");
                 node.status.pid = Some(child.pid());
@@ -338,9 +413,19 @@ async fn start_due(nodes: &mut [Supervised], graph: &mut GraphClient, endpoint: 
     }
 }
 
-fn spawn_node(node: &Supervised, endpoint: &str) -> std::io::Result<OwnedChild> {
+fn spawn_node(node: &Supervised, endpoint: &str, sink: &LogSink) -> std::io::Result<OwnedChild> {
     let spec = &node.spec;
-    let mut command = Command::new(&node.program);
+    let mut command = match node.runner.split_first() {
+        Some((runner, runner_args)) => {
+            let mut c = Command::new(runner);
+            c.args(runner_args).arg(&node.program);
+            c
+        }
+        None => Command::new(&node.program),
+    };
+    if let Some(host) = &node.host_id {
+        command.env("PINION_HOST", host);
+    }
     command
         .args(&spec.args)
         .env("PINION_MASTER", endpoint)
@@ -361,7 +446,7 @@ fn spawn_node(node: &Supervised, endpoint: &str) -> std::io::Result<OwnedChild> 
         );
     }
     command.envs(&spec.env);
-    OwnedChild::spawn(&spec.name, command, true).map(|(child, _)| child)
+    OwnedChild::spawn(&spec.name, command, sink, false).map(|(child, _)| child)
 }
 
 /// Answers a control request (other than `Stop`).
@@ -369,13 +454,13 @@ async fn handle(
     request: LaunchRequest,
     nodes: &mut [Supervised],
     graph: &mut GraphClient,
-    file: &LaunchFile,
+    robot: &str,
     endpoint: &str,
 ) -> LaunchReply {
     let (name, then) = match request {
         LaunchRequest::Status => {
             return LaunchReply::Status {
-                robot: file.robot.clone(),
+                robot: robot.to_owned(),
                 master: endpoint.to_owned(),
                 nodes: nodes.iter().map(|n| n.status.clone()).collect(),
             }
@@ -476,8 +561,8 @@ async fn start_master(
 ) -> Result<(OwnedChild, String), LaunchError> {
     let mut command = Command::new(&settings.pinion_exe);
     command.arg("master").arg("--bind").arg(&file.master.bind);
-    let (mut child, stdout) =
-        OwnedChild::spawn("master", command, false).map_err(|source| LaunchError::Spawn {
+    let (mut child, stdout) = OwnedChild::spawn("master", command, &LogSink::Terminal, true)
+        .map_err(|source| LaunchError::Spawn {
             what: format!("the master ({})", settings.pinion_exe.display()),
             source,
         })?;
