@@ -19,6 +19,8 @@ enum Command {
     Master(cmd::master::Args),
     /// Start the nodes of a launch file and supervise them.
     Launch(cmd::launch::Args),
+    /// Run nodes on this machine for a launcher (one agent per Pi).
+    Agent(cmd::agent::Args),
     /// Inspect nodes.
     #[command(subcommand)]
     Node(cmd::graph::NodeCommand),
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Master(args) => cmd::master::run(args),
         Command::Launch(args) => cmd::launch::run(args),
+        Command::Agent(args) => cmd::agent::run(args),
         Command::Node(c) => cmd::graph::node(c),
         Command::Topic(c) => cmd::graph::topic(c),
     };

@@ -118,9 +118,11 @@ pub async fn serve(
 /// Sends one request to the running launcher of `file`.
 pub async fn request(file: &Path, request: &LaunchRequest) -> Result<LaunchReply, String> {
     let path = socket_path(file);
-    if !path.exists() {
+    // A launcher killed with SIGKILL leaves its socket file behind: ask the kernel
+    // whether anyone listens before the engine spends its connect timeout on it.
+    if std::os::unix::net::UnixStream::connect(&path).is_err() {
         return Err(format!(
-            "no launch of {} is running (no socket at {})",
+            "no launch of {} is running here (no launcher listens on {})",
             file.display(),
             path.display()
         ));

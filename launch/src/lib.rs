@@ -6,9 +6,11 @@
 //!   the launcher, output forwarded line by line with the node's name).
 //! - [`supervisor`]: brings up the master and the nodes, and stops them all.
 
+pub mod agent;
 pub mod child;
 pub mod control;
 pub mod logs;
 pub mod model;
 pub mod policy;
+pub mod remote;
 pub mod supervisor;

@@ -2,6 +2,7 @@
 //! on Ctrl-C; `pinion launch status|stop|restart FILE` talk to a running launch.
 
 use anyhow::{bail, Context};
+use pinion_launch::agent::auth::Key;
 use pinion_launch::control::{self, LaunchReply, LaunchRequest};
 use pinion_launch::model;
 use pinion_launch::supervisor::{self, Ending, LaunchSettings, NodeState, NodeStatus};
@@ -23,6 +24,9 @@ pub struct Args {
     /// Run every node on this host (over ipc), whatever machine the file gives it.
     #[arg(long)]
     local: bool,
+    /// Key shared with the agents of the file's machines.
+    #[arg(long, env = "PINION_KEY_FILE")]
+    key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -41,6 +45,9 @@ enum Action {
         file: PathBuf,
         /// Only this node.
         node: Option<String>,
+        /// Key of the agents, to stop their nodes when no launcher runs.
+        #[arg(long, env = "PINION_KEY_FILE")]
+        key_file: Option<PathBuf>,
     },
     /// Restart one node of a running launch.
     Restart {
@@ -56,7 +63,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.action {
         Some(action) => remote(action),
         None => match args.file {
-            Some(file) => launch(&file, args.check, args.local),
+            Some(file) => launch(&file, args.check, args.local, args.key_file.as_deref()),
             None => bail!("give a launch file: pinion launch FILE.toml"),
         },
     }
@@ -69,7 +76,12 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn launch(path: &Path, check: bool, local: bool) -> anyhow::Result<ExitCode> {
+fn launch(
+    path: &Path,
+    check: bool,
+    local: bool,
+    key_file: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let pinion_exe = std::env::current_exe().context("cannot find the pinion executable")?;
     let bin_dir = pinion_exe
         .parent()
@@ -87,10 +99,12 @@ fn launch(path: &Path, check: bool, local: bool) -> anyhow::Result<ExitCode> {
         tracing::info!(file = %path.display(), nodes = file.nodes.len(), "launch file is valid");
         return Ok(ExitCode::SUCCESS);
     }
+    let key = key_file.map(Key::load).transpose()?;
     let settings = LaunchSettings {
         pinion_exe,
         bin_dir,
         local,
+        key,
     };
     // One thread: children are forked from it, and it lives as long as the launcher,
     // so the kernel's parent-death signal reaches them only when the launcher dies.
@@ -127,19 +141,32 @@ fn launch(path: &Path, check: bool, local: bool) -> anyhow::Result<ExitCode> {
 }
 
 fn remote(action: Action) -> anyhow::Result<ExitCode> {
+    let mut agents_key = None;
     let (file, request, json) = match action {
         Action::Status { file, json } => (file, LaunchRequest::Status, json),
-        Action::Stop { file, node: None } => (file, LaunchRequest::Stop, false),
+        Action::Stop {
+            file,
+            node: None,
+            key_file,
+        } => {
+            agents_key = key_file;
+            (file, LaunchRequest::Stop, false)
+        }
         Action::Stop {
             file,
             node: Some(n),
+            ..
         } => (file, LaunchRequest::StopNode(n), false),
         Action::Restart { file, node } => (file, LaunchRequest::RestartNode(node), false),
     };
     let reply = runtime()?.block_on(control::request(&file, &request));
-    let reply = match reply {
-        Ok(r) => r,
-        Err(e) => {
+    let reply = match (reply, agents_key) {
+        (Ok(r), _) => r,
+        (Err(e), Some(key_file)) => {
+            tracing::info!("{e}; stopping the nodes on the agents directly");
+            return stop_on_agents(&file, &key_file);
+        }
+        (Err(e), None) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::FAILURE);
         }
@@ -193,4 +220,25 @@ fn print_status(robot: &str, master: &str, nodes: &[NodeStatus], json: bool) -> 
         )?;
     }
     Ok(())
+}
+
+/// Stops a launch's nodes on every agent of its file (the launcher is gone).
+fn stop_on_agents(path: &Path, key_file: &Path) -> anyhow::Result<ExitCode> {
+    let file = match model::load(path, &|_| true) {
+        Ok(f) => f,
+        Err(problems) => {
+            eprintln!("{problems}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let key = Key::load(key_file)?;
+    let errors = runtime()?.block_on(pinion_launch::remote::stop_everywhere(&file, &key));
+    for e in &errors {
+        eprintln!("error: {e}");
+    }
+    Ok(if errors.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

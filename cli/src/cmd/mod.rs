@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod agent;
 pub mod graph;
 pub mod launch;
 pub mod master;

@@ -40,14 +40,12 @@ pub enum LaunchError {
         /// The directory searched first.
         beside: PathBuf,
     },
-    /// A node must run on another machine.
-    #[error("node `{node}` runs on machine `{machine}`: remote machines need `pinion agent`; run with --local to start every node on this host")]
-    Remote {
-        /// The node.
-        node: String,
-        /// Its machine.
-        machine: String,
-    },
+    /// Nodes run on other machines but no key was given to sign requests to their agents.
+    #[error("nodes run on other machines: give the agents' key with --key-file or PINION_KEY_FILE (or run everything here with --local)")]
+    NoKey,
+    /// An agent could not start its nodes.
+    #[error("remote launch failed: {0}")]
+    Agents(String),
     /// A process could not be started.
     #[error("cannot start {what}: {source}")]
     Spawn {
@@ -91,6 +89,8 @@ pub struct LaunchSettings {
     pub bin_dir: PathBuf,
     /// Run every node on this host, whatever its machine.
     pub local: bool,
+    /// Key for the agents of other machines.
+    pub key: Option<crate::agent::auth::Key>,
 }
 
 /// What follows a stop asked for by a person.
@@ -154,8 +154,9 @@ struct Supervised {
     stopping: Option<Stopping>,
 }
 
-/// Runs a launch on this host: starts the master, supervises the nodes until the launch
-/// ends (see [`Ending`]), then stops every node and the master.
+/// Runs a launch: starts the master here, ships and starts the nodes of other machines
+/// on their agents, supervises this host's nodes until the launch ends (see [`Ending`]),
+/// then stops every node and the master.
 pub async fn run(
     file: &LaunchFile,
     settings: &LaunchSettings,
@@ -163,8 +164,28 @@ pub async fn run(
     commands: tokio::sync::mpsc::Receiver<ControlCommand>,
 ) -> Result<LaunchReport, LaunchError> {
     let planned = plan_local(file, settings)?;
+    let remote_needed = !settings.local && file.nodes.iter().any(|n| n.machine.is_some());
+    if remote_needed && settings.key.is_none() {
+        return Err(LaunchError::NoKey);
+    }
     let (mut master, endpoint) = start_master(file, settings).await?;
     tracing::info!(robot = %file.robot, master = %endpoint, "master up");
+    let relay = match (&settings.key, remote_needed) {
+        (Some(key), true) => {
+            let started = async {
+                let reachable = master_for_remote(file, &endpoint)?;
+                crate::remote::start(file, &settings.bin_dir, key, &reachable).await
+            };
+            match started.await {
+                Ok(remote) => Some(spawn_relay(remote)),
+                Err(e) => {
+                    stop_child(&mut master, Duration::from_secs(5)).await;
+                    return Err(LaunchError::Agents(e));
+                }
+            }
+        }
+        _ => None,
+    };
     let set = NodeSet {
         robot: file.robot.clone(),
         master: endpoint,
@@ -172,8 +193,64 @@ pub async fn run(
         sink: LogSink::Terminal,
     };
     let report = supervise(set, stop, commands).await;
+    if let Some((stop_relay, task)) = relay {
+        let _ = stop_relay.send(());
+        let _ = task.await;
+    }
     stop_child(&mut master, Duration::from_secs(5)).await;
     report
+}
+
+/// Relays remote output until told to stop, then stops the remote nodes.
+fn spawn_relay(
+    mut remote: crate::remote::RemoteLaunch,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_millis(200));
+        loop {
+            tokio::select! {
+                _ = &mut rx => break,
+                _ = every.tick() => remote.relay_logs().await,
+            }
+        }
+        remote.stop().await;
+    });
+    (tx, task)
+}
+
+/// The master endpoint as nodes on other machines reach it.
+fn master_for_remote(file: &LaunchFile, endpoint: &str) -> Result<String, String> {
+    let Some((host, port)) = endpoint
+        .strip_prefix("tcp://")
+        .and_then(|r| r.rsplit_once(':'))
+    else {
+        return Err(format!(
+            "the master endpoint {endpoint} is not tcp; nodes on other machines cannot reach it"
+        ));
+    };
+    let is_loopback = |h: &str| {
+        h.parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+            || h == "localhost"
+    };
+    let machines_on_loopback = file
+        .nodes
+        .iter()
+        .filter_map(|n| n.machine.as_ref().and_then(|m| file.machines.get(m)))
+        .all(|m| is_loopback(&m.address));
+    if !is_loopback(host) || machines_on_loopback {
+        return Ok(endpoint.to_owned());
+    }
+    match file.master.machine.as_ref().and_then(|m| file.machines.get(m)) {
+        Some(machine) => Ok(format!("tcp://{}:{port}", machine.address)),
+        None => Err(format!(
+            "the master listens on {endpoint}, which other machines cannot reach: set [master] bind to an address of this host, or [master] machine"
+        )),
+    }
 }
 
 /// Supervises a set of nodes until the set ends, then stops every node.
@@ -209,7 +286,7 @@ pub async fn supervise(
             break Ending::RequiredExited(required);
         }
         start_due(&mut nodes, &mut graph, &endpoint, &set.sink).await;
-        if nodes.iter().all(|n| n.status.state.is_final()) {
+        if !nodes.is_empty() && nodes.iter().all(|n| n.status.state.is_final()) {
             break Ending::AllDone;
         }
     };
@@ -234,11 +311,8 @@ pub fn plan_local(
 ) -> Result<Vec<PlannedNode>, LaunchError> {
     let mut out = Vec::new();
     for spec in &file.nodes {
-        if let (Some(machine), false) = (&spec.machine, settings.local) {
-            return Err(LaunchError::Remote {
-                node: spec.name.clone(),
-                machine: machine.clone(),
-            });
+        if spec.machine.is_some() && !settings.local {
+            continue;
         }
         let program =
             resolve(spec, &settings.bin_dir).ok_or_else(|| LaunchError::BinaryNotFound {

@@ -1,0 +1,51 @@
+//! The launcher's side of the agent protocol.
+
+use super::auth::{sign, Key};
+use super::protocol::{AgentReply, AgentRequest};
+use pinion::transport::Requester;
+use std::time::Duration;
+
+/// A signed-request client of one agent.
+#[derive(Debug)]
+pub struct AgentClient {
+    requester: Requester,
+    key: Key,
+}
+
+impl AgentClient {
+    /// A client of the agent at `endpoint`; `timeout` bounds each request.
+    pub fn new(endpoint: &str, key: Key, timeout: Duration) -> Result<Self, String> {
+        Ok(Self {
+            requester: Requester::new(endpoint, timeout).map_err(|e| e.to_string())?,
+            key,
+        })
+    }
+
+    /// The agent's endpoint.
+    pub fn endpoint(&self) -> &str {
+        self.requester.endpoint()
+    }
+
+    /// Sends one signed request.
+    pub async fn call(&mut self, request: &AgentRequest) -> Result<AgentReply, String> {
+        let body = pinion::protocol::encode("agent request", request).map_err(|e| e.to_string())?;
+        let now_ms = pinion::node::host::now_ns() / 1_000_000;
+        let signed = sign(&self.key, body, now_ms, pinion::node::host::random_id());
+        let frame =
+            pinion::protocol::encode("signed request", &signed).map_err(|e| e.to_string())?;
+        let reply = self
+            .requester
+            .request(frame)
+            .await
+            .map_err(|e| format!("agent {}: {e}", self.requester.endpoint()))?;
+        pinion::protocol::decode("agent reply", &reply).map_err(|e| e.to_string())
+    }
+
+    /// Like `call`, but an `Error` reply becomes `Err`.
+    pub async fn call_ok(&mut self, request: &AgentRequest) -> Result<AgentReply, String> {
+        match self.call(request).await? {
+            AgentReply::Error(e) => Err(format!("agent {}: {e}", self.requester.endpoint())),
+            other => Ok(other),
+        }
+    }
+}

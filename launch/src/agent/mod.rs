@@ -1,0 +1,15 @@
+//! `pinion agent`: runs on each Pi. It authenticates the launcher (HMAC with replay
+//! protection), keeps a content-addressed store of binaries, and supervises the nodes of
+//! each launch by itself: they keep running and respawning when the launcher goes away.
+//! The launcher polls status and output lines.
+//!
+//! - [`auth`]: signing and verifying (pure).
+//! - [`store`]: the blob store.
+//! - [`protocol`]: requests and replies.
+//! - [`server`]: the agent's request loop; [`client`]: the launcher's side.
+
+pub mod auth;
+pub mod client;
+pub mod protocol;
+pub mod server;
+pub mod store;

@@ -1,0 +1,178 @@
+//! Requests between a launcher and an agent. Every request travels signed
+//! ([`super::auth::Signed`]); replies are plain.
+
+use crate::logs::LogLine;
+use crate::model::{Location, NodeSpec, Respawn, RespawnPolicy};
+use crate::supervisor::NodeStatus;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A request to an agent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum AgentRequest {
+    /// Are you there, and who are you?
+    Ping,
+    /// Which of these blobs (SHA-256 hex) are missing?
+    MissingBlobs(Vec<String>),
+    /// Store a blob.
+    PutBlob {
+        /// Its SHA-256 in hex.
+        hash: String,
+        /// Its bytes.
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// Start (or replace) the nodes of a launch on this machine.
+    Start {
+        /// Launch id.
+        launch: String,
+        /// Robot name.
+        robot: String,
+        /// Master endpoint for the nodes.
+        master: String,
+        /// The nodes.
+        nodes: Vec<RemoteNode>,
+    },
+    /// Stop the nodes of a launch.
+    Stop {
+        /// Launch id.
+        launch: String,
+    },
+    /// Status of a launch's nodes.
+    Status {
+        /// Launch id.
+        launch: String,
+    },
+    /// Output lines of a launch's nodes after `after`.
+    Logs {
+        /// Launch id.
+        launch: String,
+        /// Last sequence number already seen.
+        after: u64,
+    },
+}
+
+/// An agent's reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum AgentReply {
+    /// Answer to `Ping`.
+    Pong {
+        /// The agent's host id.
+        host_id: String,
+        /// Its version.
+        version: String,
+    },
+    /// Missing blobs.
+    Missing(Vec<String>),
+    /// Done.
+    Ok,
+    /// Node status rows.
+    Status(Vec<NodeStatus>),
+    /// Output lines.
+    Logs(Vec<LogLine>),
+    /// Refused or failed.
+    Error(String),
+}
+
+/// A node as an agent needs it: the spec with its program given as a blob hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteNode {
+    /// Name.
+    pub name: String,
+    /// SHA-256 of the program.
+    pub blob: String,
+    /// Machine name (for status).
+    pub machine: String,
+    /// Host id the node gets.
+    pub host_id: String,
+    /// Runner prefix.
+    pub runner: Vec<String>,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Environment.
+    pub env: Vec<(String, String)>,
+    /// Parameters as a JSON object text.
+    pub params_json: String,
+    /// Remaps.
+    pub remap: Vec<(String, String)>,
+    /// Namespace.
+    pub namespace: Option<String>,
+    /// 0 never, 1 on-failure, 2 always.
+    pub respawn: u8,
+    /// First respawn delay, ms.
+    pub respawn_delay_ms: u64,
+    /// Largest respawn delay, ms.
+    pub respawn_max_delay_ms: u64,
+    /// Restart limit.
+    pub max_restarts: Option<u32>,
+    /// Required.
+    pub required: bool,
+    /// Start after these nodes.
+    pub after: Vec<String>,
+    /// Stop timeout, ms.
+    pub stop_timeout_ms: u64,
+}
+
+impl RemoteNode {
+    /// The wire form of a spec, whose program is the blob `blob`.
+    pub fn from_spec(spec: &NodeSpec, blob: String, host_id: String, runner: Vec<String>) -> Self {
+        Self {
+            name: spec.name.clone(),
+            blob,
+            machine: spec.machine.clone().unwrap_or_default(),
+            host_id,
+            runner,
+            args: spec.args.clone(),
+            env: spec.env.clone().into_iter().collect(),
+            params_json: serde_json::to_string(&spec.params).unwrap_or_else(|_| "{}".to_owned()),
+            remap: spec.remap.clone().into_iter().collect(),
+            namespace: spec.namespace.clone(),
+            respawn: match spec.respawn.policy {
+                RespawnPolicy::Never => 0,
+                RespawnPolicy::OnFailure => 1,
+                RespawnPolicy::Always => 2,
+            },
+            respawn_delay_ms: spec.respawn.delay.as_millis() as u64,
+            respawn_max_delay_ms: spec.respawn.max_delay.as_millis() as u64,
+            max_restarts: spec.respawn.max_restarts,
+            required: spec.required,
+            after: spec.after.clone(),
+            stop_timeout_ms: spec.stop_timeout.as_millis() as u64,
+        }
+    }
+
+    /// The spec again, with the program at `program`.
+    pub fn to_spec(&self, program: &std::path::Path) -> NodeSpec {
+        NodeSpec {
+            name: self.name.clone(),
+            binary: program.display().to_string(),
+            machine: Some(self.machine.clone()).filter(|m| !m.is_empty()),
+            args: self.args.clone(),
+            env: self.env.iter().cloned().collect(),
+            params: serde_json::from_str(&self.params_json).unwrap_or_default(),
+            remap: self.remap.iter().cloned().collect(),
+            namespace: self.namespace.clone(),
+            respawn: Respawn {
+                policy: match self.respawn {
+                    1 => RespawnPolicy::OnFailure,
+                    2 => RespawnPolicy::Always,
+                    _ => RespawnPolicy::Never,
+                },
+                delay: Duration::from_millis(self.respawn_delay_ms),
+                max_delay: Duration::from_millis(self.respawn_max_delay_ms),
+                max_restarts: self.max_restarts,
+            },
+            required: self.required,
+            after: self.after.clone(),
+            stop_timeout: Duration::from_millis(self.stop_timeout_ms),
+            at: Location {
+                file: PathBuf::from("<agent>"),
+                line: 1,
+                column: 1,
+            },
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! The agent's request loop.
+
+use super::auth::{Key, Signed, Verifier};
+use super::protocol::{AgentReply, AgentRequest, RemoteNode};
+use super::store::Store;
+use crate::control::{LaunchReply, LaunchRequest};
+use crate::logs::{LogRing, LogSink};
+use crate::supervisor::{self, ControlCommand, LaunchReport, NodeSet, NodeStatus, PlannedNode};
+use pinion::transport::Replier;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Lines returned by one `Logs` request at most.
+const LOG_BATCH: usize = 2000;
+
+/// How an agent runs.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The shared key.
+    pub key: Key,
+    /// Where blobs are stored.
+    pub store_dir: std::path::PathBuf,
+    /// This machine's host id.
+    pub host_id: String,
+}
+
+struct Running {
+    commands: mpsc::Sender<ControlCommand>,
+    ring: Arc<LogRing>,
+    task: JoinHandle<Option<LaunchReport>>,
+    finished: Option<Vec<NodeStatus>>,
+}
+
+/// Serves requests on `replier` until `shutdown` completes, then stops every launch.
+pub async fn serve(
+    mut replier: Replier,
+    config: AgentConfig,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let store = Store::open(&config.store_dir)?;
+    let mut verifier = Verifier::new(config.key.clone());
+    let mut launches: HashMap<String, Running> = HashMap::new();
+    tokio::pin!(shutdown);
+    loop {
+        let frames = tokio::select! {
+            _ = &mut shutdown => break,
+            frames = replier.recv() => frames,
+        };
+        let frames = match frames {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(error = %e, "receive failed");
+                continue;
+            }
+        };
+        let reply = match authenticate(&mut verifier, &frames) {
+            Ok(request) => handle(request, &store, &config, &mut launches).await,
+            Err(reason) => {
+                tracing::warn!(%reason, "refused a request");
+                AgentReply::Error(format!("refused: {reason}"))
+            }
+        };
+        let Ok(body) = pinion::protocol::encode("agent reply", &reply) else {
+            continue;
+        };
+        if let Err(e) = replier.send(body).await {
+            tracing::debug!(error = %e, "reply not sent");
+        }
+    }
+    for (id, running) in launches.drain() {
+        stop_launch(&id, running).await;
+    }
+    Ok(())
+}
+
+fn authenticate(verifier: &mut Verifier, frames: &[bytes::Bytes]) -> Result<AgentRequest, String> {
+    let [frame] = frames else {
+        return Err(format!("expected 1 frame, got {}", frames.len()));
+    };
+    let signed: Signed = pinion::protocol::decode("signed request", frame)
+        .map_err(|e| format!("unsigned or malformed request ({e})"))?;
+    let now_ms = pinion::node::host::now_ns() / 1_000_000;
+    verifier
+        .verify(&signed, now_ms)
+        .map_err(|r| r.to_string())?;
+    pinion::protocol::decode("agent request", &signed.body)
+        .map_err(|e| format!("malformed request body ({e})"))
+}
+
+async fn handle(
+    request: AgentRequest,
+    store: &Store,
+    config: &AgentConfig,
+    launches: &mut HashMap<String, Running>,
+) -> AgentReply {
+    match request {
+        AgentRequest::Ping => AgentReply::Pong {
+            host_id: config.host_id.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        },
+        AgentRequest::MissingBlobs(hashes) => {
+            AgentReply::Missing(hashes.into_iter().filter(|h| !store.has(h)).collect())
+        }
+        AgentRequest::PutBlob { hash, bytes } => match store.put(&hash, &bytes) {
+            Ok(_) => {
+                tracing::info!(%hash, bytes = bytes.len(), "stored blob");
+                AgentReply::Ok
+            }
+            Err(e) => AgentReply::Error(e),
+        },
+        AgentRequest::Start {
+            launch,
+            robot,
+            master,
+            nodes,
+        } => {
+            if let Some(old) = launches.remove(&launch) {
+                tracing::info!(%launch, "replacing a running launch");
+                stop_launch(&launch, old).await;
+            }
+            match start(&launch, robot, master, &nodes, store) {
+                Ok(running) => {
+                    tracing::info!(%launch, nodes = nodes.len(), "launch started");
+                    launches.insert(launch, running);
+                    AgentReply::Ok
+                }
+                Err(e) => AgentReply::Error(e),
+            }
+        }
+        AgentRequest::Stop { launch } => match launches.remove(&launch) {
+            Some(running) => {
+                stop_launch(&launch, running).await;
+                AgentReply::Ok
+            }
+            None => AgentReply::Ok,
+        },
+        AgentRequest::Status { launch } => match launches.get_mut(&launch) {
+            Some(running) => AgentReply::Status(status(running).await),
+            None => AgentReply::Error(format!("no launch `{launch}` on this agent")),
+        },
+        AgentRequest::Logs { launch, after } => match launches.get(&launch) {
+            Some(running) => AgentReply::Logs(running.ring.after(after, LOG_BATCH)),
+            None => AgentReply::Error(format!("no launch `{launch}` on this agent")),
+        },
+    }
+}
+
+fn start(
+    launch: &str,
+    robot: String,
+    master: String,
+    nodes: &[RemoteNode],
+    store: &Store,
+) -> Result<Running, String> {
+    let mut planned = Vec::new();
+    for node in nodes {
+        let program = store
+            .path(&node.blob)
+            .filter(|p| p.is_file())
+            .ok_or_else(|| {
+                format!(
+                    "node `{}`: blob {} is not stored; upload it first",
+                    node.name, node.blob
+                )
+            })?;
+        planned.push(PlannedNode {
+            spec: node.to_spec(&program),
+            program,
+            runner: node.runner.clone(),
+            host_id: Some(node.host_id.clone()),
+        });
+    }
+    let ring = Arc::new(LogRing::default());
+    let set = NodeSet {
+        robot,
+        master,
+        nodes: planned,
+        sink: LogSink::Ring(ring.clone()),
+    };
+    let (commands, receiver) = mpsc::channel(16);
+    let id = launch.to_owned();
+    let task = tokio::spawn(async move {
+        match supervisor::supervise(set, std::future::pending(), receiver).await {
+            Ok(report) => {
+                tracing::info!(launch = %id, ending = ?report.ending, "launch ended");
+                Some(report)
+            }
+            Err(e) => {
+                tracing::error!(launch = %id, error = %e, "launch failed");
+                None
+            }
+        }
+    });
+    Ok(Running {
+        commands,
+        ring,
+        task,
+        finished: None,
+    })
+}
+
+async fn status(running: &mut Running) -> Vec<NodeStatus> {
+    if let Some(done) = &running.finished {
+        return done.clone();
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if running
+        .commands
+        .send((LaunchRequest::Status, tx))
+        .await
+        .is_ok()
+    {
+        if let Ok(LaunchReply::Status { nodes, .. }) = rx.await {
+            return nodes;
+        }
+    }
+    // The supervisor ended: keep its final table.
+    let finished = match (&mut running.task).await {
+        Ok(Some(report)) => report.nodes,
+        _ => Vec::new(),
+    };
+    running.finished = Some(finished.clone());
+    finished
+}
+
+async fn stop_launch(id: &str, running: Running) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    if running
+        .commands
+        .send((LaunchRequest::Stop, tx))
+        .await
+        .is_ok()
+    {
+        let _ = rx.await;
+    }
+    // Stops escalate to SIGKILL within each node's stop timeout; this bound is a backstop.
+    if tokio::time::timeout(Duration::from_secs(120), running.task)
+        .await
+        .is_err()
+    {
+        tracing::error!(launch = %id, "launch did not stop in time");
+    }
+    tracing::info!(launch = %id, "launch stopped");
+}

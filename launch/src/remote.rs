@@ -1,0 +1,252 @@
+//! The launcher's side of a launch across machines: ship binaries to each machine's
+//! agent, start the nodes there, relay their output, stop them.
+
+use crate::agent::auth::Key;
+use crate::agent::client::AgentClient;
+use crate::agent::protocol::{AgentReply, AgentRequest, RemoteNode};
+use crate::agent::store;
+use crate::logs::print_line;
+use crate::model::{LaunchFile, MachineSpec, NodeSpec};
+use crate::supervisor::{resolve, NodeStatus};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Time allowed for one agent request (uploads included).
+const AGENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The id of a launch on the agents: the robot name and a hash of the file's path.
+pub fn launch_id(file: &LaunchFile) -> String {
+    let canonical = std::fs::canonicalize(&file.path).unwrap_or_else(|_| file.path.clone());
+    format!(
+        "{}-{}",
+        file.robot,
+        &store::hash(canonical.as_os_str().as_encoded_bytes())[..12]
+    )
+}
+
+/// The target triple of this build of `pinion`.
+pub fn host_target() -> &'static str {
+    match std::env::consts::ARCH {
+        "aarch64" => "aarch64-unknown-linux-gnu",
+        "arm" => "armv7-unknown-linux-gnueabihf",
+        _ => "x86_64-unknown-linux-gnu",
+    }
+}
+
+/// The program of a node for a machine: for another target, the same binary in cargo's
+/// directory for that target (`target/<triple>/<profile>/`), else as for this host.
+pub fn program_for(spec: &NodeSpec, machine: &MachineSpec, bin_dir: &Path) -> Option<PathBuf> {
+    match machine.target.as_deref() {
+        Some(target) if target != host_target() => {
+            let profile = bin_dir.file_name()?;
+            let target_dir = bin_dir.parent()?.join(target).join(profile);
+            resolve(spec, &target_dir)
+        }
+        _ => resolve(spec, bin_dir),
+    }
+}
+
+/// Nodes grouped by the machine they run on (nodes without a machine are left out).
+pub fn by_machine(file: &LaunchFile) -> BTreeMap<String, Vec<NodeSpec>> {
+    let mut out: BTreeMap<String, Vec<NodeSpec>> = BTreeMap::new();
+    for node in &file.nodes {
+        if let Some(m) = &node.machine {
+            out.entry(m.clone()).or_default().push(node.clone());
+        }
+    }
+    out
+}
+
+/// One machine's agent during a launch.
+#[derive(Debug)]
+pub struct RemoteMachine {
+    /// Machine name.
+    pub name: String,
+    client: AgentClient,
+    log_cursor: u64,
+}
+
+/// The remote part of a running launch.
+#[derive(Debug)]
+pub struct RemoteLaunch {
+    /// Launch id on the agents.
+    pub id: String,
+    /// Bytes of binaries shipped when it started.
+    pub shipped_bytes: u64,
+    machines: Vec<RemoteMachine>,
+}
+
+/// Ships what is missing and starts the remote nodes of `file`.
+pub async fn start(
+    file: &LaunchFile,
+    bin_dir: &Path,
+    key: &Key,
+    master: &str,
+) -> Result<RemoteLaunch, String> {
+    let id = launch_id(file);
+    let mut machines = Vec::new();
+    let mut shipped_bytes = 0;
+    for (name, specs) in by_machine(file) {
+        let machine = file
+            .machines
+            .get(&name)
+            .ok_or_else(|| format!("machine `{name}` is not defined"))?;
+        let agent = machine.agent.as_deref().ok_or_else(|| {
+            format!(
+                "machine `{name}` has no `agent` endpoint; start `pinion agent` there and name it"
+            )
+        })?;
+        let mut client = AgentClient::new(agent, key.clone(), AGENT_TIMEOUT)?;
+        match client.call_ok(&AgentRequest::Ping).await? {
+            AgentReply::Pong { host_id, .. } if host_id != machine.host_id => {
+                tracing::warn!(machine = %name, agent_host = %host_id, expected = %machine.host_id, "agent reports another host id");
+            }
+            _ => {}
+        }
+        let mut nodes = Vec::new();
+        let mut blobs: BTreeMap<String, PathBuf> = BTreeMap::new();
+        for spec in &specs {
+            let program = program_for(spec, machine, bin_dir).ok_or_else(|| {
+                format!(
+                    "node `{}`: no `{}` built for {}",
+                    spec.name,
+                    spec.binary,
+                    machine.target.as_deref().unwrap_or(host_target())
+                )
+            })?;
+            let bytes = std::fs::read(&program)
+                .map_err(|e| format!("cannot read {}: {e}", program.display()))?;
+            let hash = store::hash(&bytes);
+            blobs.insert(hash.clone(), program);
+            nodes.push(RemoteNode::from_spec(
+                spec,
+                hash,
+                machine.host_id.clone(),
+                machine.runner.clone(),
+            ));
+        }
+        let missing = match client
+            .call_ok(&AgentRequest::MissingBlobs(blobs.keys().cloned().collect()))
+            .await?
+        {
+            AgentReply::Missing(m) => m,
+            other => return Err(format!("agent of `{name}`: unexpected reply {other:?}")),
+        };
+        for hash in missing {
+            let Some(path) = blobs.get(&hash) else {
+                continue;
+            };
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            shipped_bytes += bytes.len() as u64;
+            client
+                .call_ok(&AgentRequest::PutBlob { hash, bytes })
+                .await?;
+        }
+        client
+            .call_ok(&AgentRequest::Start {
+                launch: id.clone(),
+                robot: file.robot.clone(),
+                master: master.to_owned(),
+                nodes,
+            })
+            .await?;
+        tracing::info!(machine = %name, agent = %agent, nodes = specs.len(), "remote nodes started");
+        machines.push(RemoteMachine {
+            name,
+            client,
+            log_cursor: 0,
+        });
+    }
+    tracing::info!(bytes = shipped_bytes, "shipped binaries");
+    Ok(RemoteLaunch {
+        id,
+        shipped_bytes,
+        machines,
+    })
+}
+
+impl RemoteLaunch {
+    /// Prints new output lines of every remote node as `[machine/node] line`.
+    pub async fn relay_logs(&mut self) {
+        for m in &mut self.machines {
+            let request = AgentRequest::Logs {
+                launch: self.id.clone(),
+                after: m.log_cursor,
+            };
+            match m.client.call(&request).await {
+                Ok(AgentReply::Logs(lines)) => {
+                    for line in lines {
+                        m.log_cursor = line.seq;
+                        print_line(
+                            &format!("{}/{}", m.name, line.node),
+                            line.stream,
+                            &line.text,
+                        );
+                    }
+                }
+                Ok(AgentReply::Error(e)) => {
+                    tracing::debug!(machine = %m.name, error = %e, "no logs")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!(machine = %m.name, error = %e, "agent unreachable"),
+            }
+        }
+    }
+
+    /// Status rows of every remote node (machines that do not answer are left out).
+    pub async fn status(&mut self) -> Vec<NodeStatus> {
+        let mut out = Vec::new();
+        for m in &mut self.machines {
+            if let Ok(AgentReply::Status(rows)) = m
+                .client
+                .call(&AgentRequest::Status {
+                    launch: self.id.clone(),
+                })
+                .await
+            {
+                out.extend(rows);
+            }
+        }
+        out
+    }
+
+    /// Stops the remote nodes on every machine.
+    pub async fn stop(&mut self) {
+        for m in &mut self.machines {
+            if let Err(e) = m
+                .client
+                .call_ok(&AgentRequest::Stop {
+                    launch: self.id.clone(),
+                })
+                .await
+            {
+                tracing::warn!(machine = %m.name, error = %e, "could not stop the remote nodes");
+            }
+        }
+        self.relay_logs().await;
+    }
+}
+
+/// Stops a launch on every agent of `file`, without a running launcher.
+pub async fn stop_everywhere(file: &LaunchFile, key: &Key) -> Vec<String> {
+    let id = launch_id(file);
+    let mut errors = Vec::new();
+    for name in by_machine(file).keys() {
+        let Some(agent) = file.machines.get(name).and_then(|m| m.agent.clone()) else {
+            continue;
+        };
+        let result = match AgentClient::new(&agent, key.clone(), AGENT_TIMEOUT) {
+            Ok(mut c) => c
+                .call_ok(&AgentRequest::Stop { launch: id.clone() })
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            errors.push(format!("machine `{name}`: {e}"));
+        }
+    }
+    errors
+}
