@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Time allowed for one agent request (uploads included).
+/// Time allowed for one agent request that changes something (uploads included).
 const AGENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Time allowed for one status or log poll: an unreachable machine must not hold up the others.
+const POLL_TIMEOUT: Duration = Duration::from_millis(1000);
 
 /// The id of a launch on the agents: the robot name and a hash of the file's path.
 pub fn launch_id(file: &LaunchFile) -> String {
@@ -64,6 +66,7 @@ pub struct RemoteMachine {
     /// Machine name.
     pub name: String,
     client: AgentClient,
+    poll: AgentClient,
     log_cursor: u64,
 }
 
@@ -153,9 +156,11 @@ pub async fn start(
             })
             .await?;
         tracing::info!(machine = %name, agent = %agent, nodes = specs.len(), "remote nodes started");
+        let poll = AgentClient::new(agent, key.clone(), POLL_TIMEOUT)?;
         machines.push(RemoteMachine {
             name,
             client,
+            poll,
             log_cursor: 0,
         });
     }
@@ -175,7 +180,7 @@ impl RemoteLaunch {
                 launch: self.id.clone(),
                 after: m.log_cursor,
             };
-            match m.client.call(&request).await {
+            match m.poll.call(&request).await {
                 Ok(AgentReply::Logs(lines)) => {
                     for line in lines {
                         m.log_cursor = line.seq;
@@ -200,7 +205,7 @@ impl RemoteLaunch {
         let mut out = Vec::new();
         for m in &mut self.machines {
             if let Ok(AgentReply::Status(rows)) = m
-                .client
+                .poll
                 .call(&AgentRequest::Status {
                     launch: self.id.clone(),
                 })

@@ -26,6 +26,9 @@ const CONFIRM_EVERY: Duration = Duration::from_millis(50);
 pub(crate) enum SubCommand {
     /// The complete current publisher list of the topic.
     Publishers(Listing<PublisherInfo>),
+    /// The node was cut off from the master long enough to register again: its
+    /// connections may be stalled in TCP retransmission backoff, so make them anew.
+    Reconnect,
 }
 
 /// Decodes a payload and queues it; returns false if it did not decode.
@@ -131,6 +134,12 @@ impl SubscriptionTask {
                 biased;
                 _ = shutdown.wait() => break,
                 command = self.commands.recv() => match command {
+                                        Some(SubCommand::Reconnect) => {
+                        tracing::debug!(topic = %self.topic, "reconnecting after an outage");
+                        state.socket = None;
+                        state.linked.clear();
+                        self.reconcile(&mut state).await;
+                    }
                     Some(SubCommand::Publishers(list)) => {
                         if list.version.supersedes(state.version) {
                             state.version = Some(list.version);

@@ -2,6 +2,8 @@
 //! a master per test on port 0, and an isolated runtime directory per test.
 #![allow(dead_code)]
 
+pub mod netns;
+
 use pinion::protocol::{self, MasterReply, NodeToMaster};
 use pinion::transport::Requester;
 use std::io::{BufRead, BufReader};

@@ -49,7 +49,7 @@ pub(crate) async fn run(node: Arc<NodeInner>) {
             }
         };
         if register_again {
-            tracing::info!("master restarted; registering again");
+            tracing::info!("the master does not know this node (it restarted, or expired the node); registering again");
             match node.register_everything().await {
                 Ok(()) => tracing::info!("registered again"),
                 Err(e) => tracing::warn!(error = %e, "registering again failed; will retry"),

@@ -192,6 +192,8 @@ impl NodeInner {
             }
         }
         for (subscriber_id, sub) in self.all_subscriptions() {
+            // Registering again means the node was cut off: make fresh connections.
+            let _ = sub.commands.send(SubCommand::Reconnect);
             if let Err(e) = self.subscribe_to_master(subscriber_id, &sub).await {
                 tracing::error!(topic = %sub.topic, error = %e, "could not subscribe again");
             }
