@@ -96,6 +96,30 @@ machine = "pi1"
         s == Src::Out && l.starts_with("[pi1/base_listener] seq=")
     });
 
+    // The status table shows the nodes the agents run.
+    let start = Instant::now();
+    let table = loop {
+        let mut c = std::process::Command::new(bin("pinion"));
+        c.arg("launch")
+            .arg("status")
+            .arg(&file)
+            .env("PINION_RUNTIME_DIR", &dir.0);
+        let (out, code) = Proc::spawn("status", c).finish(SOON);
+        assert_eq!(code, Some(0), "{out:?}");
+        let shows = |node: &str, machine: &str| {
+            out.iter()
+                .any(|l| l.starts_with(node) && l.contains(machine) && l.contains("running"))
+        };
+        if shows("talker", "pi2") && shows("far_listener", "pi3") && shows("base_listener", "pi1") {
+            break out;
+        }
+        assert!(
+            start.elapsed() < SOON,
+            "status never showed the remote nodes: {out:?}"
+        );
+    };
+    assert!(table[0].contains("robot lan"), "{table:?}");
+
     // Cut pi3 off until the master notices (its heartbeats stop), then repair.
     lan.set_link(3, false);
     launcher.expect_line("pi3's listener expires", SOON, |_, l| {

@@ -180,6 +180,7 @@ fn start(
         master,
         nodes: planned,
         sink: LogSink::Ring(ring.clone()),
+        elsewhere: Arc::default(),
     };
     let (commands, receiver) = mpsc::channel(16);
     let id = launch.to_owned();

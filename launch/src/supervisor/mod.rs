@@ -18,6 +18,7 @@ use nix::sys::signal::Signal;
 use pinion::protocol::master_to_node::NodeInfo;
 use std::path::PathBuf;
 use std::process::ExitStatus;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
@@ -137,6 +138,8 @@ pub struct NodeSet {
     pub nodes: Vec<PlannedNode>,
     /// Where their output goes.
     pub sink: LogSink,
+    /// Status rows of nodes supervised elsewhere (agents), shown with this set's.
+    pub elsewhere: Arc<Mutex<Vec<NodeStatus>>>,
 }
 
 /// One supervised node.
@@ -170,6 +173,7 @@ pub async fn run(
     }
     let (mut master, endpoint) = start_master(file, settings).await?;
     tracing::info!(robot = %file.robot, master = %endpoint, "master up");
+    let elsewhere = Arc::new(Mutex::new(Vec::new()));
     let relay = match (&settings.key, remote_needed) {
         (Some(key), true) => {
             let started = async {
@@ -177,7 +181,7 @@ pub async fn run(
                 crate::remote::start(file, &settings.bin_dir, key, &reachable).await
             };
             match started.await {
-                Ok(remote) => Some(spawn_relay(remote)),
+                Ok(remote) => Some(spawn_relay(remote, elsewhere.clone())),
                 Err(e) => {
                     stop_child(&mut master, Duration::from_secs(5)).await;
                     return Err(LaunchError::Agents(e));
@@ -191,6 +195,7 @@ pub async fn run(
         master: endpoint,
         nodes: planned,
         sink: LogSink::Terminal,
+        elsewhere,
     };
     let report = supervise(set, stop, commands).await;
     if let Some((stop_relay, task)) = relay {
@@ -204,6 +209,7 @@ pub async fn run(
 /// Relays remote output until told to stop, then stops the remote nodes.
 fn spawn_relay(
     mut remote: crate::remote::RemoteLaunch,
+    elsewhere: Arc<Mutex<Vec<NodeStatus>>>,
 ) -> (
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
@@ -211,10 +217,19 @@ fn spawn_relay(
     let (tx, mut rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_millis(200));
+        let mut ticks: u64 = 0;
         loop {
             tokio::select! {
                 _ = &mut rx => break,
-                _ = every.tick() => remote.relay_logs().await,
+                _ = every.tick() => {
+                    remote.relay_logs().await;
+                    // The status table of the agents is refreshed about once a second.
+                    if ticks % 5 == 0 {
+                        let rows = remote.status().await;
+                        *elsewhere.lock().unwrap_or_else(PoisonError::into_inner) = rows;
+                    }
+                    ticks += 1;
+                }
             }
         }
         remote.stop().await;
@@ -275,7 +290,7 @@ pub async fn supervise(
                         let _ = reply.send(LaunchReply::Ok);
                         break Ending::Stopped;
                     }
-                    let answer = handle(request, &mut nodes, &mut graph, &set.robot, &endpoint).await;
+                    let answer = handle(request, &mut nodes, &mut graph, &set.robot, &endpoint, &set.elsewhere).await;
                     let _ = reply.send(answer);
                 }
             }
@@ -530,13 +545,24 @@ async fn handle(
     graph: &mut GraphClient,
     robot: &str,
     endpoint: &str,
+    elsewhere: &Mutex<Vec<NodeStatus>>,
 ) -> LaunchReply {
     let (name, then) = match request {
         LaunchRequest::Status => {
             return LaunchReply::Status {
                 robot: robot.to_owned(),
                 master: endpoint.to_owned(),
-                nodes: nodes.iter().map(|n| n.status.clone()).collect(),
+                nodes: nodes
+                    .iter()
+                    .map(|n| n.status.clone())
+                    .chain(
+                        elsewhere
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .iter()
+                            .cloned(),
+                    )
+                    .collect(),
             }
         }
         LaunchRequest::StopNode(name) => (name, AfterStop::Down),
