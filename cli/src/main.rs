@@ -21,6 +21,8 @@ enum Command {
     Launch(cmd::launch::Args),
     /// Run nodes on this machine for a launcher (one agent per Pi).
     Agent(cmd::agent::Args),
+    /// Build, ship and install a launch file on its machines' agents.
+    Deploy(cmd::deploy::Args),
     /// Inspect nodes.
     #[command(subcommand)]
     Node(cmd::graph::NodeCommand),
@@ -36,6 +38,7 @@ fn main() -> ExitCode {
         Command::Master(args) => cmd::master::run(args),
         Command::Launch(args) => cmd::launch::run(args),
         Command::Agent(args) => cmd::agent::run(args),
+        Command::Deploy(args) => cmd::deploy::run(args),
         Command::Node(c) => cmd::graph::node(c),
         Command::Topic(c) => cmd::graph::topic(c),
     };

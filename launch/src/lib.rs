@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod child;
 pub mod control;
+pub mod deploy;
 pub mod logs;
 pub mod model;
 pub mod policy;

@@ -60,6 +60,50 @@ pub fn by_machine(file: &LaunchFile) -> BTreeMap<String, Vec<NodeSpec>> {
     out
 }
 
+/// Makes sure the agent holds every program; returns their hashes (in order) and the
+/// bytes that had to be sent.
+pub async fn ship(
+    client: &mut AgentClient,
+    programs: &[PathBuf],
+) -> Result<(Vec<String>, u64), String> {
+    let mut hashes = Vec::new();
+    let mut by_hash: BTreeMap<String, &PathBuf> = BTreeMap::new();
+    for program in programs {
+        let bytes = std::fs::read(program)
+            .map_err(|e| format!("cannot read {}: {e}", program.display()))?;
+        let hash = store::hash(&bytes);
+        by_hash.insert(hash.clone(), program);
+        hashes.push(hash);
+    }
+    let missing = match client
+        .call_ok(&AgentRequest::MissingBlobs(
+            by_hash.keys().cloned().collect(),
+        ))
+        .await?
+    {
+        AgentReply::Missing(m) => m,
+        other => {
+            return Err(format!(
+                "agent {}: unexpected reply {other:?}",
+                client.endpoint()
+            ))
+        }
+    };
+    let mut sent = 0;
+    for hash in missing {
+        let Some(path) = by_hash.get(&hash) else {
+            continue;
+        };
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        sent += bytes.len() as u64;
+        client
+            .call_ok(&AgentRequest::PutBlob { hash, bytes })
+            .await?;
+    }
+    Ok((hashes, sent))
+}
+
 /// One machine's agent during a launch.
 #[derive(Debug)]
 pub struct RemoteMachine {
@@ -107,46 +151,28 @@ pub async fn start(
             }
             _ => {}
         }
-        let mut nodes = Vec::new();
-        let mut blobs: BTreeMap<String, PathBuf> = BTreeMap::new();
-        for spec in &specs {
-            let program = program_for(spec, machine, bin_dir).ok_or_else(|| {
-                format!(
-                    "node `{}`: no `{}` built for {}",
-                    spec.name,
-                    spec.binary,
-                    machine.target.as_deref().unwrap_or(host_target())
-                )
-            })?;
-            let bytes = std::fs::read(&program)
-                .map_err(|e| format!("cannot read {}: {e}", program.display()))?;
-            let hash = store::hash(&bytes);
-            blobs.insert(hash.clone(), program);
-            nodes.push(RemoteNode::from_spec(
-                spec,
-                hash,
-                machine.host_id.clone(),
-                machine.runner.clone(),
-            ));
-        }
-        let missing = match client
-            .call_ok(&AgentRequest::MissingBlobs(blobs.keys().cloned().collect()))
-            .await?
-        {
-            AgentReply::Missing(m) => m,
-            other => return Err(format!("agent of `{name}`: unexpected reply {other:?}")),
-        };
-        for hash in missing {
-            let Some(path) = blobs.get(&hash) else {
-                continue;
-            };
-            let bytes =
-                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            shipped_bytes += bytes.len() as u64;
-            client
-                .call_ok(&AgentRequest::PutBlob { hash, bytes })
-                .await?;
-        }
+        let programs = specs
+            .iter()
+            .map(|spec| {
+                program_for(spec, machine, bin_dir).ok_or_else(|| {
+                    format!(
+                        "node `{}`: no `{}` built for {}",
+                        spec.name,
+                        spec.binary,
+                        machine.target.as_deref().unwrap_or(host_target())
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (hashes, bytes) = ship(&mut client, &programs).await?;
+        shipped_bytes += bytes;
+        let nodes = specs
+            .iter()
+            .zip(hashes)
+            .map(|(spec, hash)| {
+                RemoteNode::from_spec(spec, hash, machine.host_id.clone(), machine.runner.clone())
+            })
+            .collect();
         client
             .call_ok(&AgentRequest::Start {
                 launch: id.clone(),

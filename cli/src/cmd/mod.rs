@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod agent;
+pub mod deploy;
 pub mod graph;
 pub mod launch;
 pub mod master;

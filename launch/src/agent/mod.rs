@@ -10,6 +10,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod deployments;
 pub mod protocol;
 pub mod server;
 pub mod store;

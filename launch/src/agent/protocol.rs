@@ -35,6 +35,18 @@ pub enum AgentRequest {
         /// The nodes.
         nodes: Vec<RemoteNode>,
     },
+    /// Install a new version of a launch (the current one is kept as previous) and run it.
+    Deploy {
+        /// Launch id.
+        launch: String,
+        /// What to run.
+        manifest: super::deployments::Manifest,
+    },
+    /// Go back to the previous version of a deployed launch and run it.
+    Rollback {
+        /// Launch id.
+        launch: String,
+    },
     /// Stop the nodes of a launch.
     Stop {
         /// Launch id.
@@ -69,6 +81,18 @@ pub enum AgentReply {
     Missing(Vec<String>),
     /// Done.
     Ok,
+    /// A version is installed and running.
+    Deployed {
+        /// The running version.
+        version: String,
+        /// The version kept for rollback.
+        previous: Option<String>,
+    },
+    /// Nothing to roll back on this machine: it runs `version`, as before.
+    Unchanged {
+        /// The running version.
+        version: String,
+    },
     /// Node status rows.
     Status(Vec<NodeStatus>),
     /// Output lines.

@@ -1,6 +1,7 @@
 //! The agent's request loop.
 
 use super::auth::{Key, Signed, Verifier};
+use super::deployments::{Deployments, Manifest};
 use super::protocol::{AgentReply, AgentRequest, RemoteNode};
 use super::store::Store;
 use crate::control::{LaunchReply, LaunchRequest};
@@ -42,8 +43,30 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let store = Store::open(&config.store_dir)?;
+    let deployments = Deployments::open(&config.store_dir.join("deployments"))?;
     let mut verifier = Verifier::new(config.key.clone());
     let mut launches: HashMap<String, Running> = HashMap::new();
+    // Deployed launches run whether or not a launcher is around: bring them back.
+    for (launch, manifest) in deployments.all() {
+        match start(
+            &launch,
+            manifest.robot,
+            manifest.master,
+            &manifest.nodes,
+            &store,
+        ) {
+            Ok(running) => {
+                tracing::info!(%launch, "deployed launch started again");
+                launches.insert(launch, running);
+            }
+            Err(e) => tracing::error!(%launch, error = %e, "cannot start a deployed launch"),
+        }
+    }
+    let ctx = Ctx {
+        store: &store,
+        deployments: &deployments,
+        config: &config,
+    };
     tokio::pin!(shutdown);
     loop {
         let frames = tokio::select! {
@@ -58,7 +81,7 @@ pub async fn serve(
             }
         };
         let reply = match authenticate(&mut verifier, &frames) {
-            Ok(request) => handle(request, &store, &config, &mut launches).await,
+            Ok(request) => handle(request, &ctx, &mut launches).await,
             Err(reason) => {
                 tracing::warn!(%reason, "refused a request");
                 AgentReply::Error(format!("refused: {reason}"))
@@ -91,12 +114,19 @@ fn authenticate(verifier: &mut Verifier, frames: &[bytes::Bytes]) -> Result<Agen
         .map_err(|e| format!("malformed request body ({e})"))
 }
 
+/// What every request may use.
+struct Ctx<'a> {
+    store: &'a Store,
+    deployments: &'a Deployments,
+    config: &'a AgentConfig,
+}
+
 async fn handle(
     request: AgentRequest,
-    store: &Store,
-    config: &AgentConfig,
+    ctx: &Ctx<'_>,
     launches: &mut HashMap<String, Running>,
 ) -> AgentReply {
+    let (store, config) = (ctx.store, ctx.config);
     match request {
         AgentRequest::Ping => AgentReply::Pong {
             host_id: config.host_id.clone(),
@@ -131,13 +161,53 @@ async fn handle(
                 Err(e) => AgentReply::Error(e),
             }
         }
-        AgentRequest::Stop { launch } => match launches.remove(&launch) {
-            Some(running) => {
-                stop_launch(&launch, running).await;
-                AgentReply::Ok
+        AgentRequest::Deploy { launch, manifest } => {
+            // Check every blob before switching versions, so a bad deploy changes nothing.
+            if let Some(node) = manifest.nodes.iter().find(|n| !store.has(&n.blob)) {
+                return AgentReply::Error(format!(
+                    "node `{}`: blob {} is not stored; upload it first",
+                    node.name, node.blob
+                ));
             }
-            None => AgentReply::Ok,
-        },
+            let (version, previous) = match ctx.deployments.install(&launch, &manifest) {
+                Ok(v) => v,
+                Err(e) => return AgentReply::Error(e),
+            };
+            run_manifest(&launch, manifest, store, launches)
+                .await
+                .map_or_else(AgentReply::Error, |()| {
+                    tracing::info!(%launch, %version, "deployed");
+                    AgentReply::Deployed { version, previous }
+                })
+        }
+        AgentRequest::Rollback { launch } => {
+            if ctx.deployments.previous_version(&launch).is_none() {
+                return match ctx.deployments.current_version(&launch) {
+                    Some(version) => AgentReply::Unchanged { version },
+                    None => AgentReply::Error(format!("launch `{launch}` is not deployed here")),
+                };
+            }
+            let manifest = match ctx.deployments.rollback(&launch) {
+                Ok(m) => m,
+                Err(e) => return AgentReply::Error(e),
+            };
+            let version = manifest.version();
+            let previous = ctx.deployments.previous_version(&launch);
+            run_manifest(&launch, manifest, store, launches)
+                .await
+                .map_or_else(AgentReply::Error, |()| {
+                    tracing::info!(%launch, %version, "rolled back");
+                    AgentReply::Deployed { version, previous }
+                })
+        }
+        AgentRequest::Stop { launch } => {
+            // A stopped launch is not brought back when the agent restarts.
+            ctx.deployments.remove(&launch);
+            if let Some(running) = launches.remove(&launch) {
+                stop_launch(&launch, running).await;
+            }
+            AgentReply::Ok
+        }
         AgentRequest::Status { launch } => match launches.get_mut(&launch) {
             Some(running) => AgentReply::Status(status(running).await),
             None => AgentReply::Error(format!("no launch `{launch}` on this agent")),
@@ -202,6 +272,27 @@ fn start(
         task,
         finished: None,
     })
+}
+
+/// Replaces whatever runs for `launch` with `manifest`.
+async fn run_manifest(
+    launch: &str,
+    manifest: Manifest,
+    store: &Store,
+    launches: &mut HashMap<String, Running>,
+) -> Result<(), String> {
+    if let Some(old) = launches.remove(launch) {
+        stop_launch(launch, old).await;
+    }
+    let running = start(
+        launch,
+        manifest.robot,
+        manifest.master,
+        &manifest.nodes,
+        store,
+    )?;
+    launches.insert(launch.to_owned(), running);
+    Ok(())
 }
 
 async fn status(running: &mut Running) -> Vec<NodeStatus> {

@@ -1,0 +1,130 @@
+//! Deployed launches an agent keeps on disk: the current manifest and the one before it,
+//! switched by atomic renames, so a rollback is one rename away and an agent that
+//! restarts brings its deployments back.
+
+use super::protocol::RemoteNode;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Everything an agent needs to run its part of a launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Robot name.
+    pub robot: String,
+    /// Master endpoint for the nodes.
+    pub master: String,
+    /// The nodes.
+    pub nodes: Vec<RemoteNode>,
+}
+
+impl Manifest {
+    /// A short id of this exact manifest (binaries and settings).
+    pub fn version(&self) -> String {
+        let bytes = postcard::to_stdvec(self).unwrap_or_default();
+        super::store::hash(&bytes)[..12].to_owned()
+    }
+}
+
+/// The deployments directory of an agent.
+#[derive(Debug, Clone)]
+pub struct Deployments {
+    dir: PathBuf,
+}
+
+impl Deployments {
+    /// Deployments under `dir` (created if missing).
+    pub fn open(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        Ok(Self {
+            dir: dir.to_owned(),
+        })
+    }
+
+    fn file(&self, launch: &str, which: &str) -> Option<PathBuf> {
+        let safe = !launch.is_empty()
+            && launch
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            && !launch.starts_with('.');
+        safe.then(|| self.dir.join(format!("{launch}.{which}")))
+    }
+
+    /// Makes `manifest` current; the current one becomes the previous. Returns (new, previous) versions.
+    pub fn install(
+        &self,
+        launch: &str,
+        manifest: &Manifest,
+    ) -> Result<(String, Option<String>), String> {
+        let current = self.file(launch, "current").ok_or("bad launch id")?;
+        let previous = self.file(launch, "previous").ok_or("bad launch id")?;
+        let old = self.load(launch, "current");
+        if old.as_ref() == Some(manifest) {
+            return Ok((
+                manifest.version(),
+                self.load(launch, "previous").map(|m| m.version()),
+            ));
+        }
+        let tmp = self.dir.join(format!("{launch}.incoming"));
+        let bytes = postcard::to_stdvec(manifest).map_err(|e| e.to_string())?;
+        std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        if current.exists() {
+            std::fs::rename(&current, &previous)
+                .map_err(|e| format!("cannot keep the previous version: {e}"))?;
+        }
+        std::fs::rename(&tmp, &current).map_err(|e| format!("cannot switch versions: {e}"))?;
+        Ok((manifest.version(), old.map(|m| m.version())))
+    }
+
+    /// Swaps current and previous; returns the manifest now current.
+    pub fn rollback(&self, launch: &str) -> Result<Manifest, String> {
+        let current = self.file(launch, "current").ok_or("bad launch id")?;
+        let previous = self.file(launch, "previous").ok_or("bad launch id")?;
+        let back = self
+            .load(launch, "previous")
+            .ok_or_else(|| format!("launch `{launch}` has no previous version here"))?;
+        let swap = self.dir.join(format!("{launch}.swap"));
+        std::fs::rename(&current, &swap).map_err(|e| e.to_string())?;
+        std::fs::rename(&previous, &current).map_err(|e| e.to_string())?;
+        std::fs::rename(&swap, &previous).map_err(|e| e.to_string())?;
+        Ok(back)
+    }
+
+    /// Forgets a launch (after `pinion launch stop`): it is not brought back at restart.
+    pub fn remove(&self, launch: &str) {
+        if let Some(current) = self.file(launch, "current") {
+            let _ = std::fs::remove_file(current);
+        }
+    }
+
+    /// Every launch with a current manifest.
+    pub fn all(&self) -> Vec<(String, Manifest)> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()?
+                    .strip_suffix(".current")
+                    .map(str::to_owned)
+            })
+            .filter_map(|launch| Some((launch.clone(), self.load(&launch, "current")?)))
+            .collect()
+    }
+
+    /// The current version, if any.
+    pub fn current_version(&self, launch: &str) -> Option<String> {
+        self.load(launch, "current").map(|m| m.version())
+    }
+
+    /// The version kept for rollback, if any.
+    pub fn previous_version(&self, launch: &str) -> Option<String> {
+        self.load(launch, "previous").map(|m| m.version())
+    }
+
+    fn load(&self, launch: &str, which: &str) -> Option<Manifest> {
+        let bytes = std::fs::read(self.file(launch, which)?).ok()?;
+        postcard::from_bytes(&bytes).ok()
+    }
+}

@@ -1,0 +1,279 @@
+//! `pinion deploy`: build every node for its machine's target, ship only the binaries an
+//! agent lacks, install the new version on each agent (keeping the previous one), and
+//! leave the robot running without a launcher. `--rollback` goes back one version.
+//!
+//! The master runs under the agent of `[master] machine`, as one more supervised process.
+
+use crate::agent::auth::Key;
+use crate::agent::client::AgentClient;
+use crate::agent::deployments::Manifest;
+use crate::agent::protocol::{AgentReply, AgentRequest, RemoteNode};
+use crate::model::{LaunchFile, MachineSpec, NodeSpec, Respawn, RespawnPolicy};
+use crate::remote::{by_machine, host_target, launch_id, program_for, ship};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const AGENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How to build and where the builds are.
+#[derive(Debug, Clone)]
+pub struct DeploySettings {
+    /// Cargo profile (`release`, `dev`, ...).
+    pub profile: String,
+    /// Cargo's target directory.
+    pub target_dir: PathBuf,
+    /// Build before shipping (else use what is built).
+    pub build: bool,
+    /// Build with `cross` instead of cargo.
+    pub cross: bool,
+    /// The agents' key.
+    pub key: Key,
+}
+
+impl DeploySettings {
+    /// Where binaries for `target` are.
+    pub fn bin_dir(&self, target: &str) -> PathBuf {
+        let profile = if self.profile == "dev" {
+            "debug"
+        } else {
+            self.profile.as_str()
+        };
+        if target == host_target() {
+            self.target_dir.join(profile)
+        } else {
+            self.target_dir.join(target).join(profile)
+        }
+    }
+}
+
+/// What one machine runs after a deploy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineOutcome {
+    /// Machine name.
+    pub machine: String,
+    /// Version now running.
+    pub version: String,
+    /// Version kept for rollback.
+    pub previous: Option<String>,
+    /// Bytes of binaries shipped to it.
+    pub shipped_bytes: u64,
+    /// Whether its version changed.
+    pub changed: bool,
+}
+
+/// Checks that the file can be deployed: every node on a machine, the master on one, a fixed port.
+pub fn master_endpoint(file: &LaunchFile) -> Result<(String, &MachineSpec), String> {
+    if let Some(node) = file.nodes.iter().find(|n| n.machine.is_none()) {
+        return Err(format!(
+            "node `{}` has no machine: a deployed robot runs every node under an agent",
+            node.name
+        ));
+    }
+    let machine_name = file.master.machine.as_ref().ok_or("a deployed robot needs [master] machine = \"...\": the master runs under that machine's agent")?;
+    let machine = file
+        .machines
+        .get(machine_name)
+        .ok_or_else(|| format!("[master] machine `{machine_name}` is not defined"))?;
+    let port = file
+        .master
+        .bind
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .filter(|p| *p != 0)
+        .ok_or("a deployed master needs a fixed port in [master] bind (nodes find it there after restarts)")?;
+    Ok((format!("tcp://{}:{port}", machine.address), machine))
+}
+
+/// Builds the workspace's binaries for every target the file's machines use.
+pub fn build(file: &LaunchFile, settings: &DeploySettings) -> Result<(), String> {
+    let targets: BTreeSet<String> = file
+        .machines
+        .values()
+        .map(|m| m.target.clone().unwrap_or_else(|| host_target().to_owned()))
+        .collect();
+    for target in targets {
+        let tool = if settings.cross { "cross" } else { "cargo" };
+        tracing::info!(%target, profile = %settings.profile, %tool, "building");
+        let mut command = std::process::Command::new(tool);
+        command
+            .args([
+                "build",
+                "--workspace",
+                "--bins",
+                "--profile",
+                &settings.profile,
+            ])
+            .env("CARGO_TARGET_DIR", &settings.target_dir);
+        // Host builds stay in target/<profile>, where `bin_dir` (and `cargo build`) put them.
+        if target != host_target() {
+            command.args(["--target", &target]);
+        }
+        let status = command
+            .status()
+            .map_err(|e| format!("cannot run {tool}: {e}"))?;
+        if !status.success() {
+            return Err(format!("{tool} build for {target} failed ({status})"));
+        }
+    }
+    Ok(())
+}
+
+/// Deploys `file`: ships what changed and installs the new version on every machine.
+pub async fn deploy(
+    file: &LaunchFile,
+    settings: &DeploySettings,
+) -> Result<Vec<MachineOutcome>, String> {
+    let (master, master_machine) = master_endpoint(file)?;
+    if settings.build {
+        build(file, settings)?;
+    }
+    let id = launch_id(file);
+    let mut groups = by_machine(file);
+    groups.entry(master_machine.name.clone()).or_default();
+    let mut outcomes = Vec::new();
+    for (name, specs) in groups {
+        let machine = file
+            .machines
+            .get(&name)
+            .ok_or_else(|| format!("machine `{name}` is not defined"))?;
+        let target = machine
+            .target
+            .clone()
+            .unwrap_or_else(|| host_target().to_owned());
+        let bin_dir = settings.bin_dir(&target);
+        let mut specs: Vec<NodeSpec> = specs;
+        if name == master_machine.name {
+            specs.insert(0, master_spec(&file.master.bind));
+        }
+        let programs = specs
+            .iter()
+            .map(|spec| {
+                program_for(
+                    spec,
+                    &MachineSpec {
+                        target: None,
+                        ..machine.clone()
+                    },
+                    &bin_dir,
+                )
+                .ok_or_else(|| {
+                    format!(
+                        "node `{}`: no `{}` in {}",
+                        spec.name,
+                        spec.binary,
+                        bin_dir.display()
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let agent = machine
+            .agent
+            .as_deref()
+            .ok_or_else(|| format!("machine `{name}` has no `agent` endpoint"))?;
+        let mut client = AgentClient::new(agent, settings.key.clone(), AGENT_TIMEOUT)?;
+        let (hashes, shipped_bytes) = ship(&mut client, &programs).await?;
+        let nodes = specs
+            .iter()
+            .zip(hashes)
+            .map(|(spec, hash)| {
+                RemoteNode::from_spec(spec, hash, machine.host_id.clone(), machine.runner.clone())
+            })
+            .collect();
+        let manifest = Manifest {
+            robot: file.robot.clone(),
+            master: master.clone(),
+            nodes,
+        };
+        match client
+            .call_ok(&AgentRequest::Deploy {
+                launch: id.clone(),
+                manifest,
+            })
+            .await?
+        {
+            AgentReply::Deployed { version, previous } => {
+                tracing::info!(machine = %name, %version, shipped_bytes, "deployed");
+                let changed = previous.as_deref() != Some(version.as_str());
+                outcomes.push(MachineOutcome {
+                    machine: name,
+                    version,
+                    previous,
+                    shipped_bytes,
+                    changed,
+                });
+            }
+            other => return Err(format!("agent of `{name}`: unexpected reply {other:?}")),
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Rolls every machine of `file` back to its previous version.
+pub async fn rollback(file: &LaunchFile, key: &Key) -> Result<Vec<MachineOutcome>, String> {
+    let (_, master_machine) = master_endpoint(file)?;
+    let id = launch_id(file);
+    let mut machines: BTreeSet<String> = by_machine(file).into_keys().collect();
+    machines.insert(master_machine.name.clone());
+    let mut outcomes = Vec::new();
+    for name in machines {
+        let agent = file
+            .machines
+            .get(&name)
+            .and_then(|m| m.agent.clone())
+            .ok_or_else(|| format!("machine `{name}` has no `agent` endpoint"))?;
+        let mut client = AgentClient::new(&agent, key.clone(), AGENT_TIMEOUT)?;
+        match client
+            .call_ok(&AgentRequest::Rollback { launch: id.clone() })
+            .await?
+        {
+            AgentReply::Deployed { version, previous } => outcomes.push(MachineOutcome {
+                machine: name,
+                version,
+                previous,
+                shipped_bytes: 0,
+                changed: true,
+            }),
+            AgentReply::Unchanged { version } => outcomes.push(MachineOutcome {
+                machine: name,
+                version,
+                previous: None,
+                shipped_bytes: 0,
+                changed: false,
+            }),
+            other => return Err(format!("agent of `{name}`: unexpected reply {other:?}")),
+        }
+    }
+    if !outcomes.iter().any(|o| o.changed) {
+        return Err(
+            "nothing to roll back: no machine has a previous version of this launch".to_owned(),
+        );
+    }
+    Ok(outcomes)
+}
+
+/// The master, as a process its machine's agent supervises.
+fn master_spec(bind: &str) -> NodeSpec {
+    NodeSpec {
+        name: "master".to_owned(),
+        binary: "pinion".to_owned(),
+        machine: None,
+        args: vec!["master".to_owned(), "--bind".to_owned(), bind.to_owned()],
+        env: Default::default(),
+        params: Default::default(),
+        remap: Default::default(),
+        namespace: None,
+        respawn: Respawn {
+            policy: RespawnPolicy::Always,
+            ..Respawn::default()
+        },
+        required: false,
+        after: Vec::new(),
+        stop_timeout: Duration::from_secs(5),
+        at: crate::model::Location {
+            file: Path::new("<deploy>").to_owned(),
+            line: 1,
+            column: 1,
+        },
+    }
+}
