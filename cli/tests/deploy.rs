@@ -27,23 +27,8 @@ impl Robot {
         let mut agents = Vec::new();
         let mut endpoints = Vec::new();
         for i in 1..=2 {
-            let mut c = lan.command(i, &bin("pinion"));
-            c.args([
-                "agent",
-                "--listen",
-                &format!("tcp://{}:11411", Lan::address(i)),
-                "--key-file",
-            ])
-            .arg(&key)
-            .arg("--store")
-            .arg(dir.0.join(format!("store{i}")))
-            .env("PINION_RUNTIME_DIR", &dir.0)
-            .env("RUST_LOG", "info,zeromq=error");
-            let mut agent = Proc::spawn(&format!("agent{i}"), c);
-            let line = agent.expect_line("PINION_AGENT=", SOON, |s, l| {
-                s == Src::Out && l.starts_with("PINION_AGENT=")
-            });
-            endpoints.push(line.trim_start_matches("PINION_AGENT=").to_owned());
+            let (agent, endpoint) = start_lan_agent(&lan, i, 11411, &dir, &key);
+            endpoints.push(endpoint);
             agents.push(agent);
         }
         Self {

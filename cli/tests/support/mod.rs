@@ -322,3 +322,32 @@ pub fn alive(pid: i32) -> bool {
         Err(_) => false,
     }
 }
+
+/// Starts `pinion agent` in host `i` of `lan` on `port` (0: any) with host id `pi{i}`;
+/// returns it with the endpoint it printed.
+pub fn start_lan_agent(
+    lan: &netns::Lan,
+    i: usize,
+    port: u16,
+    dir: &TempDir,
+    key: &std::path::Path,
+) -> (Proc, String) {
+    let mut c = lan.command(i, &bin("pinion"));
+    c.args([
+        "agent",
+        "--listen",
+        &format!("tcp://{}:{port}", netns::Lan::address(i)),
+        "--key-file",
+    ])
+    .arg(key)
+    .arg("--store")
+    .arg(dir.0.join(format!("store{i}")))
+    .env("PINION_HOST", format!("pi{i}"))
+    .env("PINION_RUNTIME_DIR", &dir.0)
+    .env("RUST_LOG", "info,zeromq=error");
+    let mut agent = Proc::spawn(&format!("agent{i}"), c);
+    let line = agent.expect_line("PINION_AGENT=", SOON, |s, l| {
+        s == Src::Out && l.starts_with("PINION_AGENT=")
+    });
+    (agent, line.trim_start_matches("PINION_AGENT=").to_owned())
+}
