@@ -31,8 +31,12 @@
 //!   ZeroMQ engine.
 //! - `runtime.rs`: what `#[pinion::main]` runs (logging, signals, clean shutdown).
 
+// The derives name the runtime as `::pinion`, also inside this crate (for `msgs`).
+extern crate self as pinion;
+
 pub mod error;
 pub mod message;
+pub mod msgs;
 pub mod names;
 pub mod node;
 pub mod protocol;

@@ -2,6 +2,8 @@
 
 use pinion::prelude::*;
 
+pub mod rover;
+
 /// The message of the talker/listener pair.
 #[derive(Message, Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[message(name = "demo/Chatter")]

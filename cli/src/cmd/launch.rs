@@ -27,6 +27,9 @@ pub struct Args {
     /// Key shared with the agents of the file's machines.
     #[arg(long, env = "PINION_KEY_FILE")]
     key_file: Option<PathBuf>,
+    /// Bind the master here instead of the file's [master] bind (port 0: pick one).
+    #[arg(long)]
+    bind: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -62,8 +65,8 @@ enum Action {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.action {
         Some(action) => remote(action),
-        None => match args.file {
-            Some(file) => launch(&file, args.check, args.local, args.key_file.as_deref()),
+        None => match &args.file {
+            Some(file) => launch(file, &args),
             None => bail!("give a launch file: pinion launch FILE.toml"),
         },
     }
@@ -76,34 +79,32 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn launch(
-    path: &Path,
-    check: bool,
-    local: bool,
-    key_file: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
+fn launch(path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
     let pinion_exe = std::env::current_exe().context("cannot find the pinion executable")?;
     let bin_dir = pinion_exe
         .parent()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
     let exists = |node: &model::NodeSpec| supervisor::resolve(node, &bin_dir).is_some();
-    let file = match model::load(path, &exists) {
+    let mut file = match model::load(path, &exists) {
         Ok(file) => file,
         Err(problems) => {
             eprintln!("{problems}");
             return Ok(ExitCode::FAILURE);
         }
     };
-    if check {
+    if let Some(bind) = &args.bind {
+        file.master.bind = bind.clone();
+    }
+    if args.check {
         tracing::info!(file = %path.display(), nodes = file.nodes.len(), "launch file is valid");
         return Ok(ExitCode::SUCCESS);
     }
-    let key = key_file.map(Key::load).transpose()?;
+    let key = args.key_file.as_deref().map(Key::load).transpose()?;
     let settings = LaunchSettings {
         pinion_exe,
         bin_dir,
-        local,
+        local: args.local,
         key,
     };
     // One thread: children are forked from it, and it lives as long as the launcher,

@@ -67,7 +67,11 @@ async fn handle(node: &Arc<NodeInner>, request: ControlRequest) -> ControlReply 
             ControlReply::Ok
         }
         ControlRequest::Shutdown { reason, replaced } => {
-            tracing::warn!(%reason, "shutdown requested");
+            if replaced {
+                tracing::warn!(%reason, "shutdown requested");
+            } else {
+                tracing::info!(%reason, "shutdown requested");
+            }
             node.shutdown.trigger(if replaced {
                 StopReason::Replaced(reason)
             } else {

@@ -1,0 +1,92 @@
+//! Sensors (`sensor_msgs`).
+
+use super::geometry::{Quaternion, Vector3};
+use super::std_msgs::Header;
+use crate::Message;
+use serde::{Deserialize, Serialize};
+
+/// An inertial measurement.
+#[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[message(name = "sensor_msgs/Imu")]
+pub struct Imu {
+    /// Time and frame.
+    pub header: Header,
+    /// Orientation estimate.
+    pub orientation: Quaternion,
+    /// Row-major 3x3 covariance; `[-1, ..]` when there is no estimate.
+    pub orientation_covariance: [f64; 9],
+    /// Rad/s.
+    pub angular_velocity: Vector3,
+    /// Covariance.
+    pub angular_velocity_covariance: [f64; 9],
+    /// m/s².
+    pub linear_acceleration: Vector3,
+    /// Covariance.
+    pub linear_acceleration_covariance: [f64; 9],
+}
+
+/// One sweep of a planar range finder.
+#[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[message(name = "sensor_msgs/LaserScan")]
+pub struct LaserScan {
+    /// Time and frame.
+    pub header: Header,
+    /// First angle, rad.
+    pub angle_min: f32,
+    /// Last angle, rad.
+    pub angle_max: f32,
+    /// Between two readings, rad.
+    pub angle_increment: f32,
+    /// Between two readings, s.
+    pub time_increment: f32,
+    /// Between two scans, s.
+    pub scan_time: f32,
+    /// Shortest valid range, m.
+    pub range_min: f32,
+    /// Longest valid range, m.
+    pub range_max: f32,
+    /// Ranges, m.
+    pub ranges: Vec<f32>,
+    /// Intensities (may be empty).
+    pub intensities: Vec<f32>,
+}
+
+/// An image.
+#[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[message(name = "sensor_msgs/Image")]
+pub struct Image {
+    /// Time and frame.
+    pub header: Header,
+    /// Rows.
+    pub height: u32,
+    /// Columns.
+    pub width: u32,
+    /// Pixel encoding, as in ROS (`rgb8`, `mono8`, `bgr8`, ...).
+    pub encoding: String,
+    /// Whether multi-byte values are big-endian.
+    pub is_bigendian: bool,
+    /// Bytes per row.
+    pub step: u32,
+    /// Pixels, `step * height` bytes.
+    pub data: Vec<u8>,
+}
+
+/// The state of a battery.
+#[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[message(name = "sensor_msgs/BatteryState")]
+pub struct BatteryState {
+    /// Time and frame.
+    pub header: Header,
+    /// V.
+    pub voltage: f32,
+    /// A (negative while discharging).
+    pub current: f32,
+    /// Ah left.
+    pub charge: f32,
+    /// Ah when full.
+    pub capacity: f32,
+    /// 0 to 1.
+    pub percentage: f32,
+    /// Whether a battery is present.
+    pub present: bool,
+}

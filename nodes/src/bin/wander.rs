@@ -1,0 +1,27 @@
+//! Wander planner: drives forward while weaving, on `cmd_vel` at 10 Hz.
+//!
+//! Run: `pinion launch configs/rover.toml --local`
+
+use pinion::msgs::geometry::{Twist, Vector3};
+use pinion::prelude::*;
+
+#[pinion::main]
+async fn main(node: Node) -> pinion::Result<()> {
+    let cmd_vel = node.advertise::<Twist>("cmd_vel").await?;
+    let mut rate = node.rate(10.0);
+    while let Some(tick) = rate.tick().await {
+        let t = tick as f64 / 10.0;
+        let twist = Twist {
+            linear: Vector3 {
+                x: 0.3,
+                ..Default::default()
+            },
+            angular: Vector3 {
+                z: 0.6 * (t / 3.0).sin(),
+                ..Default::default()
+            },
+        };
+        cmd_vel.publish(&twist).await?;
+    }
+    Ok(())
+}
