@@ -29,6 +29,9 @@ enum Command {
     /// Inspect topics.
     #[command(subcommand)]
     Topic(cmd::graph::TopicCommand),
+    /// Read and change parameters.
+    #[command(subcommand)]
+    Param(cmd::param::ParamCommand),
 }
 
 fn main() -> ExitCode {
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Command::Deploy(args) => cmd::deploy::run(args),
         Command::Node(c) => cmd::graph::node(c),
         Command::Topic(c) => cmd::graph::topic(c),
+        Command::Param(c) => cmd::param::run(c),
     };
     match result {
         Ok(code) => code,

@@ -31,6 +31,8 @@ pub enum NoticeKind {
     Subscribers(TopicName, Listing<SubscriberInfo>),
     /// Stop: a newer node took your name.
     Replaced(String),
+    /// A watched parameter changed: key, value (JSON text).
+    Param(String, String),
 }
 
 impl NoticeKind {
@@ -49,6 +51,10 @@ impl NoticeKind {
                 reason: reason.clone(),
                 replaced: true,
             },
+            NoticeKind::Param(key, value_json) => ControlRequest::ParamUpdate {
+                key: key.clone(),
+                value_json: value_json.clone(),
+            },
         }
     }
 
@@ -58,6 +64,7 @@ impl NoticeKind {
             NoticeKind::Publishers(t, _) => (0, Some(t)),
             NoticeKind::Subscribers(t, _) => (1, Some(t)),
             NoticeKind::Replaced(_) => (2, None),
+            NoticeKind::Param(..) => (3, None),
         }
     }
 }
@@ -100,6 +107,8 @@ pub struct Registry {
     nodes: BTreeMap<NodeName, NodeEntry>,
     topics: BTreeMap<TopicName, TopicEntry>,
     tombstones: VecDeque<(NodeName, u64, String)>,
+    params: BTreeMap<String, String>,
+    param_watchers: BTreeMap<String, BTreeSet<NodeName>>,
 }
 
 impl Registry {
@@ -112,6 +121,8 @@ impl Registry {
             nodes: BTreeMap::new(),
             topics: BTreeMap::new(),
             tombstones: VecDeque::new(),
+            params: BTreeMap::new(),
+            param_watchers: BTreeMap::new(),
         }
     }
 
@@ -211,6 +222,39 @@ impl Registry {
                 self.notify_publishers(&topic, notices);
                 self.drop_if_empty(&topic);
                 Ok(MasterReply::Ok)
+            }
+            NodeToMaster::SetParam { key, value_json } => {
+                check_param(&key, &value_json)?;
+                for node in self.param_watchers.get(&key).into_iter().flatten() {
+                    if let Some(n) = self.nodes.get(node) {
+                        notices.push(Notice {
+                            to: n.registration.clone(),
+                            request: NoticeKind::Param(key.clone(), value_json.clone()),
+                        });
+                    }
+                }
+                self.params.insert(key, value_json);
+                Ok(MasterReply::Ok)
+            }
+            NodeToMaster::GetParam { key } => {
+                Ok(MasterReply::Param(self.params.get(&key).cloned()))
+            }
+            NodeToMaster::ListParams => Ok(MasterReply::Params(
+                self.params.clone().into_iter().collect(),
+            )),
+            NodeToMaster::WatchParams { caller, keys } => {
+                self.check(&caller, now)?;
+                let values = keys
+                    .iter()
+                    .filter_map(|k| Some((k.clone(), self.params.get(k)?.clone())))
+                    .collect();
+                for key in keys {
+                    self.param_watchers
+                        .entry(key)
+                        .or_default()
+                        .insert(caller.node.clone());
+                }
+                Ok(MasterReply::Params(values))
             }
             NodeToMaster::ListNodes => Ok(MasterReply::Nodes(self.node_list(now))),
             NodeToMaster::ListTopics => Ok(MasterReply::Topics(self.topic_list())),
@@ -317,6 +361,10 @@ impl Registry {
 
     fn remove_node(&mut self, name: &NodeName, notices: &mut Vec<Notice>) {
         self.nodes.remove(name);
+        for watchers in self.param_watchers.values_mut() {
+            watchers.remove(name);
+        }
+        self.param_watchers.retain(|_, w| !w.is_empty());
         let mut lost_publishers = Vec::new();
         let mut lost_subscribers = Vec::new();
         for (topic, entry) in self.topics.iter_mut() {
@@ -467,6 +515,30 @@ impl Registry {
             })
             .collect()
     }
+}
+
+/// Parameter keys are names like topics; values must be JSON.
+fn check_param(key: &str, value_json: &str) -> Result<(), MasterError> {
+    if let Err(e) = TopicName::new(key) {
+        return Err(MasterError::new(
+            MasterErrorKind::Invalid,
+            format!("bad parameter key: {e}"),
+        ));
+    }
+    if value_json.len() > 1 << 20 {
+        return Err(MasterError::new(
+            MasterErrorKind::Invalid,
+            format!("parameter `{key}` is larger than 1 MiB"),
+        ));
+    }
+    serde_json::from_str::<serde_json::Value>(value_json)
+        .map(|_| ())
+        .map_err(|e| {
+            MasterError::new(
+                MasterErrorKind::Invalid,
+                format!("parameter `{key}`: the value is not JSON: {e}"),
+            )
+        })
 }
 
 #[cfg(test)]

@@ -42,6 +42,14 @@ pub enum Error {
     /// Setting up the node failed (runtime, sockets, environment).
     #[error("node setup failed: {0}")]
     Setup(String),
+    /// A parameter's value does not fit the type asked for.
+    #[error("parameter `{key}`: {message}")]
+    Param {
+        /// The full key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
     /// An operation did not finish in the time allowed.
     #[error("timed out after {0:?} while {1}")]
     Timeout(std::time::Duration, &'static str),

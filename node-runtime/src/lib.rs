@@ -39,6 +39,7 @@ pub mod message;
 pub mod msgs;
 pub mod names;
 pub mod node;
+pub mod params;
 pub mod protocol;
 pub mod publisher;
 pub mod queue;

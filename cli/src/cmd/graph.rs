@@ -21,7 +21,7 @@ pub enum TopicCommand {
     List,
 }
 
-fn ask(request: &NodeToMaster) -> anyhow::Result<MasterReply> {
+pub fn ask(request: &NodeToMaster) -> anyhow::Result<MasterReply> {
     let endpoint = std::env::var("PINION_MASTER")
         .unwrap_or_else(|_| pinion::node::host::DEFAULT_MASTER.to_owned());
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -5,5 +5,6 @@ pub mod deploy;
 pub mod graph;
 pub mod launch;
 pub mod master;
+pub mod param;
 
 pub use pinion::runtime::termination;

@@ -34,6 +34,24 @@ impl GraphClient {
         }
     }
 
+    /// Sets a parameter at the master; false if the master did not take it.
+    pub async fn set_param(&mut self, key: &str, value_json: &str) -> bool {
+        let request = NodeToMaster::SetParam {
+            key: key.to_owned(),
+            value_json: value_json.to_owned(),
+        };
+        let Ok(body) = protocol::encode("set param", &request) else {
+            return false;
+        };
+        let Ok(reply) = self.master.request(body).await else {
+            return false;
+        };
+        matches!(
+            protocol::decode::<MasterReply>("master reply", &reply),
+            Ok(MasterReply::Ok)
+        )
+    }
+
     /// Asks a node to shut down through its control socket; true if it agreed.
     pub async fn request_shutdown(&self, node: &NodeInfo, reason: &str) -> bool {
         let Some(endpoint) = node.control.pick(&node.host, &self.host) else {

@@ -470,6 +470,16 @@ async fn start_due(
             nodes[i].status.state = NodeState::Waiting;
             continue;
         }
+        // The node's parameters are at the master before it starts (ROS order).
+        let mut params_set = true;
+        for (key, value) in &nodes[i].spec.params {
+            let full = format!("{}/{key}", nodes[i].graph_name);
+            params_set &= graph.set_param(&full, &value.to_string()).await;
+        }
+        if !params_set {
+            nodes[i].status.state = NodeState::Waiting;
+            continue;
+        }
         let node = &mut nodes[i];
         match spawn_node(node, endpoint, sink) {
             Ok(child) => {

@@ -208,3 +208,51 @@ fn subscribers_hear_of_new_and_expired_publishers() {
         .iter()
         .any(|n| matches!(&n.request, NoticeKind::Publishers(_, list) if list.items.is_empty())));
 }
+
+#[test]
+fn parameters_are_checked_stored_and_pushed_to_watchers() {
+    let mut r = Registry::new(7, Duration::from_secs(3));
+    let now = Instant::now();
+    r.handle(NodeToMaster::RegisterNode(registration("talker", 1)), now);
+    let out = r.handle(
+        NodeToMaster::WatchParams {
+            caller: caller("talker", 1),
+            keys: vec!["talker/text".into()],
+        },
+        now,
+    );
+    assert!(matches!(out.reply, MasterReply::Params(ref v) if v.is_empty()));
+    let out = r.handle(
+        NodeToMaster::SetParam {
+            key: "talker/text".into(),
+            value_json: "\"hi\"".into(),
+        },
+        now,
+    );
+    assert!(matches!(out.reply, MasterReply::Ok));
+    assert!(out.notices.iter().any(|n| n.to.name.as_str() == "talker"
+        && n.request == NoticeKind::Param("talker/text".into(), "\"hi\"".into())));
+    let out = r.handle(
+        NodeToMaster::GetParam {
+            key: "talker/text".into(),
+        },
+        now,
+    );
+    assert!(matches!(out.reply, MasterReply::Param(Some(ref v)) if v == "\"hi\""));
+    let bad = r.handle(
+        NodeToMaster::SetParam {
+            key: "talker/text".into(),
+            value_json: "hi".into(),
+        },
+        now,
+    );
+    assert!(matches!(bad.reply, MasterReply::Error(ref e) if e.message.contains("not JSON")));
+    let bad = r.handle(
+        NodeToMaster::SetParam {
+            key: "bad key".into(),
+            value_json: "1".into(),
+        },
+        now,
+    );
+    assert!(matches!(bad.reply, MasterReply::Error(_)));
+}

@@ -109,6 +109,10 @@ async fn handle(node: &Arc<NodeInner>, request: ControlRequest) -> ControlReply 
             }
             ControlReply::Ok
         }
+        ControlRequest::ParamUpdate { key, value_json } => {
+            node.set_param_value(&key, Some(value_json));
+            ControlReply::Ok
+        }
         ControlRequest::Ping => ControlReply::Ok,
     }
 }

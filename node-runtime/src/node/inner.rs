@@ -51,6 +51,8 @@ pub(crate) struct NodeInner {
     pub(crate) retiring: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) ipc_files: Vec<PathBuf>,
     pub(crate) naming: super::naming::Naming,
+    /// Watched parameters: full key -> latest value (JSON text).
+    pub(crate) params: Mutex<HashMap<String, tokio::sync::watch::Sender<Option<String>>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -169,6 +171,42 @@ impl NodeInner {
         lock(&self.retiring).push(task);
     }
 
+    /// Records a watched parameter's value (from the master).
+    pub(crate) fn set_param_value(&self, key: &str, value: Option<String>) {
+        if let Some(tx) = lock(&self.params).get(key) {
+            tx.send_if_modified(|v| {
+                let changed = *v != value;
+                *v = value.clone();
+                changed
+            });
+        }
+    }
+
+    /// Asks the master to report changes of `keys`, and records their current values.
+    pub(crate) async fn watch_params_at_master(&self, keys: Vec<String>) -> Result<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let request = NodeToMaster::WatchParams {
+            caller: self.caller(),
+            keys: keys.clone(),
+        };
+        if let MasterReply::Params(values) = self
+            .master
+            .request_until_answered(&request, &self.shutdown)
+            .await?
+        {
+            for key in keys {
+                let value = values
+                    .iter()
+                    .find(|(k, _)| k == &key)
+                    .map(|(_, v)| v.clone());
+                self.set_param_value(&key, value);
+            }
+        }
+        Ok(())
+    }
+
     /// Takes the tasks of retiring publishers and subscribers, to wait for them.
     pub(crate) fn take_retiring(&self) -> Vec<JoinHandle<()>> {
         std::mem::take(&mut *lock(&self.retiring))
@@ -190,6 +228,10 @@ impl NodeInner {
             if let Err(e) = self.advertise_to_master(&publisher).await {
                 tracing::error!(topic = %publisher.topic, error = %e, "could not advertise again");
             }
+        }
+        let watched: Vec<String> = lock(&self.params).keys().cloned().collect();
+        if let Err(e) = self.watch_params_at_master(watched).await {
+            tracing::error!(error = %e, "could not watch parameters again");
         }
         for (subscriber_id, sub) in self.all_subscriptions() {
             // Registering again means the node was cut off: make fresh connections.

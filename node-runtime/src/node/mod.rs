@@ -134,6 +134,7 @@ impl Node {
             retiring: Default::default(),
             ipc_files: vec![ctl_path, data_path],
             naming: options.naming,
+            params: Default::default(),
         });
         tokio::spawn(control::serve(inner.clone(), replier));
         if let Err(e) = inner.register_everything().await {
@@ -250,6 +251,58 @@ impl Node {
             stats,
             node: self.inner.clone(),
             _commands: commands,
+            _type: PhantomData,
+        })
+    }
+
+    /// The value of parameter `key`: this node's own (`rate` means `<node name>/rate`),
+    /// or global with a leading `/`. `Ok(None)` if it is not set.
+    ///
+    /// ```no_run
+    /// # async fn run(node: pinion::Node) -> pinion::Result<()> {
+    /// let rate: f64 = node.param("rate").await?.unwrap_or(10.0);
+    /// # let _ = rate; Ok(()) }
+    /// ```
+    pub async fn param<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
+        let key = crate::params::resolve_key(self.inner.name.as_str(), key);
+        match self
+            .inner
+            .master
+            .request_until_answered(
+                &NodeToMaster::GetParam { key: key.clone() },
+                &self.inner.shutdown,
+            )
+            .await?
+        {
+            MasterReply::Param(Some(json)) => crate::params::decode(&key, &json).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Follows parameter `key`: its value now and every change (`pinion param set`).
+    pub async fn watch_param<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<crate::params::ParamWatch<T>> {
+        let key = crate::params::resolve_key(self.inner.name.as_str(), key);
+        let mut rx = {
+            let mut params = self
+                .inner
+                .params
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            params
+                .entry(key.clone())
+                .or_insert_with(|| tokio::sync::watch::channel(None).0)
+                .subscribe()
+        };
+        self.inner.watch_params_at_master(vec![key.clone()]).await?;
+        // The value now is `current()`; `changed()` waits for the next one.
+        rx.borrow_and_update();
+        Ok(crate::params::ParamWatch {
+            key,
+            rx,
+            shutdown: self.inner.shutdown.clone(),
             _type: PhantomData,
         })
     }

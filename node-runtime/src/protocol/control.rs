@@ -52,6 +52,13 @@ pub enum ControlRequest {
         /// The flush marker's token.
         token: u64,
     },
+    /// From the master: a watched parameter changed.
+    ParamUpdate {
+        /// Key.
+        key: String,
+        /// New value, as JSON text.
+        value_json: String,
+    },
     /// Are you there?
     Ping,
 }

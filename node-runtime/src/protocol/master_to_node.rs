@@ -114,6 +114,10 @@ pub enum MasterReply {
     Publishers(Listing<PublisherInfo>),
     /// The current subscribers of a topic just advertised.
     Subscribers(Listing<SubscriberInfo>),
+    /// One parameter's value (JSON text), if it is set.
+    Param(Option<String>),
+    /// Parameters and their values (JSON text).
+    Params(Vec<(String, String)>),
     /// Registered nodes.
     Nodes(Vec<NodeInfo>),
     /// Known topics.

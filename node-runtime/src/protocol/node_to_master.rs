@@ -83,6 +83,27 @@ pub enum NodeToMaster {
         /// Which subscriber.
         subscriber_id: u64,
     },
+    /// Set a parameter (JSON text); nodes watching it are told.
+    SetParam {
+        /// Key, such as `talker/rate` (a node's own parameters live under its name).
+        key: String,
+        /// The value, as JSON text.
+        value_json: String,
+    },
+    /// Read a parameter.
+    GetParam {
+        /// Key.
+        key: String,
+    },
+    /// All parameters.
+    ListParams,
+    /// Tell me when these parameters change; the reply holds their current values.
+    WatchParams {
+        /// Who.
+        caller: Caller,
+        /// Keys.
+        keys: Vec<String>,
+    },
     /// The registered nodes.
     ListNodes,
     /// The known topics.

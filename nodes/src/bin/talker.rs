@@ -40,12 +40,19 @@ async fn main(node: Node) -> pinion::Result<()> {
     if args.wait_for > 0 {
         chatter.wait_for_subscribers(args.wait_for).await?;
     }
+    // The `text` parameter (from the launch file, or `pinion param set talker/text '"hi"'`)
+    // overrides --text, also while running.
+    let mut text_param = node.watch_param::<String>("text").await?;
+    let mut text = text_param.current()?.unwrap_or(args.text);
     let mut rate = node.rate(args.rate);
     while let Some(seq) = rate.tick().await {
+        if let Some(Some(new)) = text_param.try_changed().transpose()? {
+            text = new;
+        }
         chatter
             .publish(&Chatter {
                 seq,
-                text: args.text.clone(),
+                text: text.clone(),
             })
             .await?;
         if args.count > 0 && seq + 1 >= args.count {
