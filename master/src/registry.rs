@@ -109,6 +109,15 @@ pub struct Registry {
     tombstones: VecDeque<(NodeName, u64, String)>,
     params: BTreeMap<String, String>,
     param_watchers: BTreeMap<String, BTreeSet<NodeName>>,
+    services: BTreeMap<TopicName, ServiceEntry>,
+}
+
+#[derive(Debug, Clone)]
+struct ServiceEntry {
+    node: NodeName,
+    request: TypeInfo,
+    response: TypeInfo,
+    endpoints: pinion::protocol::Endpoints,
 }
 
 impl Registry {
@@ -123,6 +132,7 @@ impl Registry {
             tombstones: VecDeque::new(),
             params: BTreeMap::new(),
             param_watchers: BTreeMap::new(),
+            services: BTreeMap::new(),
         }
     }
 
@@ -222,6 +232,77 @@ impl Registry {
                 self.notify_publishers(&topic, notices);
                 self.drop_if_empty(&topic);
                 Ok(MasterReply::Ok)
+            }
+            NodeToMaster::AdvertiseService {
+                caller,
+                name,
+                request,
+                response,
+                endpoints,
+            } => {
+                self.check(&caller, now)?;
+                for t in [&request, &response] {
+                    if !t.is_consistent() {
+                        return Err(MasterError::new(
+                            MasterErrorKind::Invalid,
+                            format!(
+                                "type `{}` has a hash that does not match its schema",
+                                t.name
+                            ),
+                        ));
+                    }
+                }
+                if let Some(existing) = self.services.get(&name) {
+                    if existing.node != caller.node {
+                        service_types_match(&name, existing, &request, &response)?;
+                    }
+                }
+                self.services.insert(
+                    name,
+                    ServiceEntry {
+                        node: caller.node,
+                        request,
+                        response,
+                        endpoints,
+                    },
+                );
+                Ok(MasterReply::Ok)
+            }
+            NodeToMaster::UnadvertiseService { caller, name } => {
+                self.check(&caller, now)?;
+                if self
+                    .services
+                    .get(&name)
+                    .is_some_and(|s| s.node == caller.node)
+                {
+                    self.services.remove(&name);
+                }
+                Ok(MasterReply::Ok)
+            }
+            NodeToMaster::LookupService {
+                name,
+                request,
+                response,
+            } => {
+                let entry = self.services.get(&name).ok_or_else(|| {
+                    MasterError::new(
+                        MasterErrorKind::NoService,
+                        format!("no node serves `{name}` (is its server running?)"),
+                    )
+                })?;
+                service_types_match(&name, entry, &request, &response)?;
+                let host = self
+                    .nodes
+                    .get(&entry.node)
+                    .map(|n| n.registration.host.clone())
+                    .unwrap_or_default();
+                Ok(MasterReply::Service(
+                    pinion::protocol::master_to_node::ServiceInfo {
+                        node: entry.node.clone(),
+                        host,
+                        endpoints: entry.endpoints.clone(),
+                    },
+                ))
             }
             NodeToMaster::SetParam { key, value_json } => {
                 check_param(&key, &value_json)?;
@@ -361,6 +442,7 @@ impl Registry {
 
     fn remove_node(&mut self, name: &NodeName, notices: &mut Vec<Notice>) {
         self.nodes.remove(name);
+        self.services.retain(|_, s| &s.node != name);
         for watchers in self.param_watchers.values_mut() {
             watchers.remove(name);
         }
@@ -515,6 +597,29 @@ impl Registry {
             })
             .collect()
     }
+}
+
+/// A service's request and response types against the ones a caller means.
+fn service_types_match(
+    name: &TopicName,
+    entry: &ServiceEntry,
+    request: &TypeInfo,
+    response: &TypeInfo,
+) -> Result<(), MasterError> {
+    for (what, existing, offered) in [
+        ("request", &entry.request, request),
+        ("response", &entry.response, response),
+    ] {
+        if existing.hash != offered.hash {
+            let mut e = MasterError::type_mismatch(name, existing, offered);
+            e.message = format!(
+                "service {what} type: {}",
+                e.message.replacen("topic", "service", 1)
+            );
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// Parameter keys are names like topics; values must be JSON.

@@ -42,6 +42,14 @@ pub enum Error {
     /// Setting up the node failed (runtime, sockets, environment).
     #[error("node setup failed: {0}")]
     Setup(String),
+    /// A service call failed.
+    #[error("service `{name}`: {message}")]
+    Service {
+        /// The service.
+        name: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A parameter's value does not fit the type asked for.
     #[error("parameter `{key}`: {message}")]
     Param {

@@ -46,6 +46,7 @@ pub mod queue;
 pub mod rate;
 pub mod runtime;
 pub mod schema_diff;
+pub mod service;
 pub mod shutdown;
 pub mod subscriber;
 mod subscription;

@@ -13,3 +13,21 @@ pub struct Chatter {
     /// Free text.
     pub text: String,
 }
+
+/// Request of the `add_two_ints` service.
+#[derive(Message, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[message(name = "demo/AddTwoIntsRequest")]
+pub struct AddTwoIntsRequest {
+    /// First term.
+    pub a: i64,
+    /// Second term.
+    pub b: i64,
+}
+
+/// Response of the `add_two_ints` service.
+#[derive(Message, Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[message(name = "demo/AddTwoIntsResponse")]
+pub struct AddTwoIntsResponse {
+    /// a + b.
+    pub sum: i64,
+}

@@ -51,6 +51,10 @@ pub(crate) struct NodeInner {
     pub(crate) retiring: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) ipc_files: Vec<PathBuf>,
     pub(crate) naming: super::naming::Naming,
+    /// Address tcp sockets are bound on.
+    pub(crate) tcp_ip: std::net::IpAddr,
+    /// Served services: name -> (request type, response type, endpoints, ipc file).
+    pub(crate) services: Mutex<HashMap<TopicName, (TypeInfo, TypeInfo, Endpoints, PathBuf)>>,
     /// Watched parameters: full key -> latest value (JSON text).
     pub(crate) params: Mutex<HashMap<String, tokio::sync::watch::Sender<Option<String>>>>,
 }
@@ -171,6 +175,30 @@ impl NodeInner {
         lock(&self.retiring).push(task);
     }
 
+    /// A dropped service server: withdraw it from the master and remove its socket file.
+    pub(crate) fn forget_service(self: &Arc<Self>, name: &TopicName) {
+        if let Some((_, _, _, path)) = lock(&self.services).remove(name) {
+            let _ = std::fs::remove_file(path);
+        }
+        if self.shutdown.is_triggered() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let node = self.clone();
+        let request = NodeToMaster::UnadvertiseService {
+            caller: self.caller(),
+            name: name.clone(),
+        };
+        let task = runtime.spawn(async move {
+            if let Err(e) = node.master.request(&request).await {
+                tracing::debug!(error = %e, "unadvertise service not delivered; the master expires it");
+            }
+        });
+        lock(&self.retiring).push(task);
+    }
+
     /// Records a watched parameter's value (from the master).
     pub(crate) fn set_param_value(&self, key: &str, value: Option<String>) {
         if let Some(tx) = lock(&self.params).get(key) {
@@ -229,6 +257,21 @@ impl NodeInner {
                 tracing::error!(topic = %publisher.topic, error = %e, "could not advertise again");
             }
         }
+        let services: Vec<_> = lock(&self.services)
+            .iter()
+            .map(|(n, (rq, rs, ep, _))| (n.clone(), rq.clone(), rs.clone(), ep.clone()))
+            .collect();
+        for (name, request, response, endpoints) in services {
+            let advertise =
+                crate::service::advertise_request(self, &name, request, response, endpoints);
+            if let Err(e) = self
+                .master
+                .request_until_answered(&advertise, &self.shutdown)
+                .await
+            {
+                tracing::error!(service = %name, error = %e, "could not advertise the service again");
+            }
+        }
         let watched: Vec<String> = lock(&self.params).keys().cloned().collect();
         if let Err(e) = self.watch_params_at_master(watched).await {
             tracing::error!(error = %e, "could not watch parameters again");
@@ -285,6 +328,9 @@ impl NodeInner {
     /// Removes this process's ipc socket files.
     pub(crate) fn remove_ipc_files(&self) {
         for path in &self.ipc_files {
+            let _ = std::fs::remove_file(path);
+        }
+        for (_, _, _, path) in lock(&self.services).values() {
             let _ = std::fs::remove_file(path);
         }
     }

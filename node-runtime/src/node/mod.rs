@@ -135,6 +135,8 @@ impl Node {
             ipc_files: vec![ctl_path, data_path],
             naming: options.naming,
             params: Default::default(),
+            tcp_ip: ip,
+            services: Default::default(),
         });
         tokio::spawn(control::serve(inner.clone(), replier));
         if let Err(e) = inner.register_everything().await {
@@ -304,6 +306,93 @@ impl Node {
             rx,
             shutdown: self.inner.shutdown.clone(),
             _type: PhantomData,
+        })
+    }
+
+    /// Serves service `name`: each call's request goes to `handler`, whose `Ok` is the
+    /// response and whose `Err` text reaches the caller. Calls are handled one at a time.
+    pub async fn serve<Req, Resp, F, Fut, E>(
+        &self,
+        name: &str,
+        handler: F,
+    ) -> Result<crate::service::ServiceServer>
+    where
+        Req: Message,
+        Resp: Message,
+        F: FnMut(Req) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = std::result::Result<Resp, E>> + Send + 'static,
+        E: std::fmt::Display + 'static,
+    {
+        let name = self.inner.naming.resolve(name)?;
+        let path = host::ipc_path(
+            self.inner.name.as_str(),
+            &format!("srv-{}", name.as_str().replace('/', "_")),
+        );
+        let mut replier = Replier::new();
+        let endpoints = Endpoints {
+            ipc: Some(replier.bind(&format!("ipc://{}", path.display())).await?),
+            tcp: Some(
+                replier
+                    .bind(&format!("tcp://{}", tcp_host(self.inner.tcp_ip)))
+                    .await?,
+            ),
+        };
+        self.inner
+            .services
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                name.clone(),
+                (
+                    Req::type_info(),
+                    Resp::type_info(),
+                    endpoints.clone(),
+                    path.clone(),
+                ),
+            );
+        let advertise = crate::service::advertise_request(
+            &self.inner,
+            &name,
+            Req::type_info(),
+            Resp::type_info(),
+            endpoints,
+        );
+        if let Err(e) = self
+            .inner
+            .master
+            .request_until_answered(&advertise, &self.inner.shutdown)
+            .await
+        {
+            self.inner
+                .services
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&name);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        let task = tokio::spawn(crate::service::serve_loop::<Req, Resp, F, Fut, E>(
+            replier,
+            name.clone(),
+            handler,
+        ));
+        Ok(crate::service::ServiceServer {
+            name,
+            node: self.inner.clone(),
+            task,
+        })
+    }
+
+    /// A client of service `name` (looked up at the first call, and again after a failure).
+    pub fn client<Req: Message, Resp: Message>(
+        &self,
+        name: &str,
+    ) -> Result<crate::service::ServiceClient<Req, Resp>> {
+        Ok(crate::service::ServiceClient {
+            name: self.inner.naming.resolve(name)?,
+            node: self.inner.clone(),
+            link: tokio::sync::Mutex::new(None),
+            _types: PhantomData,
         })
     }
 

@@ -64,6 +64,17 @@ pub struct Listing<T> {
     pub items: Vec<T>,
 }
 
+/// A service and its server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    /// Serving node.
+    pub node: NodeName,
+    /// Its host id.
+    pub host: String,
+    /// The service's socket.
+    pub endpoints: Endpoints,
+}
+
 /// A registered node, as tools show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeInfo {
@@ -114,6 +125,8 @@ pub enum MasterReply {
     Publishers(Listing<PublisherInfo>),
     /// The current subscribers of a topic just advertised.
     Subscribers(Listing<SubscriberInfo>),
+    /// Where a service is served.
+    Service(ServiceInfo),
     /// One parameter's value (JSON text), if it is set.
     Param(Option<String>),
     /// Parameters and their values (JSON text).
@@ -150,6 +163,8 @@ pub enum MasterErrorKind {
         /// Field-by-field differences.
         differences: Vec<String>,
     },
+    /// No node serves the service.
+    NoService,
     /// Anything else that was invalid.
     Invalid,
 }

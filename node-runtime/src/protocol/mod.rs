@@ -13,6 +13,7 @@ pub mod control;
 pub mod header;
 pub mod master_to_node;
 pub mod node_to_master;
+pub mod service;
 
 pub use master_to_node::{MasterError, MasterErrorKind, MasterReply};
 pub use node_to_master::NodeToMaster;

@@ -83,6 +83,35 @@ pub enum NodeToMaster {
         /// Which subscriber.
         subscriber_id: u64,
     },
+    /// I serve this service.
+    AdvertiseService {
+        /// Who.
+        caller: Caller,
+        /// Service name.
+        name: TopicName,
+        /// Request type.
+        request: TypeInfo,
+        /// Response type.
+        response: TypeInfo,
+        /// Where the service's socket is.
+        endpoints: super::Endpoints,
+    },
+    /// I stop serving this service.
+    UnadvertiseService {
+        /// Who.
+        caller: Caller,
+        /// Service name.
+        name: TopicName,
+    },
+    /// Where is this service? The types are checked against the server's.
+    LookupService {
+        /// Service name.
+        name: TopicName,
+        /// Request type the client sends.
+        request: TypeInfo,
+        /// Response type the client expects.
+        response: TypeInfo,
+    },
     /// Set a parameter (JSON text); nodes watching it are told.
     SetParam {
         /// Key, such as `talker/rate` (a node's own parameters live under its name).
