@@ -40,6 +40,7 @@ pub mod msgs;
 pub mod names;
 pub mod node;
 pub mod params;
+pub mod parts;
 pub mod protocol;
 pub mod publisher;
 pub mod queue;
@@ -56,13 +57,15 @@ pub use error::{Error, Result};
 pub use message::{Message, TypeInfo};
 pub use names::{NodeName, TopicName};
 pub use node::{Node, NodeOptions};
-pub use pinion_macros::{main, Message};
+pub use pinion_macros::{main, Message, Node};
 pub use publisher::{AdvertiseOptions, Publisher};
 pub use rate::Rate;
 pub use subscriber::{SubscribeOptions, Subscriber};
 
 /// What a node file usually needs: `use pinion::prelude::*;`.
 pub mod prelude {
+    pub use crate::params::ParamWatch;
+    pub use crate::service::ServiceClient;
     pub use crate::{
         AdvertiseOptions, Message, Node, Publisher, Rate, SubscribeOptions, Subscriber,
     };
@@ -72,7 +75,11 @@ pub mod prelude {
 /// Items the macros' generated code refers to. Not a public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::runtime::run_main;
+    pub use crate::parts::{
+        ClientField, Manifest, NodeParts, ParamField, PublishField, ServiceUse, SubscribeField,
+        TopicUse,
+    };
+    pub use crate::runtime::{run_main, run_main_with_parts};
     pub use postcard_schema::schema::{
         DataModelType, DataModelVariant, NamedType, NamedValue, NamedVariant,
     };

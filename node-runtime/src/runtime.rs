@@ -15,6 +15,21 @@ pub trait MainOutput {
     fn report(self) -> ExitCode;
 }
 
+impl<E: std::fmt::Display> MainOutput for Result<ExitCode, E> {
+    fn report(self) -> ExitCode {
+        match self {
+            Ok(code) => code,
+            Err(e) => Err::<(), E>(e).report(),
+        }
+    }
+}
+
+impl MainOutput for ExitCode {
+    fn report(self) -> ExitCode {
+        self
+    }
+}
+
 impl MainOutput for () {
     fn report(self) -> ExitCode {
         ExitCode::SUCCESS
@@ -56,6 +71,10 @@ where
     Fut: Future<Output = O>,
     O: MainOutput,
 {
+    if manifest_requested() {
+        // A node without `#[derive(Node)]` parts cannot say what it uses.
+        return print_manifest(None);
+    }
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -109,6 +128,46 @@ where
                 tracing::warn!("main did not return within {USER_GRACE:?} of the shutdown request");
                 ExitCode::FAILURE
             }
+        }
+    })
+}
+
+/// The flag that makes a node print its manifest (JSON) and exit without connecting.
+pub const MANIFEST_FLAG: &str = "--pinion-manifest";
+
+fn manifest_requested() -> bool {
+    std::env::args().skip(1).any(|a| a == MANIFEST_FLAG)
+}
+
+fn print_manifest(manifest: Option<&crate::parts::Manifest>) -> ExitCode {
+    use std::io::Write;
+    let text = match manifest {
+        Some(m) => serde_json::to_string_pretty(m).unwrap_or_else(|_| "null".to_owned()),
+        None => "null".to_owned(),
+    };
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}") {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+/// Like [`run_main`], for `async fn main(node: Node, parts: P)`: the parts are created
+/// from the node before `main` runs, and `--pinion-manifest` prints `P`'s manifest.
+pub fn run_main_with_parts<P, F, Fut, O>(default_name: &str, user_main: F) -> ExitCode
+where
+    P: crate::parts::NodeParts + 'static,
+    F: FnOnce(Node, P) -> Fut,
+    Fut: Future<Output = O>,
+    O: MainOutput,
+{
+    if manifest_requested() {
+        return print_manifest(Some(&P::manifest()));
+    }
+    run_main(default_name, |node: Node| async move {
+        match P::create(&node).await {
+            Ok(parts) => Ok(user_main(node, parts).await.report()),
+            Err(e) => Err(e),
         }
     })
 }

@@ -13,3 +13,10 @@ fn main_attribute() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/main/fail/*.rs");
 }
+
+#[test]
+fn derive_node() {
+    let t = trybuild::TestCases::new();
+    t.pass("tests/ui/node/pass/*.rs");
+    t.compile_fail("tests/ui/node/fail/*.rs");
+}

@@ -7,6 +7,7 @@
 mod attrs;
 mod main_attr;
 mod message;
+mod node;
 mod schema;
 
 use proc_macro::TokenStream;
@@ -18,6 +19,17 @@ use proc_macro::TokenStream;
 pub fn derive_message(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     message::expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Builds a node's publishers, subscribers, parameters and service clients from its fields.
+///
+/// See `pinion::parts` for the attributes and the generated code.
+#[proc_macro_derive(Node, attributes(pinion))]
+pub fn derive_node(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    node::expand(&input)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

@@ -9,17 +9,19 @@ pub fn expand(args: TokenStream, item: &ItemFn) -> syn::Result<TokenStream> {
     check_signature(item)?;
     let body = &item.block;
     let attrs = &item.attrs;
-    let arg = match item.sig.inputs.first() {
-        Some(FnArg::Typed(pat)) => pat,
-        _ => {
-            return Err(syn::Error::new_spanned(
-                &item.sig,
-                "#[pinion::main] needs one argument: `node: Node`",
-            ))
-        }
-    };
-    let arg_pat = &arg.pat;
-    let arg_ty = &arg.ty;
+    let args: Vec<&syn::PatType> = item
+        .sig
+        .inputs
+        .iter()
+        .map(|a| match a {
+            FnArg::Typed(pat) => Ok(pat),
+            FnArg::Receiver(r) => Err(syn::Error::new_spanned(
+                r,
+                "#[pinion::main] takes `node: Node` (and optionally the node's parts)",
+            )),
+        })
+        .collect::<syn::Result<_>>()?;
+    let inputs = &item.sig.inputs;
     let output = match &item.sig.output {
         ReturnType::Type(_, ty) => quote!(#ty),
         ReturnType::Default => quote!(()),
@@ -28,11 +30,17 @@ pub fn expand(args: TokenStream, item: &ItemFn) -> syn::Result<TokenStream> {
         Some(n) => quote!(#n),
         None => quote!(::core::env!("CARGO_CRATE_NAME")),
     };
+    let runner = if args.len() == 2 {
+        let parts = &args[1].ty;
+        quote!(::pinion::__private::run_main_with_parts::<#parts, _, _, _>(#default_name, __pinion_user_main))
+    } else {
+        quote!(::pinion::__private::run_main(#default_name, __pinion_user_main))
+    };
     Ok(quote! {
         #(#attrs)*
         fn main() -> ::std::process::ExitCode {
-            async fn __pinion_user_main(#arg_pat: #arg_ty) -> #output #body
-            ::pinion::__private::run_main(#default_name, __pinion_user_main)
+                        async fn __pinion_user_main(#inputs) -> #output #body
+            #runner
         }
     })
 }
@@ -79,10 +87,10 @@ fn check_signature(item: &ItemFn) -> syn::Result<()> {
             "#[pinion::main] needs an `async fn`",
         ));
     }
-    if sig.inputs.len() != 1 {
+    if sig.inputs.is_empty() || sig.inputs.len() > 2 {
         return Err(syn::Error::new_spanned(
             &sig.inputs,
-            "#[pinion::main] needs exactly one argument: `node: Node`",
+            "#[pinion::main] takes `node: Node`, and optionally the node's parts: `io: MyParts` (a #[derive(Node)] struct)",
         ));
     }
     if !sig.generics.params.is_empty() {

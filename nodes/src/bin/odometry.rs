@@ -11,11 +11,23 @@ use pinion::prelude::*;
 use pinion_nodes::rover::{WheelTicks, TICKS_PER_TURN, WHEEL_RADIUS};
 use std::f64::consts::TAU;
 
+#[derive(Node)]
+struct Io {
+    #[pinion(subscribe = "wheel_ticks")]
+    ticks: Subscriber<WheelTicks>,
+    #[pinion(subscribe = "imu")]
+    imu: Subscriber<Imu>,
+    #[pinion(publish = "odom")]
+    odom: Publisher<Odometry>,
+}
+
 #[pinion::main]
-async fn main(node: Node) -> pinion::Result<()> {
-    let mut ticks = node.subscribe::<WheelTicks>("wheel_ticks").await?;
-    let mut imu = node.subscribe::<Imu>("imu").await?;
-    let odom = node.advertise::<Odometry>("odom").await?;
+async fn main(node: Node, io: Io) -> pinion::Result<()> {
+    let Io {
+        mut ticks,
+        mut imu,
+        odom,
+    } = io;
     let (mut x, mut y, mut yaw, mut yaw_rate) = (0.0_f64, 0.0_f64, 0.0_f64, 0.0_f64);
     let (mut last_ticks, mut last_imu_ns): (Option<WheelTicks>, Option<u64>) = (None, None);
     let mut report = node.rate(1.0);

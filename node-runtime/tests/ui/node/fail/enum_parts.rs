@@ -1,0 +1,3 @@
+#[derive(pinion::Node)]
+enum Parts { A }
+fn main() {}

@@ -1,0 +1,9 @@
+use pinion::prelude::*;
+#[derive(Message, Serialize, Deserialize)]
+struct Ping { n: u32 }
+#[derive(Node)]
+struct Parts {
+    #[pinion(subscribe = "a", latched)]
+    ping: Subscriber<Ping>,
+}
+fn main() {}

@@ -1,0 +1,6 @@
+use pinion::prelude::*;
+#[derive(Message, Serialize, Deserialize)]
+struct Ping { n: u32 }
+#[derive(Node)]
+struct Parts(Publisher<Ping>);
+fn main() {}
