@@ -146,3 +146,66 @@ fn broken_launch_file_is_refused_whole_with_line_and_column_and_nothing_starts()
         );
     }
 }
+
+#[test]
+fn check_reads_manifests_and_refuses_a_type_mismatch_between_two_binaries() {
+    let dir = TempDir::new("wiring");
+    // odometry's `imu` input remapped onto the encoders' `wheel_ticks`: Imu vs WheelTicks.
+    let path = launch_file(
+        &dir,
+        r#"
+[master]
+bind = "tcp://127.0.0.1:0"
+[[node]]
+name = "encoders"
+binary = "wheel_encoders"
+[[node]]
+name = "odometry"
+binary = "odometry"
+remap = { imu = "wheel_ticks" }
+"#,
+    );
+    for check in [true, false] {
+        let mut c = Command::new(bin("pinion"));
+        c.arg("launch").arg(&path).env("PINION_RUNTIME_DIR", &dir.0);
+        if check {
+            c.arg("--check");
+        }
+        let mut launcher = Proc::spawn("launcher", c);
+        let (_, code) = launcher.finish(SOON);
+        assert_eq!(code, Some(1), "{}", launcher.dump());
+        let mismatch = launcher
+            .seen
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .find(|l| l.contains("error: topic `wheel_ticks`"))
+            .unwrap_or_else(|| panic!("no mismatch reported:\n{}", launcher.dump()));
+        for needle in [
+            "`encoders` publishes it as `rover/WheelTicks`",
+            "`odometry` subscribes it as `sensor_msgs/Imu`",
+            "differences:",
+            "WheelTicks.left: only in the first type",
+        ] {
+            assert!(
+                mismatch.contains(needle),
+                "missing {needle:?} in {mismatch}"
+            );
+        }
+        assert!(
+            launcher
+                .seen
+                .iter()
+                .any(|(_, l)| l.contains("warning: topic `wheel_speeds`")
+                    && l.contains("no node of this file publishes it")),
+            "{}",
+            launcher.dump()
+        );
+        assert!(
+            !launcher
+                .seen
+                .iter()
+                .any(|(_, l)| l.contains("master up") || l.contains("started node=")),
+            "nothing starts"
+        );
+    }
+}

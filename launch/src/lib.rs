@@ -15,3 +15,4 @@ pub mod model;
 pub mod policy;
 pub mod remote;
 pub mod supervisor;
+pub mod wiring;

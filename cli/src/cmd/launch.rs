@@ -96,6 +96,15 @@ fn launch(path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
     if let Some(bind) = &args.bind {
         file.master.bind = bind.clone();
     }
+    let rt = runtime()?;
+    let wiring_ok = rt.block_on(check_wiring(&file, &bin_dir));
+    if !wiring_ok {
+        eprintln!(
+            "the wiring of {} is wrong; nothing was started",
+            path.display()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
     if args.check {
         tracing::info!(file = %path.display(), nodes = file.nodes.len(), "launch file is valid");
         return Ok(ExitCode::SUCCESS);
@@ -109,7 +118,7 @@ fn launch(path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
     };
     // One thread: children are forked from it, and it lives as long as the launcher,
     // so the kernel's parent-death signal reaches them only when the launcher dies.
-    let report = runtime()?.block_on(async {
+    let report = rt.block_on(async {
         let replier = control::bind(path).await?;
         let (commands, receiver) = tokio::sync::mpsc::channel(16);
         let server = tokio::spawn(control::serve(replier, commands));
@@ -242,4 +251,35 @@ fn stop_on_agents(path: &Path, key_file: &Path) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Reads every node's manifest and checks the wiring; prints findings; false on errors.
+async fn check_wiring(file: &model::LaunchFile, bin_dir: &Path) -> bool {
+    let mut manifests = Vec::new();
+    let mut without = Vec::new();
+    for spec in &file.nodes {
+        let Some(program) = supervisor::resolve(spec, bin_dir) else {
+            continue;
+        };
+        match pinion_launch::wiring::read_manifest(&program).await {
+            Ok(Some(manifest)) => manifests.push((spec, manifest)),
+            Ok(None) => without.push(spec.name.as_str()),
+            Err(e) => {
+                tracing::warn!(node = %spec.name, error = %e, "no manifest");
+                without.push(spec.name.as_str());
+            }
+        }
+    }
+    let pairs: Vec<(&model::NodeSpec, &pinion::parts::Manifest)> =
+        manifests.iter().map(|(s, m)| (*s, m)).collect();
+    let findings = pinion_launch::wiring::check(&pairs);
+    for finding in &findings {
+        eprintln!("{}: {finding}", file.path.display());
+    }
+    if !without.is_empty() {
+        tracing::info!(nodes = ?without, "these nodes declare no manifest (no #[derive(Node)]): their topics are not checked");
+    }
+    !findings
+        .iter()
+        .any(pinion_launch::wiring::Finding::is_error)
 }

@@ -12,10 +12,17 @@ use pinion_nodes::rover::{WheelSpeeds, TRACK, WHEEL_RADIUS};
 /// Gyro noise amplitude, rad/s.
 const NOISE: f64 = 0.002;
 
+#[derive(Node)]
+struct Io {
+    #[pinion(subscribe = "wheel_speeds")]
+    speeds: Subscriber<WheelSpeeds>,
+    #[pinion(publish = "imu")]
+    imu: Publisher<Imu>,
+}
+
 #[pinion::main]
-async fn main(node: Node) -> pinion::Result<()> {
-    let mut speeds = node.subscribe::<WheelSpeeds>("wheel_speeds").await?;
-    let imu = node.advertise::<Imu>("imu").await?;
+async fn main(_node: Node, io: Io) -> pinion::Result<()> {
+    let Io { mut speeds, imu } = io;
     let mut noise_state: u64 = 0x2545_f491_4f6c_dd1d;
     while let Some(s) = speeds.recv().await {
         noise_state ^= noise_state << 13;

@@ -14,12 +14,20 @@ const HZ: f64 = 50.0;
 const WATCHDOG: Duration = Duration::from_millis(500);
 const LAG: f64 = 0.2;
 
+#[derive(Node)]
+struct Io {
+    #[pinion(subscribe = "cmd_vel", queue = 1)]
+    cmd_vel: Subscriber<Twist>,
+    #[pinion(publish = "wheel_speeds")]
+    speeds: Publisher<WheelSpeeds>,
+}
+
 #[pinion::main]
-async fn main(node: Node) -> pinion::Result<()> {
-    let mut cmd_vel = node
-        .subscribe_with::<Twist>("cmd_vel", SubscribeOptions::queue(1))
-        .await?;
-    let speeds = node.advertise::<WheelSpeeds>("wheel_speeds").await?;
+async fn main(node: Node, io: Io) -> pinion::Result<()> {
+    let Io {
+        mut cmd_vel,
+        speeds,
+    } = io;
     let mut rate = node.rate(HZ);
     let (mut target, mut last_cmd) = (Twist::default(), None::<Instant>);
     let (mut left, mut right) = (0.0, 0.0);

@@ -5,9 +5,14 @@
 use pinion::msgs::geometry::{Twist, Vector3};
 use pinion::prelude::*;
 
+#[derive(Node)]
+struct Io {
+    #[pinion(publish = "cmd_vel")]
+    cmd_vel: Publisher<Twist>,
+}
+
 #[pinion::main]
-async fn main(node: Node) -> pinion::Result<()> {
-    let cmd_vel = node.advertise::<Twist>("cmd_vel").await?;
+async fn main(node: Node, Io { cmd_vel }: Io) -> pinion::Result<()> {
     let mut rate = node.rate(10.0);
     while let Some(tick) = rate.tick().await {
         let t = tick as f64 / 10.0;

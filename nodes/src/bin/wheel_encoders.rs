@@ -8,10 +8,17 @@ use pinion::prelude::*;
 use pinion_nodes::rover::{WheelSpeeds, WheelTicks, TICKS_PER_TURN};
 use std::f64::consts::TAU;
 
+#[derive(Node)]
+struct Io {
+    #[pinion(subscribe = "wheel_speeds")]
+    speeds: Subscriber<WheelSpeeds>,
+    #[pinion(publish = "wheel_ticks")]
+    ticks: Publisher<WheelTicks>,
+}
+
 #[pinion::main]
-async fn main(node: Node) -> pinion::Result<()> {
-    let mut speeds = node.subscribe::<WheelSpeeds>("wheel_speeds").await?;
-    let ticks = node.advertise::<WheelTicks>("wheel_ticks").await?;
+async fn main(_node: Node, io: Io) -> pinion::Result<()> {
+    let Io { mut speeds, ticks } = io;
     let (mut left, mut right) = (0.0_f64, 0.0_f64);
     let mut last_stamp: Option<u64> = None;
     while let Some(s) = speeds.recv().await {
