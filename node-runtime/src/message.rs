@@ -13,6 +13,12 @@ use serde::{Deserialize, Serialize};
 /// field types), and from it a 64-bit schema hash. Two programs agree on a topic only if
 /// their hashes agree; the master refuses the rest and shows the schemas side by side.
 ///
+/// For `struct Chatter { seq: u64, text: String }` the derive writes, inside
+/// `const _: () = { .. };`, an `impl postcard_schema::Schema for Chatter` whose `SCHEMA` is
+/// `NamedType { name: "Chatter", ty: &DataModelType::Struct(&[&NamedValue { name: "seq",
+/// ty: <u64 as Schema>::SCHEMA }, ..]) }`, and an `impl pinion::Message for Chatter` with
+/// `TYPE_NAME = "Chatter"`. `SCHEMA_HASH` and `type_info()` come from the trait's defaults.
+///
 /// Supported: structs (named, tuple, unit), enums with any kind of variant, nested
 /// message types, `Vec`, `Option`, arrays, tuples, maps, and `#[serde(rename = "..")]`
 /// and `#[serde(skip)]` on fields. `#[message(name = "pkg/Type")]` sets the type name

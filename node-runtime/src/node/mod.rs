@@ -401,6 +401,17 @@ impl Node {
         Rate::new(hz, self.inner.shutdown.clone())
     }
 
+        /// The node's clock: nanoseconds since the Unix epoch, the time stamps in headers use.
+    ///
+    /// ```no_run
+    /// # fn f(node: pinion::Node) {
+    /// let stamp = pinion::msgs::std_msgs::Header { stamp_ns: node.now(), frame_id: "base_link".into() };
+    /// # let _ = stamp; }
+    /// ```
+    pub fn now(&self) -> u64 {
+        host::now_ns()
+    }
+
     /// True until the node is asked to shut down (ROS `is_ok`).
     pub fn is_ok(&self) -> bool {
         !self.inner.shutdown.is_triggered()
