@@ -122,6 +122,11 @@ impl PublisherShared {
         Ok(seq)
     }
 
+    /// Number of subscribers the master lists (0 until the first list arrives).
+    pub(crate) fn registered_count(&self) -> usize {
+        self.state().registered.as_ref().map_or(0, HashSet::len)
+    }
+
     /// Number of subscribers that completed the handshake and are still registered.
     pub(crate) fn subscriber_count(&self) -> usize {
         let state = self.state();
@@ -339,6 +344,38 @@ impl<T: Message> Publisher<T> {
 }
 
 impl<T: Message> Drop for Publisher<T> {
+    fn drop(&mut self) {
+        self.node.forget_publisher(&self.shared);
+    }
+}
+
+/// Publishes postcard bytes on a topic whose type is known only at run time.
+#[derive(Debug)]
+pub struct RawPublisher {
+    pub(crate) shared: Arc<PublisherShared>,
+    pub(crate) node: Arc<NodeInner>,
+}
+
+impl RawPublisher {
+    /// Sends one message, already encoded with postcard as the topic's type.
+    pub async fn publish_bytes(&self, payload: Vec<u8>) -> Result<u64> {
+        self.shared
+            .publish_bytes(&self.node, Bytes::from(payload))
+            .await
+    }
+
+    /// Waits until at least `count` subscribers receive this publisher's messages.
+    pub async fn wait_for_subscribers(&self, count: usize) -> Result<()> {
+        self.shared.wait_for_subscribers(&self.node, count).await
+    }
+
+    /// Subscribers the master lists for the topic (connected or not yet).
+    pub fn registered_subscribers(&self) -> usize {
+        self.shared.registered_count()
+    }
+}
+
+impl Drop for RawPublisher {
     fn drop(&mut self) {
         self.node.forget_publisher(&self.shared);
     }

@@ -95,14 +95,53 @@ pub struct SubscriberCounters {
 /// }
 /// # Ok(()) }
 /// ```
+/// The parts every subscriber has, whatever its items are.
 #[derive(Debug)]
-pub struct Subscriber<T: Message> {
+pub(crate) struct SubscriberCore<I> {
     pub(crate) topic: TopicName,
     pub(crate) subscriber_id: u64,
-    pub(crate) queue: Arc<KeepLast<(T, MessageInfo)>>,
+    pub(crate) queue: Arc<KeepLast<(I, MessageInfo)>>,
     pub(crate) stats: Arc<SubscriptionStats>,
     pub(crate) node: Arc<NodeInner>,
     pub(crate) _commands: mpsc::UnboundedSender<SubCommand>,
+}
+
+impl<I> SubscriberCore<I> {
+    fn counters(&self) -> SubscriberCounters {
+        let mut c = self.stats.counters();
+        c.dropped_queue_full = self.queue.dropped();
+        c
+    }
+}
+
+impl<I> Drop for SubscriberCore<I> {
+    fn drop(&mut self) {
+        self.queue.close();
+        self.node.forget_subscriber(&self.topic, self.subscriber_id);
+    }
+}
+
+/// Receives postcard bytes of a topic whose type is known only at run time.
+#[derive(Debug)]
+pub struct RawSubscriber {
+    pub(crate) core: SubscriberCore<Vec<u8>>,
+}
+
+impl RawSubscriber {
+    /// The next message's bytes and where they came from; `None` once the node stops.
+    pub async fn recv(&mut self) -> Option<(Vec<u8>, MessageInfo)> {
+        self.core.queue.recv().await
+    }
+
+    /// What was received, dropped and refused so far.
+    pub fn counters(&self) -> SubscriberCounters {
+        self.core.counters()
+    }
+}
+
+#[derive(Debug)]
+pub struct Subscriber<T: Message> {
+    pub(crate) core: SubscriberCore<T>,
     pub(crate) _type: PhantomData<fn() -> T>,
 }
 
@@ -114,42 +153,34 @@ impl<T: Message> Subscriber<T> {
 
     /// The next message with where it came from.
     pub async fn recv_with_info(&mut self) -> Option<(T, MessageInfo)> {
-        self.queue.recv().await
+        self.core.queue.recv().await
     }
 
     /// A waiting message, without waiting.
     pub fn try_recv(&mut self) -> Option<T> {
-        self.queue.try_recv().map(|(m, _)| m)
+        self.core.queue.try_recv().map(|(m, _)| m)
     }
 
     /// The topic.
     pub fn topic(&self) -> &TopicName {
-        &self.topic
+        &self.core.topic
     }
 
     /// The publishers this subscriber is connected to, and over what.
     pub fn connections(&self) -> Vec<Connection> {
-        self.stats.connections()
+        self.core.stats.connections()
     }
 
     /// What was received, dropped and refused so far.
     pub fn counters(&self) -> SubscriberCounters {
-        let mut c = self.stats.counters();
-        c.dropped_queue_full = self.queue.dropped();
-        c
+        self.core.counters()
     }
 
     /// Waits until at least `count` publishers are confirmed connected, or the node stops.
     pub async fn wait_for_publishers(&self, count: usize) -> crate::Result<()> {
-        self.stats
-            .wait_for_confirmed(count, &self.node.shutdown)
+        self.core
+            .stats
+            .wait_for_confirmed(count, &self.core.node.shutdown)
             .await
-    }
-}
-
-impl<T: Message> Drop for Subscriber<T> {
-    fn drop(&mut self) {
-        self.queue.close();
-        self.node.forget_subscriber(&self.topic, self.subscriber_id);
     }
 }

@@ -209,9 +209,42 @@ impl Node {
         topic: &str,
         options: SubscribeOptions,
     ) -> Result<Subscriber<T>> {
+        let decode =
+            Box::new(|bytes: &[u8]| crate::message::decode::<T>("message payload", bytes).ok());
+        let core = self
+            .start_subscription(topic, T::type_info(), options.queue, decode)
+            .await?;
+        Ok(Subscriber {
+            core,
+            _type: PhantomData,
+        })
+    }
+
+    /// Subscribes to `topic` without its type compiled in: messages arrive as postcard
+    /// bytes of `type_info` (tools use the schema the master holds to decode them).
+    pub async fn subscribe_raw(
+        &self,
+        topic: &str,
+        type_info: crate::TypeInfo,
+        options: SubscribeOptions,
+    ) -> Result<crate::subscriber::RawSubscriber> {
+        let decode = Box::new(|bytes: &[u8]| Some(bytes.to_vec()));
+        let core = self
+            .start_subscription(topic, type_info, options.queue, decode)
+            .await?;
+        Ok(crate::subscriber::RawSubscriber { core })
+    }
+
+    async fn start_subscription<I: Send + 'static>(
+        &self,
+        topic: &str,
+        type_info: crate::TypeInfo,
+        queue_len: usize,
+        decode: Box<dyn Fn(&[u8]) -> Option<I> + Send + Sync>,
+    ) -> Result<crate::subscriber::SubscriberCore<I>> {
         let topic = self.inner.naming.resolve(topic)?;
         let subscriber_id = host::random_id();
-        let queue = Arc::new(KeepLast::new(options.queue));
+        let queue = Arc::new(KeepLast::new(queue_len));
         let stats = Arc::new(SubscriptionStats::default());
         let (commands, receiver) = tokio::sync::mpsc::unbounded_channel();
         let sink_queue = queue.clone();
@@ -220,15 +253,13 @@ impl Node {
             node: self.inner.clone(),
             topic: topic.to_string(),
             subscriber_id,
-            schema_hash: T::SCHEMA_HASH,
-            sink: Box::new(move |bytes, info| {
-                match crate::message::decode::<T>("message payload", bytes) {
-                    Ok(message) => {
-                        sink_queue.push((message, info));
-                        true
-                    }
-                    Err(_) => false,
+            schema_hash: type_info.hash,
+            sink: Box::new(move |bytes, info| match decode(bytes) {
+                Some(message) => {
+                    sink_queue.push((message, info));
+                    true
                 }
+                None => false,
             }),
             stats: stats.clone(),
             commands: receiver,
@@ -236,7 +267,7 @@ impl Node {
         };
         let local = LocalSubscription {
             topic: topic.clone(),
-            type_info: T::type_info(),
+            type_info,
             commands: commands.clone(),
         };
         // Known before the master answers, so that no publisher update is missed.
@@ -246,14 +277,34 @@ impl Node {
             return Err(e);
         }
         tokio::spawn(task.run());
-        Ok(Subscriber {
+        Ok(crate::subscriber::SubscriberCore {
             topic,
             subscriber_id,
             queue,
             stats,
             node: self.inner.clone(),
             _commands: commands,
-            _type: PhantomData,
+        })
+    }
+
+    /// Publishes on `topic` without its type compiled in: the caller gives postcard
+    /// bytes of `type_info` (as `pinion topic pub` does after checking them).
+    pub async fn advertise_raw(
+        &self,
+        topic: &str,
+        type_info: crate::TypeInfo,
+        options: AdvertiseOptions,
+    ) -> Result<crate::publisher::RawPublisher> {
+        let topic = self.inner.naming.resolve(topic)?;
+        let shared = Arc::new(PublisherShared::new(topic, type_info, options.latched));
+        self.inner.add_publisher(shared.clone());
+        if let Err(e) = self.inner.advertise_to_master(&shared).await {
+            self.inner.remove_publisher(shared.publisher_id);
+            return Err(e);
+        }
+        Ok(crate::publisher::RawPublisher {
+            shared,
+            node: self.inner.clone(),
         })
     }
 
@@ -401,7 +452,7 @@ impl Node {
         Rate::new(hz, self.inner.shutdown.clone())
     }
 
-        /// The node's clock: nanoseconds since the Unix epoch, the time stamps in headers use.
+    /// The node's clock: nanoseconds since the Unix epoch, the time stamps in headers use.
     ///
     /// ```no_run
     /// # fn f(node: pinion::Node) {
