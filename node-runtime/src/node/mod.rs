@@ -240,7 +240,7 @@ impl Node {
         topic: &str,
         type_info: crate::TypeInfo,
         queue_len: usize,
-        decode: Box<dyn Fn(&[u8]) -> Option<I> + Send + Sync>,
+        decode: Decoder<I>,
     ) -> Result<crate::subscriber::SubscriberCore<I>> {
         let topic = self.inner.naming.resolve(topic)?;
         let subscriber_id = host::random_id();
@@ -525,6 +525,9 @@ impl Node {
         &self.inner.shutdown
     }
 }
+
+/// Turns a payload into a subscriber's item (`None`: it does not decode).
+type Decoder<I> = Box<dyn Fn(&[u8]) -> Option<I> + Send + Sync>;
 
 fn tcp_host(ip: std::net::IpAddr) -> String {
     match ip {
