@@ -28,7 +28,7 @@ enum Command {
     Node(cmd::graph::NodeCommand),
     /// Inspect topics.
     #[command(subcommand)]
-    Topic(cmd::graph::TopicCommand),
+    Topic(cmd::topic::TopicCommand),
     /// Read and change parameters.
     #[command(subcommand)]
     Param(cmd::param::ParamCommand),
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => cmd::agent::run(args),
         Command::Deploy(args) => cmd::deploy::run(args),
         Command::Node(c) => cmd::graph::node(c),
-        Command::Topic(c) => cmd::graph::topic(c),
+        Command::Topic(c) => cmd::topic::run(c),
         Command::Param(c) => cmd::param::run(c),
     };
     match result {

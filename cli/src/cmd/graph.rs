@@ -12,13 +12,16 @@ use std::time::Duration;
 pub enum NodeCommand {
     /// List the registered nodes.
     List,
-}
-
-/// `pinion topic ...`
-#[derive(Debug, clap::Subcommand)]
-pub enum TopicCommand {
-    /// List the topics with their types.
-    List,
+    /// Host, pid and topics of a node.
+    Info {
+        /// The node.
+        name: String,
+    },
+    /// Ask a node to shut down (its launcher may start it again, by its respawn policy).
+    Kill {
+        /// The node.
+        name: String,
+    },
 }
 
 pub fn ask(request: &NodeToMaster) -> anyhow::Result<MasterReply> {
@@ -42,39 +45,89 @@ pub fn ask(request: &NodeToMaster) -> anyhow::Result<MasterReply> {
 
 /// Runs a node subcommand.
 pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
-    match command {
-        NodeCommand::List => match ask(&NodeToMaster::ListNodes)? {
-            MasterReply::Nodes(nodes) => {
-                let mut out = std::io::stdout().lock();
-                for n in nodes {
-                    writeln!(out, "{}\thost={}\tpid={}", n.name, n.host, n.pid)?;
+    let nodes = match ask(&NodeToMaster::ListNodes)? {
+        MasterReply::Nodes(nodes) => nodes,
+        other => bail!("unexpected reply from the master: {other:?}"),
+    };
+    let mut out = std::io::stdout().lock();
+    let find = |name: &str| {
+        let found = nodes
+            .iter()
+            .find(|n| n.name.as_str() == name.trim_start_matches('/'))
+            .cloned();
+        if found.is_none() {
+            let known: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+            eprintln!(
+                "error: unknown node `{name}`; registered nodes: {}",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
                 }
-                Ok(ExitCode::SUCCESS)
-            }
-            other => bail!("unexpected reply from the master: {other:?}"),
-        },
-    }
-}
-
-/// Runs a topic subcommand.
-pub fn topic(command: TopicCommand) -> anyhow::Result<ExitCode> {
+            );
+        }
+        found
+    };
     match command {
-        TopicCommand::List => match ask(&NodeToMaster::ListTopics)? {
-            MasterReply::Topics(topics) => {
-                let mut out = std::io::stdout().lock();
-                for t in topics {
-                    writeln!(
-                        out,
-                        "{}\t{}\tpublishers={}\tsubscribers={}",
-                        t.name,
-                        t.type_info.name,
-                        t.publishers.len(),
-                        t.subscribers.len()
-                    )?;
-                }
-                Ok(ExitCode::SUCCESS)
+        NodeCommand::List => {
+            for n in &nodes {
+                writeln!(out, "{}\thost={}\tpid={}", n.name, n.host, n.pid)?;
             }
-            other => bail!("unexpected reply from the master: {other:?}"),
-        },
+        }
+        NodeCommand::Info { name } => {
+            let Some(n) = find(&name) else {
+                return Ok(ExitCode::FAILURE);
+            };
+            writeln!(
+                out,
+                "node: {}\nhost: {}\npid: {}\nlast heartbeat: {} ms ago",
+                n.name, n.host, n.pid, n.last_seen_ms
+            )?;
+            if let MasterReply::Topics(topics) = ask(&NodeToMaster::ListTopics)? {
+                let pubs: Vec<String> = topics
+                    .iter()
+                    .filter(|t| t.publishers.contains(&n.name))
+                    .map(|t| format!("\n  {} [{}]", t.name, t.type_info.name))
+                    .collect();
+                let subs: Vec<String> = topics
+                    .iter()
+                    .filter(|t| t.subscribers.contains(&n.name))
+                    .map(|t| format!("\n  {} [{}]", t.name, t.type_info.name))
+                    .collect();
+                writeln!(
+                    out,
+                    "publications:{}\nsubscriptions:{}",
+                    pubs.concat(),
+                    subs.concat()
+                )?;
+            }
+        }
+        NodeCommand::Kill { name } => {
+            let Some(n) = find(&name) else {
+                return Ok(ExitCode::FAILURE);
+            };
+            let host = pinion::node::host::host_id();
+            let Some(endpoint) = n.control.pick(&n.host, &host).map(str::to_owned) else {
+                bail!("node `{name}` has no control endpoint")
+            };
+            let request = pinion::protocol::control::ControlRequest::Shutdown {
+                reason: "pinion node kill".to_owned(),
+                replaced: false,
+            };
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime
+                .block_on(async {
+                    let mut client = Requester::new(&endpoint, Duration::from_secs(2))?;
+                    client
+                        .request(protocol::encode("shutdown", &request)?)
+                        .await?;
+                    anyhow::Ok(())
+                })
+                .with_context(|| format!("node `{name}` did not answer"))?;
+            writeln!(out, "asked `{name}` to shut down")?;
+        }
     }
+    Ok(ExitCode::SUCCESS)
 }

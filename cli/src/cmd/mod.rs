@@ -2,9 +2,11 @@
 
 pub mod agent;
 pub mod deploy;
+pub mod dynamic;
 pub mod graph;
 pub mod launch;
 pub mod master;
 pub mod param;
+pub mod topic;
 
 pub use pinion::runtime::termination;
