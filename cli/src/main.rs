@@ -29,6 +29,8 @@ enum Command {
     /// Inspect topics.
     #[command(subcommand)]
     Topic(cmd::topic::TopicCommand),
+    /// Print the graph of nodes and topics (Graphviz or Mermaid).
+    Graph(cmd::graph_view::Args),
     /// Read and change parameters.
     #[command(subcommand)]
     Param(cmd::param::ParamCommand),
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Node(c) => cmd::graph::node(c),
         Command::Topic(c) => cmd::topic::run(c),
         Command::Param(c) => cmd::param::run(c),
+        Command::Graph(args) => cmd::graph_view::run(args),
     };
     match result {
         Ok(code) => code,

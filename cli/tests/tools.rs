@@ -191,3 +191,35 @@ fn node_kill_asks_the_node_to_stop() {
     let (_, code) = talker.finish(SOON);
     assert_eq!(code, Some(0), "{}", talker.dump());
 }
+
+#[test]
+fn graph_prints_dot_and_mermaid() {
+    let dir = TempDir::new("toolsgraphview");
+    let (_master, env) = start_master(&dir);
+    let mut talker = env.node("talker", "talker", &["--rate", "10"]);
+    talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let mut listener = env.node("listener", "listener", &[]);
+    listener.expect_line("a message", SOON, |s, l| {
+        s == Src::Out && l.starts_with("seq=")
+    });
+    let (out, code, dump) = pinion(&env, &["graph"]);
+    assert_eq!(code, Some(0), "{dump}");
+    for line in [
+        "digraph pinion {",
+        "  \"n:talker\" -> \"t:chatter\";",
+        "  \"t:chatter\" -> \"n:listener\";",
+    ] {
+        assert!(
+            out.contains(&line.to_owned()),
+            "missing {line:?} in {out:?}"
+        );
+    }
+    let (out, code, _) = pinion(&env, &["graph", "--format", "mermaid"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out[0], "flowchart LR");
+    assert!(
+        out.contains(&"  n_talker --> t_chatter".to_owned())
+            && out.contains(&"  t_chatter --> n_listener".to_owned()),
+        "{out:?}"
+    );
+}

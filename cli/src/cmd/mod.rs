@@ -4,6 +4,7 @@ pub mod agent;
 pub mod deploy;
 pub mod dynamic;
 pub mod graph;
+pub mod graph_view;
 pub mod launch;
 pub mod master;
 pub mod param;
