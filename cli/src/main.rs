@@ -31,6 +31,10 @@ enum Command {
     Topic(cmd::topic::TopicCommand),
     /// Print the graph of nodes and topics (Graphviz or Mermaid).
     Graph(cmd::graph_view::Args),
+    /// Record topics into an MCAP file.
+    Record(cmd::record::Args),
+    /// Publish a recording again.
+    Play(cmd::play::Args),
     /// Read and change parameters.
     #[command(subcommand)]
     Param(cmd::param::ParamCommand),
@@ -48,6 +52,8 @@ fn main() -> ExitCode {
         Command::Topic(c) => cmd::topic::run(c),
         Command::Param(c) => cmd::param::run(c),
         Command::Graph(args) => cmd::graph_view::run(args),
+        Command::Record(args) => cmd::record::run(args),
+        Command::Play(args) => cmd::play::run(args),
     };
     match result {
         Ok(code) => code,

@@ -8,6 +8,8 @@ pub mod graph_view;
 pub mod launch;
 pub mod master;
 pub mod param;
+pub mod play;
+pub mod record;
 pub mod topic;
 
 pub use pinion::runtime::termination;

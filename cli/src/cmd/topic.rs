@@ -181,7 +181,7 @@ fn fail(e: anyhow::Error) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `f` with an anonymous node of this tool, closed cleanly at the end or on Ctrl-C.
-fn with_node<F, Fut>(f: F) -> anyhow::Result<ExitCode>
+pub fn with_node<F, Fut>(f: F) -> anyhow::Result<ExitCode>
 where
     F: FnOnce(Node) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,

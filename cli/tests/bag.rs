@@ -1,0 +1,187 @@
+//! `pinion record` and `pinion play`: MCAP files read back by an independent reader (the
+//! `mcap` package from PyPI, installed by scripts/setup), and played with their spacing.
+
+mod support;
+
+use pinion_nodes::Chatter;
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+use support::*;
+
+/// Reads a recording with Python's `mcap`: (schema name, encoding, message count, log times) per topic.
+fn read_with_python(file: &Path) -> serde_json::Value {
+    let script = r#"
+import json, sys
+from mcap.reader import make_reader
+with open(sys.argv[1], "rb") as f:
+    reader = make_reader(f)
+    summary = reader.get_summary()
+    out = {}
+    for cid, ch in summary.channels.items():
+        schema = summary.schemas[ch.schema_id]
+        out[ch.topic] = {"schema": schema.name, "encoding": schema.encoding, "type": json.loads(schema.data)["name"],
+                         "count": summary.statistics.channel_message_counts[cid], "message_encoding": ch.message_encoding}
+    f.seek(0)
+    times = [m.log_time for _, _, m in make_reader(f).iter_messages()]
+    out["_log_times"] = times
+print(json.dumps(out))
+"#;
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(file)
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "python mcap reader failed (scripts/setup installs it): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("json from the reader")
+}
+
+fn pinion(env: &Env, args: &[&str]) -> (Vec<String>, Option<i32>, String) {
+    let mut c = Command::new(bin("pinion"));
+    c.args(args)
+        .env("PINION_MASTER", &env.master)
+        .env("PINION_RUNTIME_DIR", &env.runtime_dir)
+        .env("RUST_LOG", "warn");
+    let mut p = Proc::spawn("pinion", c);
+    let (out, code) = p.finish(SOON * 2);
+    (out, code, p.dump())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_is_self_describing_and_play_keeps_the_spacing() {
+    let dir = TempDir::new("bag");
+    let (_master, env) = start_master(&dir);
+    let mut talker = env.node("talker", "talker", &["--rate", "20"]);
+    talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let file = dir.0.join("run.mcap");
+    let file_arg = file.to_str().expect("utf-8");
+    let (_, code, dump) = pinion(
+        &env,
+        &["record", "-o", file_arg, "chatter", "--count", "20"],
+    );
+    assert_eq!(code, Some(0), "{dump}");
+    drop(talker);
+
+    let read = read_with_python(&file);
+    let chatter = &read["chatter"];
+    assert_eq!(chatter["count"], 20, "{read}");
+    assert_eq!(chatter["schema"], "demo/Chatter");
+    assert_eq!(chatter["encoding"], "pinion-postcard-schema");
+    assert_eq!(chatter["type"], "demo/Chatter");
+    assert_eq!(chatter["message_encoding"], "postcard");
+    let recorded: Vec<u64> = read["_log_times"]
+        .as_array()
+        .expect("times")
+        .iter()
+        .filter_map(|t| t.as_u64())
+        .collect();
+    assert_eq!(recorded.len(), 20);
+
+    let node = pinion::Node::init(options(&env, "bag_player_sub"))
+        .await
+        .expect("node");
+    let mut sub = node
+        .subscribe::<Chatter>("chatter")
+        .await
+        .expect("subscribe");
+    let mut play = Command::new(bin("pinion"));
+    play.args(["play", file_arg])
+        .env("PINION_MASTER", &env.master)
+        .env("PINION_RUNTIME_DIR", &env.runtime_dir);
+    let mut player = Proc::spawn("play", play);
+    let mut arrivals = Vec::new();
+    while arrivals.len() < 20 {
+        match recv_within(&mut sub, SOON).await {
+            Some(_) => arrivals.push(Instant::now()),
+            None => panic!(
+                "only {} messages played back:\n{}",
+                arrivals.len(),
+                player.dump()
+            ),
+        }
+    }
+    let (_, code) = player.finish(SOON);
+    assert_eq!(code, Some(0), "{}", player.dump());
+    // Tolerance: the gaps between played messages differ from the recorded ones by less
+    // than 15 ms on average, and the whole run takes the recorded time within 10 %.
+    let recorded_gaps: Vec<f64> = recorded
+        .windows(2)
+        .map(|w| (w[1] - w[0]) as f64 / 1e9)
+        .collect();
+    let played_gaps: Vec<f64> = arrivals
+        .windows(2)
+        .map(|w| (w[1] - w[0]).as_secs_f64())
+        .collect();
+    let mean_error = recorded_gaps
+        .iter()
+        .zip(&played_gaps)
+        .map(|(r, p)| (r - p).abs())
+        .sum::<f64>()
+        / recorded_gaps.len() as f64;
+    assert!(
+        mean_error < 0.015,
+        "mean gap error {mean_error:.4}s; recorded {recorded_gaps:?} played {played_gaps:?}"
+    );
+    let recorded_total: f64 = recorded_gaps.iter().sum();
+    let played_total = (arrivals[19] - arrivals[0]).as_secs_f64();
+    assert!(
+        (played_total - recorded_total).abs() < recorded_total * 0.1,
+        "played over {played_total:.3}s, recorded over {recorded_total:.3}s"
+    );
+    node.close().await;
+}
+
+#[test]
+fn long_recordings_split_by_size_and_unknown_topics_are_refused() {
+    let dir = TempDir::new("bagsplit");
+    let (_master, env) = start_master(&dir);
+    let mut talker = env.node(
+        "talker",
+        "talker",
+        &["--rate", "200", "--text", &"x".repeat(200)],
+    );
+    talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let base = dir.0.join("long.mcap");
+    let (_, code, dump) = pinion(
+        &env,
+        &[
+            "record",
+            "-o",
+            base.to_str().expect("utf-8"),
+            "chatter",
+            "--count",
+            "60",
+            "--split-size",
+            "0.002",
+        ],
+    );
+    assert_eq!(code, Some(0), "{dump}");
+    let mut total = 0;
+    let mut files = 0;
+    for name in
+        std::iter::once("long.mcap".to_owned()).chain((1..100).map(|i| format!("long_{i}.mcap")))
+    {
+        let path = dir.0.join(name);
+        if !path.exists() {
+            break;
+        }
+        files += 1;
+        total += read_with_python(&path)["chatter"]["count"]
+            .as_u64()
+            .unwrap_or(0);
+    }
+    assert!(files > 1, "no split happened");
+    assert_eq!(total, 60, "every message is in one of the {files} files");
+
+    let (_, code, dump) = pinion(
+        &env,
+        &["record", "-o", base.to_str().expect("utf-8"), "ghost"],
+    );
+    assert_eq!(code, Some(1));
+    assert!(dump.contains("unknown topic `ghost`"), "{dump}");
+}
