@@ -1,141 +1,74 @@
-//! `cargo run --release -p pinion-bench -- discovery [ROUNDS]`
+//! `cargo run --release -p pinion-bench -- BENCHMARK [ARGS]`
 //!
-//! Discovery: a subscriber node runs; a publisher node appears and publishes in a loop.
-//! Measured: from the start of `advertise` to the subscriber's first message. Baseline,
-//! alternating with it in the same run: a bare PUB/SUB pair of the same transport with
-//! no master (bind, connect, publish until the first message arrives). The Pinion
-//! figure excludes binding (a node binds its data socket once, at start); the bare
-//! figure includes it. Medians and the
-//! ratio are printed; the machine is shared and noisy, so compare ratios, not times.
+//! - `discovery [ROUNDS]`: new publisher to first message, beside a bare PUB/SUB pair.
+//! - `pubsub [SIZE...]`: round-trip latency (p50, p99) and throughput with 1 and 4
+//!   subscribers, over ipc and tcp, beside the bare `zeromq` crate.
+//! - `startup [N] [ROUNDS]`: N node processes until all are registered and connected,
+//!   beside spawning N processes of the same binaries.
+//! - `codec`: postcard encode + decode of an IMU reading, a 1 MiB image and a 4 MiB
+//!   point cloud, beside two plain copies of the same bytes.
+//! - `footprint`: stripped binary sizes; idle RSS and threads of a pub+sub node.
+//! - `stall [SECONDS] [MB_PER_S] [SIZE]`: a publisher's memory while one of its two
+//!   subscribers is stopped (SIGSTOP, over ipc and over tcp) or cut off (its network
+//!   namespace's link taken down; needs root). With `--check`, exits 1 unless every
+//!   stalled run grew the publisher by less than 64 MB, the healthy subscriber lost
+//!   nothing, and the stalled one received again once back (what CI runs).
+//!
+//! Each figure is measured beside a baseline in the same run where one fits; the
+//! machine is shared and noisy, so compare ratios, not times.
 
 #![allow(clippy::print_stdout)]
 
-use bytes::Bytes;
-use pinion::prelude::*;
-use pinion::transport::{DataPublisher, DataSubscriber};
-use pinion_master::server::{Master, MasterConfig};
-use std::time::{Duration, Instant};
-
-#[derive(Message, Serialize, Deserialize)]
-struct Ping {
-    seq: u64,
-}
+mod baseline;
+mod codec;
+mod discovery;
+mod graph;
+mod netns;
+mod pubsub;
+mod stall;
+mod util;
 
 fn main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let what = args.next().unwrap_or_else(|| "discovery".to_owned());
-    let rounds: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(30);
-    anyhow::ensure!(
-        what == "discovery",
-        "unknown benchmark {what:?}; try `discovery`"
-    );
+    let all: Vec<String> = std::env::args().skip(1).collect();
+    let check = all.iter().any(|a| a == "--check");
+    let args: Vec<String> = all.into_iter().filter(|a| a != "--check").collect();
+    let what = args.first().map(String::as_str).unwrap_or("discovery");
+    let number = |i: usize, default: f64| -> anyhow::Result<f64> {
+        Ok(args
+            .get(i)
+            .map(|a| a.parse())
+            .transpose()?
+            .unwrap_or(default))
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(discovery(rounds))
-}
-
-async fn discovery(rounds: usize) -> anyhow::Result<()> {
-    let master = Master::bind(&["tcp://127.0.0.1:0".to_owned()], MasterConfig::default()).await?;
-    let endpoint = master.endpoints()[0].clone();
-    tokio::spawn(master.run(std::future::pending()));
-    let options = |name: &str| {
-        let mut o = pinion::NodeOptions::from_env(name).master(endpoint.clone());
-        o.name = name.to_owned();
-        o
-    };
-    let sub_node = Node::init(options("bench_sub")).await?;
-    let pub_node = Node::init(options("bench_pub")).await?;
-
-    let mut pinion_times = Vec::new();
-    let mut bare_times = Vec::new();
-    for round in 0..rounds {
-        let topic = format!("discovery_{round}");
-        let mut sub = sub_node.subscribe::<Ping>(&topic).await?;
-        let start = Instant::now();
-        let publisher = pub_node.advertise::<Ping>(&topic).await?;
-        pinion_times
-            .push(first_message(start, || publisher.publish(&Ping { seq: 0 }), &mut sub).await?);
-        drop(publisher);
-        drop(sub);
-        bare_times.push(bare_round(round).await?);
-    }
-    sub_node.close().await;
-    pub_node.close().await;
-
-    let p = median(&mut pinion_times);
-    let b = median(&mut bare_times);
-    println!(
-        "discovery: new publisher -> first message at a running subscriber ({rounds} rounds, ipc)"
-    );
-    println!(
-        "  pinion (master push + connect): median {:>8.2} ms  max {:>8.2} ms",
-        ms(p),
-        ms(*pinion_times.last().unwrap_or(&p))
-    );
-    println!(
-        "  bare PUB/SUB (no master):       median {:>8.2} ms  max {:>8.2} ms",
-        ms(b),
-        ms(*bare_times.last().unwrap_or(&b))
-    );
-    println!(
-        "  ratio pinion/bare: {:.2}",
-        p.as_secs_f64() / b.as_secs_f64().max(1e-9)
-    );
-    println!("{{\"bench\":\"discovery\",\"rounds\":{rounds},\"pinion_median_ms\":{:.3},\"bare_median_ms\":{:.3}}}", ms(p), ms(b));
-    Ok(())
-}
-
-async fn first_message<F, Fut>(
-    start: Instant,
-    publish: F,
-    sub: &mut Subscriber<Ping>,
-) -> anyhow::Result<Duration>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = pinion::Result<u64>>,
-{
-    for _ in 0..20_000 {
-        publish().await?;
-        if tokio::time::timeout(Duration::from_micros(200), sub.recv())
-            .await
-            .is_ok()
-        {
-            return Ok(start.elapsed());
+    match what {
+        "discovery" => runtime.block_on(discovery::discovery(number(1, 30.0)? as usize)),
+        "stall" => stall::run(
+            number(1, 30.0)?,
+            number(2, 10.0)?,
+            number(3, 65536.0)? as usize,
+            check,
+        ),
+        "pubsub" => {
+            let sizes: Vec<usize> = if args.len() > 1 {
+                args[1..]
+                    .iter()
+                    .map(|a| a.parse())
+                    .collect::<Result<_, _>>()?
+            } else {
+                pubsub::SIZES.to_vec()
+            };
+            let rows = runtime.block_on(pubsub::run(&sizes))?;
+            pubsub::print(&rows);
+            Ok(())
         }
+        "startup" => graph::startup(number(1, 100.0)? as usize, number(2, 5.0)? as usize),
+        "footprint" => graph::footprint(),
+        "codec" => codec::run(),
+        "role" => runtime.block_on(stall::role(&args[1..])),
+        other => anyhow::bail!("unknown benchmark {other:?}; try `discovery` or `stall`"),
     }
-    anyhow::bail!("no message after 20000 attempts")
-}
-
-async fn bare_round(round: usize) -> anyhow::Result<Duration> {
-    let dir = std::env::temp_dir().join(format!("pinion-bench-{}", std::process::id()));
-    let path = dir.join(format!("bare-{round}.sock"));
-    let start = Instant::now();
-    let mut publisher = DataPublisher::new();
-    let endpoint = publisher.bind(&format!("ipc://{}", path.display())).await?;
-    let mut subscriber = DataSubscriber::new("t\0", Duration::from_secs(2)).await?;
-    subscriber.connect(&endpoint).await?;
-    let frames = vec![Bytes::from_static(b"t\0"), Bytes::new(), Bytes::new()];
-    for _ in 0..20_000 {
-        publisher.send(frames.clone()).await?;
-        if tokio::time::timeout(Duration::from_micros(200), subscriber.recv())
-            .await
-            .is_ok()
-        {
-            let took = start.elapsed();
-            let _ = std::fs::remove_file(&path);
-            return Ok(took);
-        }
-    }
-    anyhow::bail!("baseline: the bare pair never delivered")
-}
-
-fn median(v: &mut [Duration]) -> Duration {
-    v.sort();
-    v.get(v.len() / 2).copied().unwrap_or_default()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

@@ -35,6 +35,10 @@ enum Command {
     Record(cmd::record::Args),
     /// Publish a recording again.
     Play(cmd::play::Args),
+    /// Show the log records of the nodes, from every host (`-f` to follow).
+    Logs(cmd::logs::Args),
+    /// Check a running robot: master, nodes, host ids, clocks, ports; says what to fix.
+    Doctor(cmd::doctor::Args),
     /// Read and change parameters.
     #[command(subcommand)]
     Param(cmd::param::ParamCommand),
@@ -54,6 +58,8 @@ fn main() -> ExitCode {
         Command::Graph(args) => cmd::graph_view::run(args),
         Command::Record(args) => cmd::record::run(args),
         Command::Play(args) => cmd::play::run(args),
+        Command::Logs(args) => cmd::logs::run(args),
+        Command::Doctor(args) => cmd::doctor::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,7 +3,7 @@
 mod support;
 
 use nix::sys::signal::Signal;
-use pinion_launch::agent::auth::{sign, Key};
+use pinion_launch::agent::auth::{sign, Domain, Key};
 use pinion_launch::agent::client::AgentClient;
 use pinion_launch::agent::protocol::{AgentReply, AgentRequest};
 use pinion_launch::supervisor::{NodeState, NodeStatus};
@@ -63,21 +63,26 @@ async fn agent_refuses_unsigned_wrongly_signed_and_replayed_requests() {
     let body = pinion::protocol::encode("req", &AgentRequest::Ping).expect("encode");
     let now = pinion::node::host::now_ns() / 1_000_000;
     let forged =
-        pinion::protocol::encode("signed", &sign(&wrong, body.clone(), now, 1)).expect("encode");
+        pinion::protocol::encode("signed", &sign(&wrong, Domain::Agent, body.clone(), now, 1))
+            .expect("encode");
     let text = reply_text(raw.request(forged).await.expect("answer"));
     assert!(text.contains("refused: bad signature"), "{text}");
 
     // A good request, then the same bytes again.
     let good =
-        pinion::protocol::encode("signed", &sign(&key(), body.clone(), now, 2)).expect("encode");
+        pinion::protocol::encode("signed", &sign(&key(), Domain::Agent, body.clone(), now, 2))
+            .expect("encode");
     let text = reply_text(raw.request(good.clone()).await.expect("answer"));
     assert!(text.contains("Pong") && text.contains("pi-auth"), "{text}");
     let text = reply_text(raw.request(good).await.expect("answer"));
     assert!(text.contains("refused: replayed"), "{text}");
 
     // Too old.
-    let stale =
-        pinion::protocol::encode("signed", &sign(&key(), body, now - 120_000, 3)).expect("encode");
+    let stale = pinion::protocol::encode(
+        "signed",
+        &sign(&key(), Domain::Agent, body, now - 120_000, 3),
+    )
+    .expect("encode");
     let text = reply_text(raw.request(stale).await.expect("answer"));
     assert!(text.contains("refused: stale request"), "{text}");
 

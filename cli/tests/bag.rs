@@ -185,3 +185,73 @@ fn long_recordings_split_by_size_and_unknown_topics_are_refused() {
     assert_eq!(code, Some(1));
     assert!(dump.contains("unknown topic `ghost`"), "{dump}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn play_rate_scales_the_spacing_and_loop_starts_again() {
+    let dir = TempDir::new("bagrate");
+    let (_master, env) = start_master(&dir);
+    let mut talker = env.node("talker", "talker", &["--rate", "20"]);
+    talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let file = dir.0.join("run.mcap");
+    let file_arg = file.to_str().expect("utf-8");
+    let (_, code, dump) = pinion(
+        &env,
+        &["record", "-o", file_arg, "chatter", "--count", "11"],
+    );
+    assert_eq!(code, Some(0), "{dump}");
+    drop(talker);
+    let times = read_with_python(&file)["_log_times"]
+        .as_array()
+        .expect("times")
+        .iter()
+        .filter_map(|t| t.as_u64())
+        .collect::<Vec<_>>();
+    let recorded_total = (times[10] - times[0]) as f64 / 1e9;
+
+    let node = pinion::Node::init(options(&env, "bag_rate_sub"))
+        .await
+        .expect("node");
+    let mut sub = node
+        .subscribe::<Chatter>("chatter")
+        .await
+        .expect("subscribe");
+    let play = |extra: &[&str]| {
+        let mut c = Command::new(bin("pinion"));
+        c.args(["play", file_arg])
+            .args(extra)
+            .env("PINION_MASTER", &env.master)
+            .env("PINION_RUNTIME_DIR", &env.runtime_dir);
+        Proc::spawn("play", c)
+    };
+
+    // --rate 4: a quarter of the recorded time.
+    let mut player = play(&["--rate", "4"]);
+    let mut arrivals = Vec::new();
+    for _ in 0..11 {
+        recv_within(&mut sub, SOON)
+            .await
+            .unwrap_or_else(|| panic!("played too few:\n{}", player.dump()));
+        arrivals.push(Instant::now());
+    }
+    assert_eq!(player.finish(SOON).1, Some(0), "{}", player.dump());
+    let played_total = (arrivals[10] - arrivals[0]).as_secs_f64();
+    let expected = recorded_total / 4.0;
+    assert!(
+        (played_total - expected).abs() < expected * 0.25 + 0.015,
+        "played over {played_total:.3}s, expected {expected:.3}s"
+    );
+
+    // --loop: the 11 messages come again, seq 0 after seq 10.
+    let mut player = play(&["--loop", "--rate", "4"]);
+    let mut seqs = Vec::new();
+    for _ in 0..30 {
+        let m = recv_within(&mut sub, SOON)
+            .await
+            .unwrap_or_else(|| panic!("looping stopped:\n{}", player.dump()));
+        seqs.push(m.seq);
+    }
+    player.kill();
+    let restarts = seqs.windows(2).filter(|w| w[1] < w[0]).count();
+    assert!(restarts >= 2, "no loop in {seqs:?}");
+    node.close().await;
+}

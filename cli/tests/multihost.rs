@@ -104,6 +104,34 @@ machine = "pi1"
     };
     assert!(table[0].contains("robot lan"), "{table:?}");
 
+    // `pinion logs` on pi1 shows the records of the nodes on every Pi.
+    let master = launcher
+        .seen
+        .iter()
+        .find_map(|(_, l)| l.split("master=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the launcher names its master")
+        .to_owned();
+    let mut c = lan.command(1, &bin("pinion"));
+    c.arg("logs")
+        .env("PINION_MASTER", &master)
+        .env("PINION_HOST", "pi1")
+        .env("PINION_RUNTIME_DIR", &dir.0)
+        .env("RUST_LOG", "warn");
+    let (out, code) = Proc::spawn("logs", c).finish(SOON);
+    assert_eq!(code, Some(0), "{out:?}");
+    for (node, host) in [
+        ("talker", "pi2"),
+        ("far_listener", "pi3"),
+        ("base_listener", "pi1"),
+    ] {
+        assert!(
+            out.iter()
+                .any(|l| l.contains(&format!("[{node}@{host}] registered"))),
+            "no records of {node} on {host}: {out:?}"
+        );
+    }
+
     // Cut pi3 off until the master notices (its heartbeats stop), then repair.
     lan.set_link(3, false);
     launcher.expect_line("pi3's listener expires", SOON, |_, l| {

@@ -33,6 +33,11 @@ fn node_and_topic_commands_show_the_graph() {
         out.iter().any(|l| l.starts_with("talker\thost=")),
         "{out:?}"
     );
+    let (out, code, dump) = pinion(&env, &["node", "list", "--json"]);
+    assert_eq!(code, Some(0), "{dump}");
+    let row: serde_json::Value = serde_json::from_str(&out[0]).expect("json");
+    assert_eq!(row["node"], "talker");
+    assert!(row["pid"].as_u64().is_some_and(|p| p > 0), "{row}");
     let (out, code, dump) = pinion(&env, &["node", "info", "talker"]);
     assert_eq!(code, Some(0), "{dump}");
     assert!(

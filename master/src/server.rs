@@ -2,6 +2,7 @@
 
 use crate::notifier::Notifier;
 use crate::registry::{Notice, Registry};
+use pinion::auth::{Domain, Signature, Signed, Verifier};
 use pinion::protocol::master_to_node::{MasterError, MasterErrorKind, MasterReply};
 use pinion::protocol::{self, NodeToMaster};
 use pinion::transport::{Replier, TransportError};
@@ -19,6 +20,8 @@ pub struct MasterConfig {
     pub sweep_every: Duration,
     /// This host's id (ipc is used to reach nodes with the same id).
     pub host: String,
+    /// With a key, every request must be signed with it (`pinion::auth`).
+    pub key: Option<pinion::auth::Key>,
 }
 
 impl Default for MasterConfig {
@@ -27,6 +30,7 @@ impl Default for MasterConfig {
             expiry: Duration::from_secs(3),
             sweep_every: Duration::from_millis(250),
             host: pinion::node::host::host_id(),
+            key: None,
         }
     }
 }
@@ -49,6 +53,8 @@ pub struct MasterStats {
     pub requests: AtomicU64,
     /// Requests that did not decode (answered with an error).
     pub malformed: AtomicU64,
+    /// Requests refused for a missing or bad signature.
+    pub unauthorized: AtomicU64,
     /// Nodes removed for silence.
     pub expired: AtomicU64,
 }
@@ -96,6 +102,11 @@ impl Master {
         let session = pinion::node::host::random_id();
         let mut registry = Registry::new(session, self.config.expiry);
         let mut notifier = Notifier::new(self.config.host.clone());
+        let mut verifier = self
+            .config
+            .key
+            .clone()
+            .map(|key| Verifier::new(key, Domain::Master));
         let mut sweep = tokio::time::interval(self.config.sweep_every);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(shutdown);
@@ -120,7 +131,17 @@ impl Master {
                             continue;
                         }
                     };
-                    let reply = self.answer(&mut registry, &mut notifier, &frames);
+                    let reply = match authorize(verifier.as_mut(), &frames) {
+                        Ok(()) => self.answer(&mut registry, &mut notifier, request_part(&frames)),
+                        Err(refusal) => {
+                            let n = self.stats.unauthorized.fetch_add(1, Ordering::Relaxed) + 1;
+                            tracing::warn!(reason = %refusal, unauthorized_total = n, "refused a request");
+                            MasterReply::Error(MasterError::new(
+                                MasterErrorKind::Unauthorized,
+                                format!("refused: {refusal}"),
+                            ))
+                        }
+                    };
                     let body = match protocol::encode("master reply", &reply) {
                         Ok(b) => b,
                         Err(e) => {
@@ -184,6 +205,40 @@ impl Master {
         }
         outcome.reply
     }
+}
+
+/// The request without its signature: `[body, signature]` gives `[body]`; any other
+/// shape is left for `answer` to judge.
+fn request_part(frames: &[bytes::Bytes]) -> &[bytes::Bytes] {
+    if frames.len() == 2 {
+        &frames[..1]
+    } else {
+        frames
+    }
+}
+
+/// Checks a request's signature when the master has a key: frames `[body, signature]`.
+/// Without a key any request passes (a signature, if sent, is ignored).
+fn authorize(verifier: Option<&mut Verifier>, frames: &[bytes::Bytes]) -> Result<(), String> {
+    let Some(verifier) = verifier else {
+        return if frames.is_empty() {
+            Err("empty request".to_owned())
+        } else {
+            Ok(())
+        };
+    };
+    let [body, signature] = frames else {
+        return Err(
+            "unsigned request: this master has a key; sign with it (PINION_KEY_FILE)".to_owned(),
+        );
+    };
+    let signature: Signature =
+        postcard::from_bytes(signature).map_err(|e| format!("unreadable signature: {e}"))?;
+    let signed = Signed::join(body.to_vec(), signature);
+    let now_ms = pinion::node::host::now_ns() / 1_000_000;
+    verifier
+        .verify(&signed, now_ms)
+        .map_err(|refusal| refusal.to_string())
 }
 
 fn dispatch(notifier: &mut Notifier, notices: Vec<Notice>) {

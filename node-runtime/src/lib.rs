@@ -34,7 +34,9 @@
 // The derives name the runtime as `::pinion`, also inside this crate (for `msgs`).
 extern crate self as pinion;
 
+pub mod auth;
 pub mod error;
+pub mod logs;
 pub mod message;
 pub mod msgs;
 pub mod names;
@@ -60,6 +62,8 @@ pub use node::{Node, NodeOptions};
 pub use pinion_macros::{main, Message, Node};
 pub use publisher::{AdvertiseOptions, Publisher};
 pub use rate::Rate;
+/// For byte-string fields of messages: `#[serde(with = "pinion::serde_bytes")]`.
+pub use serde_bytes;
 pub use subscriber::{SubscribeOptions, Subscriber};
 
 /// What a node file usually needs: `use pinion::prelude::*;`.

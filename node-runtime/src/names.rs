@@ -107,6 +107,14 @@ name_type!(
     "topic"
 );
 
+impl TopicName {
+    /// Topics under `/pinion/` belong to Pinion itself (the log topic); tools hide them
+    /// unless asked.
+    pub fn is_system(&self) -> bool {
+        self.as_str().starts_with("pinion/")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

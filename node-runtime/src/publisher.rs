@@ -133,13 +133,12 @@ impl PublisherShared {
         live_confirmed(&state).count()
     }
 
-    /// A subscriber connected: probe it until it confirms.
+    /// A subscriber connected, or greets again because it has not seen a probe: probe
+    /// it until it confirms. Also when it is confirmed here already, since its side may
+    /// have lost the confirmation's answer.
     pub(crate) fn on_hello(self: &Arc<Self>, node: &Arc<NodeInner>, subscriber_id: u64) {
-        {
-            let mut state = self.state();
-            if state.confirmed.contains(&subscriber_id) || !state.probing.insert(subscriber_id) {
-                return;
-            }
+        if !self.state().probing.insert(subscriber_id) {
+            return;
         }
         let this = self.clone();
         let node = node.clone();

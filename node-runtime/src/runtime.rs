@@ -52,14 +52,28 @@ impl<E: std::fmt::Display> MainOutput for Result<(), E> {
 /// Installs the log subscriber of a binary: `RUST_LOG` filter (info by default, the
 /// ZeroMQ engine's own chatter at error), to stderr, coloured only on a terminal.
 pub fn init_logging() {
+    install_logging(false);
+}
+
+/// Like [`init_logging`], and also captures the events for `pinion logs` (a ring of
+/// recent records and the log topic; see [`crate::logs`]). `#[pinion::main]` calls it.
+pub fn init_node_logging() {
+    install_logging(true);
+}
+
+fn install_logging(capture: bool) {
     use std::io::IsTerminal;
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zeromq=error"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let terminal = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
-        .with_target(false)
+        .with_target(false);
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(terminal)
+        .with(capture.then(crate::logs::capture_layer))
         .try_init();
 }
 
@@ -75,7 +89,7 @@ where
         // A node without `#[derive(Node)]` parts cannot say what it uses.
         return print_manifest(None);
     }
-    init_logging();
+    init_node_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -20,6 +20,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
 const RETRY_EVERY: Duration = Duration::from_millis(250);
 /// Least time between two confirmations sent to one publisher.
 const CONFIRM_EVERY: Duration = Duration::from_millis(50);
+/// How long a connected publisher may stay unconfirmed before it is greeted again: a
+/// lost hello or confirmation, or a publisher slow to start (qemu, a loaded Pi), must
+/// not leave the link unconfirmed for good.
+const HELLO_AGAIN_AFTER: Duration = Duration::from_secs(2);
 
 /// Commands to a subscription task.
 #[derive(Debug)]
@@ -66,6 +70,12 @@ impl SubscriptionStats {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn is_confirmed(&self, publisher_id: u64) -> bool {
+        self.lock()
+            .iter()
+            .any(|(c, confirmed)| c.publisher_id == publisher_id && *confirmed)
+    }
+
     fn confirmed_count(&self) -> usize {
         self.lock()
             .iter()
@@ -96,6 +106,7 @@ struct Linked {
     info: PublisherInfo,
     last_seq: u64,
     last_confirm: Option<Instant>,
+    last_hello: Instant,
 }
 
 pub(crate) struct SubscriptionTask {
@@ -112,6 +123,11 @@ pub(crate) struct SubscriptionTask {
 struct State {
     socket: Option<DataSubscriber>,
     linked: HashMap<u64, Linked>,
+    /// Publishers whose endpoint is being probed in the background.
+    probing: std::collections::HashSet<u64>,
+    /// Publishers whose endpoint answered a probe: the engine can connect at once.
+    reachable: std::collections::HashSet<u64>,
+    probe_results: mpsc::UnboundedSender<(u64, bool)>,
     wanted: Vec<PublisherInfo>,
     version: Option<GraphVersion>,
     last_warning: Option<Instant>,
@@ -119,9 +135,13 @@ struct State {
 
 impl SubscriptionTask {
     pub(crate) async fn run(mut self) {
+        let (probe_results, mut probes) = mpsc::unbounded_channel();
         let mut state = State {
             socket: None,
             linked: HashMap::new(),
+            probing: Default::default(),
+            reachable: Default::default(),
+            probe_results,
             wanted: Vec::new(),
             version: None,
             last_warning: None,
@@ -134,7 +154,7 @@ impl SubscriptionTask {
                 biased;
                 _ = shutdown.wait() => break,
                 command = self.commands.recv() => match command {
-                                        Some(SubCommand::Reconnect) => {
+                    Some(SubCommand::Reconnect) => {
                         tracing::debug!(topic = %self.topic, "reconnecting after an outage");
                         state.socket = None;
                         state.linked.clear();
@@ -158,8 +178,18 @@ impl SubscriptionTask {
                         self.reconcile(&mut state).await;
                     }
                 },
-                _ = retry.tick(), if state.linked.len() < state.wanted.len() => {
-                    self.reconcile(&mut state).await;
+                Some((publisher_id, ok)) = probes.recv() => {
+                    state.probing.remove(&publisher_id);
+                    if ok {
+                        state.reachable.insert(publisher_id);
+                        self.reconcile(&mut state).await;
+                    }
+                }
+                _ = retry.tick() => {
+                    if state.linked.len() < state.wanted.len() {
+                        self.reconcile(&mut state).await;
+                    }
+                    self.greet_unconfirmed(&mut state);
                 }
             }
         }
@@ -211,6 +241,20 @@ impl SubscriptionTask {
             let Some(endpoint) = info.data.pick(&info.host, host).map(str::to_owned) else {
                 continue;
             };
+            // The engine's connect waits for the peer, and this task must keep reading
+            // frames meanwhile: a dead publisher the master still lists must not stall
+            // the live ones. So probe in the background; connect once it answers.
+            if !state.reachable.remove(&info.publisher_id) {
+                if state.probing.insert(info.publisher_id) {
+                    let results = state.probe_results.clone();
+                    let (id, endpoint) = (info.publisher_id, endpoint.clone());
+                    tokio::spawn(async move {
+                        let ok = crate::transport::reachable(&endpoint, CONNECT_TIMEOUT).await;
+                        let _ = results.send((id, ok));
+                    });
+                }
+                continue;
+            }
             match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(&endpoint)).await {
                 Ok(Ok(())) => {
                     tracing::debug!(topic = %self.topic, publisher = %info.node, %endpoint, "connected");
@@ -219,19 +263,14 @@ impl SubscriptionTask {
                     } else {
                         Transport::Tcp
                     };
-                    self.send_control(
-                        &info,
-                        ControlRequest::Hello {
-                            publisher_id: info.publisher_id,
-                            subscriber_id: self.subscriber_id,
-                        },
-                    );
+                    self.hello(&info);
                     state.linked.insert(
                         info.publisher_id,
                         Linked {
                             info: info.clone(),
                             last_seq: 0,
                             last_confirm: None,
+                            last_hello: Instant::now(),
                         },
                     );
                     self.stats.lock().push((
@@ -260,6 +299,29 @@ impl SubscriptionTask {
             .lock()
             .retain(|(c, _)| linked.contains_key(&c.publisher_id));
         self.stats.changed.notify_waiters();
+    }
+
+    fn hello(&self, info: &PublisherInfo) {
+        self.send_control(
+            info,
+            ControlRequest::Hello {
+                publisher_id: info.publisher_id,
+                subscriber_id: self.subscriber_id,
+            },
+        );
+    }
+
+    /// Greets again the publishers that have not confirmed the handshake in a while.
+    fn greet_unconfirmed(&self, state: &mut State) {
+        for link in state.linked.values_mut() {
+            if link.last_hello.elapsed() >= HELLO_AGAIN_AFTER
+                && !self.stats.is_confirmed(link.info.publisher_id)
+            {
+                tracing::debug!(topic = %self.topic, publisher = %link.info.node, "handshake not confirmed yet; greeting again");
+                link.last_hello = Instant::now();
+                self.hello(&link.info);
+            }
+        }
     }
 
     fn warn_rarely(&self, state: &mut State, what: &str) {

@@ -1,6 +1,7 @@
 //! `pinion node list` and `pinion topic list`: read the graph from the master.
 
 use anyhow::{bail, Context};
+use pinion::protocol::master_to_node::MasterErrorKind;
 use pinion::protocol::{self, MasterReply, NodeToMaster};
 use pinion::transport::Requester;
 use std::io::Write;
@@ -11,7 +12,11 @@ use std::time::Duration;
 #[derive(Debug, clap::Subcommand)]
 pub enum NodeCommand {
     /// List the registered nodes.
-    List,
+    List {
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Host, pid and topics of a node.
     Info {
         /// The node.
@@ -24,23 +29,32 @@ pub enum NodeCommand {
     },
 }
 
+/// Sends one request to the master (`PINION_MASTER`) and waits for its reply.
 pub fn ask(request: &NodeToMaster) -> anyhow::Result<MasterReply> {
-    let endpoint = std::env::var("PINION_MASTER")
-        .unwrap_or_else(|_| pinion::node::host::DEFAULT_MASTER.to_owned());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(async {
-        let mut requester = Requester::new(&endpoint, Duration::from_secs(2))?;
-        let reply = requester
-            .request(protocol::encode("request", request)?)
-            .await
-            .with_context(|| {
-                format!("cannot reach the master at {endpoint} (set PINION_MASTER)")
-            })?;
-        Ok(protocol::decode::<MasterReply>("reply", &reply)?)
-    })
+    runtime.block_on(ask_master(request))
+}
+
+/// [`ask`], inside a runtime.
+pub async fn ask_master(request: &NodeToMaster) -> anyhow::Result<MasterReply> {
+    let endpoint = std::env::var("PINION_MASTER")
+        .unwrap_or_else(|_| pinion::node::host::DEFAULT_MASTER.to_owned());
+    let key = pinion::auth::key_from_env()?;
+    let frames = pinion::node::master_link::request_frames(request, key.as_ref())?;
+    let mut requester = Requester::new(&endpoint, Duration::from_secs(2))?;
+    let reply = requester
+        .request_frames(frames)
+        .await
+        .with_context(|| format!("cannot reach the master at {endpoint} (set PINION_MASTER)"))?;
+    match protocol::decode::<MasterReply>("reply", &reply)? {
+        MasterReply::Error(e) if e.kind == MasterErrorKind::Unauthorized => {
+            bail!("the master at {endpoint} {}", e.message)
+        }
+        other => Ok(other),
+    }
 }
 
 /// Runs a node subcommand.
@@ -69,9 +83,14 @@ pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
         found
     };
     match command {
-        NodeCommand::List => {
+        NodeCommand::List { json } => {
             for n in &nodes {
-                writeln!(out, "{}\thost={}\tpid={}", n.name, n.host, n.pid)?;
+                if json {
+                    let row = serde_json::json!({"node": n.name.to_string(), "host": n.host, "pid": n.pid, "last_seen_ms": n.last_seen_ms});
+                    writeln!(out, "{row}")?;
+                } else {
+                    writeln!(out, "{}\thost={}\tpid={}", n.name, n.host, n.pid)?;
+                }
             }
         }
         NodeCommand::Info { name } => {

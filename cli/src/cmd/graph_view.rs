@@ -23,6 +23,9 @@ pub struct Args {
     /// Output format.
     #[arg(long, value_enum, default_value = "dot")]
     format: Format,
+    /// Also Pinion's own topics (`/pinion/log`).
+    #[arg(long)]
+    all: bool,
 }
 
 /// Prints the graph.
@@ -35,7 +38,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         other => bail!("unexpected reply from the master: {other:?}"),
     };
     let topics = match ask(&NodeToMaster::ListTopics)? {
-        MasterReply::Topics(t) => t,
+        MasterReply::Topics(t) => t
+            .into_iter()
+            .filter(|t| args.all || !t.name.is_system())
+            .collect::<Vec<_>>(),
         other => bail!("unexpected reply from the master: {other:?}"),
     };
     let text = match args.format {

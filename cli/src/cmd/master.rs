@@ -14,6 +14,10 @@ pub struct Args {
     /// Also bind this ipc socket path, for nodes on this host.
     #[arg(long)]
     ipc: Option<std::path::PathBuf>,
+    /// Refuse requests not signed with this key (nodes and tools sign with
+    /// `PINION_KEY_FILE`); see the threat model in the README.
+    #[arg(long, env = "PINION_KEY_FILE")]
+    key_file: Option<std::path::PathBuf>,
 }
 
 /// Binds, prints `PINION_MASTER=<endpoint>` on the first line of stdout, serves until a signal.
@@ -27,7 +31,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(path) = &args.ipc {
             endpoints.push(format!("ipc://{}", path.display()));
         }
-        let master = Master::bind(&endpoints, MasterConfig::default())
+        let mut config = MasterConfig::default();
+        if let Some(path) = &args.key_file {
+            config.key = Some(pinion::auth::Key::load(path)?);
+        }
+        let master = Master::bind(&endpoints, config)
             .await
             .with_context(|| format!("cannot start the master on {}", endpoints.join(", ")))?;
         let tcp = advertised(&master.endpoints()[0]);

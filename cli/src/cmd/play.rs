@@ -105,6 +105,7 @@ async fn play(
             }
             if let Some(p) = publishers.get(&m.topic) {
                 p.publish_bytes(m.data.clone()).await?;
+                tracing::debug!(topic = %m.topic, at = ?start.elapsed(), "played");
             }
         }
         if !repeat {

@@ -151,6 +151,8 @@ async fn record(
             _ = refresh.tick() => {
                 if all {
                     wanted = tokio::task::spawn_blocking(topics).await??;
+                    // Pinion's own topics (logs) only when named.
+                    wanted.retain(|t| !t.name.is_system());
                 }
                 for t in &wanted {
                     if subscribed.contains(&t.name.to_string()) {
@@ -169,7 +171,7 @@ async fn record(
             message = rx.recv() => {
                 let Some((topic, bytes, stamp_ns, _)) = message else { break };
                 if let Some(limit) = args.split_size {
-                                        if output.bytes as f64 > limit * 1e6 {
+                    if output.bytes as f64 > limit * 1e6 {
                         let index = output.index + 1;
                         let base = output.base.clone();
                         output.finish()?;

@@ -19,6 +19,9 @@ pub enum TopicCommand {
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
+        /// Also Pinion's own topics (`/pinion/log`).
+        #[arg(long)]
+        all: bool,
     },
     /// Type, schema, publishers and subscribers of a topic.
     Info {
@@ -76,7 +79,7 @@ pub enum TopicCommand {
 /// Runs a topic subcommand.
 pub fn run(command: TopicCommand) -> anyhow::Result<ExitCode> {
     match command {
-        TopicCommand::List { json } => list(json),
+        TopicCommand::List { json, all } => list(json, all),
         TopicCommand::Info { topic } => info(&topic),
         TopicCommand::Echo { topic, count, json } => match find(&topic) {
             Ok(t) => with_node(|node| echo(node, t, count, json)),
@@ -134,9 +137,9 @@ fn find(topic: &str) -> anyhow::Result<TopicSummary> {
     })
 }
 
-fn list(json: bool) -> anyhow::Result<ExitCode> {
+fn list(json: bool, all: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    for t in topics()? {
+    for t in topics()?.into_iter().filter(|t| all || !t.name.is_system()) {
         if json {
             let row = serde_json::json!({"topic": t.name.to_string(), "type": t.type_info.name, "publishers": t.publishers, "subscribers": t.subscribers});
             writeln!(out, "{row}")?;

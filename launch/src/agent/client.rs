@@ -1,6 +1,6 @@
 //! The launcher's side of the agent protocol.
 
-use super::auth::{sign, Key};
+use super::auth::{sign, Domain, Key};
 use super::protocol::{AgentReply, AgentRequest};
 use pinion::transport::Requester;
 use std::time::Duration;
@@ -30,7 +30,13 @@ impl AgentClient {
     pub async fn call(&mut self, request: &AgentRequest) -> Result<AgentReply, String> {
         let body = pinion::protocol::encode("agent request", request).map_err(|e| e.to_string())?;
         let now_ms = pinion::node::host::now_ns() / 1_000_000;
-        let signed = sign(&self.key, body, now_ms, pinion::node::host::random_id());
+        let signed = sign(
+            &self.key,
+            Domain::Agent,
+            body,
+            now_ms,
+            pinion::node::host::random_id(),
+        );
         let frame =
             pinion::protocol::encode("signed request", &signed).map_err(|e| e.to_string())?;
         let reply = self

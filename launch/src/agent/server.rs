@@ -1,6 +1,6 @@
 //! The agent's request loop.
 
-use super::auth::{Key, Signed, Verifier};
+use super::auth::{Domain, Key, Signed, Verifier};
 use super::deployments::{Deployments, Manifest};
 use super::protocol::{AgentReply, AgentRequest, RemoteNode};
 use super::store::Store;
@@ -44,7 +44,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let store = Store::open(&config.store_dir)?;
     let deployments = Deployments::open(&config.store_dir.join("deployments"))?;
-    let mut verifier = Verifier::new(config.key.clone());
+    let mut verifier = Verifier::new(config.key.clone(), Domain::Agent);
     let mut launches: HashMap<String, Running> = HashMap::new();
     // Deployed launches run whether or not a launcher is around: bring them back.
     for (launch, manifest) in deployments.all() {

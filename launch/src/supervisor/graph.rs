@@ -1,5 +1,6 @@
 //! What the supervisor asks of the running graph: who is registered, and please stop.
 
+use pinion::node::master_link::request_frames;
 use pinion::protocol::control::ControlRequest;
 use pinion::protocol::master_to_node::NodeInfo;
 use pinion::protocol::{self, MasterReply, NodeToMaster};
@@ -13,22 +14,33 @@ const TIMEOUT: Duration = Duration::from_millis(800);
 pub struct GraphClient {
     master: Requester,
     host: String,
+    key: Option<pinion::auth::Key>,
 }
 
 impl GraphClient {
     /// A client for the master at `endpoint`; `host` is this host's id.
     pub fn new(endpoint: &str, host: String) -> Result<Self, pinion::transport::TransportError> {
+        let key = pinion::auth::key_from_env().unwrap_or_else(|e| {
+            tracing::error!("{e}; requests to the master go unsigned");
+            None
+        });
         Ok(Self {
             master: Requester::new(endpoint, TIMEOUT)?,
             host,
+            key,
         })
+    }
+
+    /// One request to the master (signed when `PINION_KEY_FILE` names a key).
+    async fn ask(&mut self, request: &NodeToMaster) -> Option<MasterReply> {
+        let frames = request_frames(request, self.key.as_ref()).ok()?;
+        let reply = self.master.request_frames(frames).await.ok()?;
+        protocol::decode::<MasterReply>("master reply", &reply).ok()
     }
 
     /// The registered nodes, or `None` if the master did not answer.
     pub async fn nodes(&mut self) -> Option<Vec<NodeInfo>> {
-        let body = protocol::encode("list nodes", &NodeToMaster::ListNodes).ok()?;
-        let reply = self.master.request(body).await.ok()?;
-        match protocol::decode::<MasterReply>("master reply", &reply).ok()? {
+        match self.ask(&NodeToMaster::ListNodes).await? {
             MasterReply::Nodes(nodes) => Some(nodes),
             _ => None,
         }
@@ -40,16 +52,7 @@ impl GraphClient {
             key: key.to_owned(),
             value_json: value_json.to_owned(),
         };
-        let Ok(body) = protocol::encode("set param", &request) else {
-            return false;
-        };
-        let Ok(reply) = self.master.request(body).await else {
-            return false;
-        };
-        matches!(
-            protocol::decode::<MasterReply>("master reply", &reply),
-            Ok(MasterReply::Ok)
-        )
+        matches!(self.ask(&request).await, Some(MasterReply::Ok))
     }
 
     /// Asks a node to shut down through its control socket; true if it agreed.

@@ -7,6 +7,9 @@ use syn::{Attribute, LitStr};
 pub struct SerdeAttrs {
     pub rename: Option<String>,
     pub skip: bool,
+    /// `#[serde(with = "serde_bytes")]`: a byte string on the wire (postcard writes it
+    /// exactly as a `Vec<u8>`, but in one copy instead of byte by byte).
+    pub bytes: bool,
 }
 
 /// Serde attributes that change the postcard wire format in a way a schema cannot describe.
@@ -54,6 +57,18 @@ pub fn serde_attrs(attrs: &[Attribute]) -> syn::Result<SerdeAttrs> {
             if key == "skip" {
                 out.skip = true;
                 return Ok(());
+            }
+            if key == "with" && meta.input.peek(syn::Token![=]) {
+                let lit: LitStr = meta.value()?.parse()?;
+                let path = lit.value();
+                if path == "serde_bytes" || path.ends_with("::serde_bytes") {
+                    out.bytes = true;
+                    return Ok(());
+                }
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "derive(Message) supports `with` only for `serde_bytes` (byte strings): postcard's schema cannot describe other custom encodings",
+                ));
             }
             if UNSUPPORTED.contains(&key.as_str()) {
                 return Err(meta.error(format!(

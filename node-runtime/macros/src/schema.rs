@@ -69,19 +69,29 @@ fn enum_model(data: &DataEnum) -> syn::Result<TokenStream> {
 }
 
 fn unnamed_types(fields: &Fields) -> syn::Result<Vec<TokenStream>> {
-    let p = private();
     let mut out = Vec::new();
     for field in fields {
-        if serde_attrs(&field.attrs)?.skip {
+        let attrs = serde_attrs(&field.attrs)?;
+        if attrs.skip {
             return Err(syn::Error::new_spanned(
                 field,
                 "derive(Message) does not support skipped tuple fields",
             ));
         }
-        let ty = &field.ty;
-        out.push(quote!(<#ty as #p::Schema>::SCHEMA));
+        out.push(field_schema(field, attrs.bytes));
     }
     Ok(out)
+}
+
+/// The schema of one field: its type's, or a byte string for `serde_bytes` fields.
+fn field_schema(field: &syn::Field, bytes: bool) -> TokenStream {
+    let p = private();
+    let ty = &field.ty;
+    if bytes {
+        quote!(&#p::NamedType { name: "bytes", ty: &#p::DataModelType::ByteArray })
+    } else {
+        quote!(<#ty as #p::Schema>::SCHEMA)
+    }
 }
 
 fn named_values(fields: &Fields) -> syn::Result<Vec<TokenStream>> {
@@ -97,8 +107,8 @@ fn named_values(fields: &Fields) -> syn::Result<Vec<TokenStream>> {
             (None, Some(ident)) => ident.to_string().trim_start_matches("r#").to_owned(),
             (None, None) => continue,
         };
-        let ty = &field.ty;
-        out.push(quote!(&#p::NamedValue { name: #name, ty: <#ty as #p::Schema>::SCHEMA }));
+        let ty = field_schema(field, attrs.bytes);
+        out.push(quote!(&#p::NamedValue { name: #name, ty: #ty }));
     }
     Ok(out)
 }

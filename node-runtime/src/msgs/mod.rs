@@ -1,5 +1,6 @@
 //! Standard messages, named and shaped like their ROS counterparts so that ROS users
-//! find their way: [`std_msgs`], [`geometry`], [`sensor`], [`nav`].
+//! find their way: [`std_msgs`], [`geometry`], [`sensor`], [`nav`], and the log records
+//! of [`log`].
 //!
 //! ```
 //! use pinion::msgs::geometry::{Twist, Vector3};
@@ -11,6 +12,7 @@
 //! ```
 
 pub mod geometry;
+pub mod log;
 pub mod nav;
 pub mod sensor;
 pub mod std_msgs;

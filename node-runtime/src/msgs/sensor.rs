@@ -67,8 +67,48 @@ pub struct Image {
     pub is_bigendian: bool,
     /// Bytes per row.
     pub step: u32,
-    /// Pixels, `step * height` bytes.
+    /// Pixels, `step * height` bytes (a byte string on the wire: one copy, not byte by byte).
+    #[serde(with = "serde_bytes")]
     pub data: Vec<u8>,
+}
+
+/// How one field of a point is laid out in [`PointCloud2::data`].
+#[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[message(name = "sensor_msgs/PointField")]
+pub struct PointField {
+    /// Field name (`x`, `y`, `z`, `intensity`, ...).
+    pub name: String,
+    /// Byte offset in the point.
+    pub offset: u32,
+    /// Data type, as in ROS (7 = FLOAT32, ...).
+    pub datatype: u8,
+    /// Elements in the field.
+    pub count: u32,
+}
+
+/// A point cloud (a lidar or depth camera frame).
+#[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[message(name = "sensor_msgs/PointCloud2")]
+pub struct PointCloud2 {
+    /// Time and frame.
+    pub header: Header,
+    /// Rows (1 for an unordered cloud).
+    pub height: u32,
+    /// Points per row.
+    pub width: u32,
+    /// The layout of one point.
+    pub fields: Vec<PointField>,
+    /// Whether multi-byte values are big-endian.
+    pub is_bigendian: bool,
+    /// Bytes per point.
+    pub point_step: u32,
+    /// Bytes per row.
+    pub row_step: u32,
+    /// Points, `row_step * height` bytes.
+    #[serde(with = "serde_bytes")]
+    pub data: Vec<u8>,
+    /// True when no point is invalid.
+    pub is_dense: bool,
 }
 
 /// The state of a battery.

@@ -1,7 +1,7 @@
 //! The node's control server: graph updates from the master, handshakes from peers.
 
 use super::inner::NodeInner;
-use crate::protocol::control::{ControlReply, ControlRequest};
+use crate::protocol::control::{ControlReply, ControlRequest, NodeIdentity};
 use crate::protocol::{self};
 use crate::shutdown::StopReason;
 use crate::subscription::SubCommand;
@@ -114,5 +114,20 @@ async fn handle(node: &Arc<NodeInner>, request: ControlRequest) -> ControlReply 
             ControlReply::Ok
         }
         ControlRequest::Ping => ControlReply::Ok,
+        ControlRequest::RecentLogs { after_seq, max } => {
+            let mut records = crate::logs::recent(after_seq, max as usize);
+            for r in &mut records {
+                r.node = node.name.to_string();
+                r.host.clone_from(&node.host);
+            }
+            ControlReply::Logs(records)
+        }
+        ControlRequest::Identify => ControlReply::Identity(NodeIdentity {
+            host: node.host.clone(),
+            pid: std::process::id(),
+            clock_ns: super::host::now_ns(),
+            machine: super::host::machine_fingerprint(),
+            data: node.data_endpoints.clone(),
+        }),
     }
 }

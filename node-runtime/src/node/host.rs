@@ -32,6 +32,26 @@ pub fn runtime_dir() -> PathBuf {
     PathBuf::from(format!("/tmp/pinion-{}", nix::unistd::Uid::current()))
 }
 
+/// What tells this machine (and its ipc directory) apart from others: the systemd
+/// machine id, the boot id, and the device and inode of the runtime directory. Two nodes
+/// with the same host id but different fingerprints cannot reach each other over ipc.
+pub fn machine_fingerprint() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_else(|_| "?".to_owned())
+    };
+    let dir = std::fs::metadata(runtime_dir())
+        .map(|m| format!("{}:{}", m.dev(), m.ino()))
+        .unwrap_or_else(|_| "?".to_owned());
+    format!(
+        "{}/{}/{dir}",
+        read("/etc/machine-id"),
+        read("/proc/sys/kernel/random/boot_id")
+    )
+}
+
 /// The ipc socket path of one of this process's sockets.
 pub fn ipc_path(node: &str, kind: &str) -> PathBuf {
     let mut safe: String = node

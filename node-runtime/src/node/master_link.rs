@@ -14,15 +14,17 @@ pub const MASTER_TIMEOUT: Duration = Duration::from_millis(800);
 pub struct MasterLink {
     requester: Mutex<Requester>,
     endpoint: String,
+    key: Option<crate::auth::Key>,
 }
 
 impl MasterLink {
-    /// A link to `endpoint`; nothing connects yet.
-    pub fn new(endpoint: &str) -> Result<Self> {
+    /// A link to `endpoint`, signing with `key` if given; nothing connects yet.
+    pub fn new(endpoint: &str, key: Option<crate::auth::Key>) -> Result<Self> {
         let requester = Requester::new(endpoint, MASTER_TIMEOUT)?;
         Ok(Self {
             endpoint: requester.endpoint().to_owned(),
             requester: Mutex::new(requester),
+            key,
         })
     }
 
@@ -33,8 +35,8 @@ impl MasterLink {
 
     /// One request, one try. A refusal comes back as `Error::Master`.
     pub async fn request(&self, request: &NodeToMaster) -> Result<MasterReply> {
-        let body = protocol::encode("request to master", request)?;
-        let reply = self.requester.lock().await.request(body).await?;
+        let frames = request_frames(request, self.key.as_ref())?;
+        let reply = self.requester.lock().await.request_frames(frames).await?;
         match protocol::decode::<MasterReply>("master reply", &reply)? {
             MasterReply::Error(e) => Err(Error::Master(e)),
             other => Ok(other),
@@ -69,6 +71,32 @@ impl MasterLink {
             }
         }
     }
+}
+
+/// The frames of a request to the master: the encoded request, and its signature when
+/// there is a key.
+pub fn request_frames(
+    request: &NodeToMaster,
+    key: Option<&crate::auth::Key>,
+) -> Result<Vec<bytes::Bytes>> {
+    let body = protocol::encode("request to master", request)?;
+    let Some(key) = key else {
+        return Ok(vec![body.into()]);
+    };
+    let now_ms = crate::node::host::now_ns() / 1_000_000;
+    let signed = crate::auth::sign(
+        key,
+        crate::auth::Domain::Master,
+        body,
+        now_ms,
+        crate::node::host::random_id(),
+    );
+    let (body, signature) = signed.split();
+    let signature = postcard::to_stdvec(&signature).map_err(|source| Error::Codec {
+        what: "signature",
+        source,
+    })?;
+    Ok(vec![body.into(), signature.into()])
 }
 
 /// Whether a master error means "register again" (the master restarted or expired us).

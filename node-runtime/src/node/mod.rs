@@ -4,7 +4,7 @@ pub(crate) mod control;
 pub(crate) mod heartbeat;
 pub mod host;
 pub(crate) mod inner;
-pub(crate) mod master_link;
+pub mod master_link;
 pub mod naming;
 pub(crate) mod peers;
 
@@ -40,6 +40,9 @@ pub struct NodeOptions {
     pub host: String,
     /// Namespace and remaps (`PINION_NAMESPACE`, `PINION_REMAP`).
     pub naming: naming::Naming,
+    /// The key requests to the master are signed with (`PINION_KEY_FILE`); needed when
+    /// the master has one.
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 impl NodeOptions {
@@ -61,7 +64,16 @@ impl NodeOptions {
                 tracing::error!("{e}; ignoring the remaps");
                 naming::Naming::default()
             }),
+            key_file: std::env::var_os("PINION_KEY_FILE")
+                .filter(|p| !p.is_empty())
+                .map(std::path::PathBuf::from),
         }
+    }
+
+    /// Signs requests to the master with the key in this file.
+    pub fn key_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.key_file = Some(path.into());
+        self
     }
 
     /// Uses another master endpoint.
@@ -97,7 +109,13 @@ impl Node {
     /// not up yet), and starts heartbeats. Needs a tokio runtime.
     pub async fn init(options: NodeOptions) -> Result<Self> {
         let name = NodeName::new(&options.name)?;
-        let master = MasterLink::new(&options.master)?;
+        let key = match &options.key_file {
+            Some(path) => {
+                Some(crate::auth::Key::load(path).map_err(|e| crate::Error::Setup(e.to_string()))?)
+            }
+            None => None,
+        };
+        let master = MasterLink::new(&options.master, key)?;
         let ip = host::advertised_ip(master.endpoint());
         let ctl_path = host::ipc_path(name.as_str(), "ctl");
         let data_path = host::ipc_path(name.as_str(), "data");
@@ -116,6 +134,7 @@ impl Node {
             ipc: Some(data.bind(&format!("ipc://{}", data_path.display())).await?),
             tcp: Some(data.bind(&format!("tcp://{}", tcp_host(ip))).await?),
         };
+        data.start();
 
         let inner = Arc::new(NodeInner {
             name,
@@ -151,7 +170,9 @@ impl Node {
         }
         tokio::spawn(heartbeat::run(inner.clone()));
         tracing::info!(node = %inner.name, host = %inner.host, master = %inner.master.endpoint(), "registered");
-        Ok(Self { inner })
+        let node = Self { inner };
+        crate::logs::start_forwarding(node.clone(), node.inner.closed.clone());
+        Ok(node)
     }
 
     /// The node's name.

@@ -1,6 +1,8 @@
 //! Requests to a node's control socket.
 
 use super::master_to_node::{Listing, PublisherInfo, SubscriberInfo};
+use super::Endpoints;
+use crate::msgs::log::Log;
 use crate::names::TopicName;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +63,31 @@ pub enum ControlRequest {
     },
     /// Are you there?
     Ping,
+    /// From `pinion logs`: the node's kept log records numbered above `after_seq`.
+    RecentLogs {
+        /// Only records with a higher sequence number.
+        after_seq: u64,
+        /// At most this many (the newest).
+        max: u32,
+    },
+    /// From `pinion doctor`: who and where are you, and what does your clock say?
+    Identify,
+}
+
+/// What a node says of itself to `pinion doctor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeIdentity {
+    /// Host id (same host id means ipc).
+    pub host: String,
+    /// Process id.
+    pub pid: u32,
+    /// The node's wall clock when it answered, nanoseconds since the Unix epoch.
+    pub clock_ns: u64,
+    /// Tells machines apart: nodes with the same host id must share this, or their
+    /// ipc endpoints cannot reach each other.
+    pub machine: String,
+    /// Its data endpoints.
+    pub data: Endpoints,
 }
 
 /// The reply of a node's control socket.
@@ -71,4 +98,8 @@ pub enum ControlReply {
     Ok,
     /// Refused, with a reason.
     Error(String),
+    /// The answer to `RecentLogs`, oldest first.
+    Logs(Vec<Log>),
+    /// The answer to `Identify`.
+    Identity(NodeIdentity),
 }

@@ -167,6 +167,9 @@ pub enum MasterErrorKind {
     NoService,
     /// Anything else that was invalid.
     Invalid,
+    /// The master has a key and the request was not signed with it (or was stale or
+    /// replayed).
+    Unauthorized,
 }
 
 /// A refusal, with a message for people.

@@ -68,6 +68,21 @@ pub fn prepare_ipc_path(path: &Path) -> Result<(), TransportError> {
     Ok(())
 }
 
+/// Whether something accepts connections at `endpoint`, checked with a plain socket
+/// (never through the engine, whose connect waits for the peer).
+pub async fn reachable(endpoint: &str, timeout: std::time::Duration) -> bool {
+    if let Some(path) = endpoint.strip_prefix("ipc://") {
+        return std::os::unix::net::UnixStream::connect(path).is_ok();
+    }
+    match endpoint.strip_prefix("tcp://") {
+        Some(addr) => matches!(
+            tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await,
+            Ok(Ok(_))
+        ),
+        None => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

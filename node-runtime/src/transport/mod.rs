@@ -6,15 +6,19 @@
 //!   unlinked only when nobody listens on them);
 //! - every request has a timeout, and a socket that failed or timed out is dropped and
 //!   made anew (the REQ socket of the crate never recovers by itself);
-//! - `connect` is always bounded by a timeout.
+//! - `connect` is always bounded by a timeout;
+//! - a publisher's memory stays bounded when a subscriber stops reading: the data path
+//!   is ROUTER/DEALER with credit-based flow control ([`credit`]), not PUB/SUB, whose
+//!   per-subscriber queue has no byte limit.
 
+pub mod credit;
 mod endpoint;
 mod publisher;
 mod replier;
 mod requester;
 mod subscriber;
 
-pub use endpoint::{normalize, prepare_ipc_path};
+pub use endpoint::{normalize, prepare_ipc_path, reachable};
 pub use publisher::DataPublisher;
 pub use replier::Replier;
 pub use requester::Requester;

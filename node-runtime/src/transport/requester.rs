@@ -42,7 +42,12 @@ impl Requester {
 
     /// Sends one request frame and waits for the one-frame reply, within the timeout.
     pub async fn request(&mut self, body: Vec<u8>) -> Result<Bytes, TransportError> {
-        let result = tokio::time::timeout(self.timeout, self.exchange(body)).await;
+        self.request_frames(vec![Bytes::from(body)]).await
+    }
+
+    /// Sends a multipart request and waits for the one-frame reply, within the timeout.
+    pub async fn request_frames(&mut self, frames: Vec<Bytes>) -> Result<Bytes, TransportError> {
+        let result = tokio::time::timeout(self.timeout, self.exchange(frames)).await;
         match result {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(e)) => {
@@ -60,7 +65,7 @@ impl Requester {
         }
     }
 
-    async fn exchange(&mut self, body: Vec<u8>) -> Result<Bytes, TransportError> {
+    async fn exchange(&mut self, frames: Vec<Bytes>) -> Result<Bytes, TransportError> {
         let endpoint = self.endpoint.clone();
         let fail = |e: zeromq::ZmqError| TransportError::Socket {
             endpoint: endpoint.clone(),
@@ -79,7 +84,11 @@ impl Requester {
                 reason: "no socket".to_owned(),
             });
         };
-        socket.send(ZmqMessage::from(body)).await.map_err(fail)?;
+        let message = ZmqMessage::try_from(frames).map_err(|e| TransportError::Socket {
+            endpoint: endpoint.clone(),
+            reason: e.to_string(),
+        })?;
+        socket.send(message).await.map_err(fail)?;
         let reply = socket.recv().await.map_err(fail)?;
         let mut frames = reply.into_vec();
         if frames.len() != 1 {

@@ -1,63 +1,160 @@
-//! A SUB socket for one topic.
+//! A subscriber's side of the data path for one topic: one DEALER connection per
+//! publisher node, each returning credit as the messages it brought are consumed.
 
+use super::credit::{self, Control};
 use super::{normalize, Frames, TransportError};
 use std::time::Duration;
-use zeromq::{Socket, SocketOptions, SocketRecv, SubSocket, ZmqMessage};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
-/// A SUB socket filtered on one topic prefix.
+/// Received messages waiting for [`DataSubscriber::recv`]. They count against the
+/// publisher's window until taken, so this bounds nothing by itself but latency.
+const INBOX: usize = 64;
+
+/// What one connection consumed since it last returned credit.
+#[derive(Debug, Default)]
+struct Consumed {
+    bytes: i64,
+    messages: i64,
+}
+
+/// One publisher connection.
+struct Connection {
+    endpoint: String,
+    consumed: Consumed,
+    credit: mpsc::UnboundedSender<Control>,
+    tasks: [JoinHandle<()>; 2],
+}
+
+/// The connections of one topic subscription, filtered on one topic prefix.
 pub struct DataSubscriber {
-    socket: SubSocket,
     prefix: String,
+    connect_timeout: Duration,
+    connections: Vec<Connection>,
+    inbox_tx: mpsc::Sender<(usize, Frames)>,
+    inbox: mpsc::Receiver<(usize, Frames)>,
 }
 
 impl std::fmt::Debug for DataSubscriber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let endpoints: Vec<&str> = self
+            .connections
+            .iter()
+            .map(|c| c.endpoint.as_str())
+            .collect();
         f.debug_struct("DataSubscriber")
             .field("prefix", &self.prefix)
+            .field("connections", &endpoints)
             .finish()
     }
 }
 
 impl DataSubscriber {
-    /// A SUB socket subscribed to `prefix`; `connect_timeout` bounds each `connect`.
+    /// A subscription to `prefix` with no connection yet; `connect_timeout` bounds each `connect`.
     pub async fn new(prefix: &str, connect_timeout: Duration) -> Result<Self, TransportError> {
-        let mut options = SocketOptions::default();
-        options.connect_timeout(connect_timeout);
-        let mut socket = SubSocket::with_options(options);
-        socket
-            .subscribe(prefix)
-            .await
-            .map_err(|e| TransportError::Socket {
-                endpoint: "sub".to_owned(),
-                reason: e.to_string(),
-            })?;
+        let (inbox_tx, inbox) = mpsc::channel(INBOX);
         Ok(Self {
-            socket,
             prefix: prefix.to_owned(),
+            connect_timeout,
+            connections: Vec::new(),
+            inbox_tx,
+            inbox,
         })
     }
 
-    /// Connects to a publisher; fails if it cannot be reached within the connect timeout.
+    /// Connects to a publisher's data socket and subscribes; fails if it cannot be
+    /// reached within the connect timeout.
     pub async fn connect(&mut self, endpoint: &str) -> Result<(), TransportError> {
         let endpoint = normalize(endpoint)?;
-        self.socket
+        let failed = |reason: String| TransportError::Socket {
+            endpoint: endpoint.clone(),
+            reason,
+        };
+        let mut options = SocketOptions::default();
+        options.connect_timeout(self.connect_timeout);
+        let mut socket = DealerSocket::with_options(options);
+        socket
             .connect(&endpoint)
             .await
-            .map_err(|e| TransportError::Socket {
-                endpoint,
-                reason: e.to_string(),
-            })
+            .map_err(|e| failed(e.to_string()))?;
+        let subscribe =
+            credit::encode(&Control::Subscribe(self.prefix.clone().into_bytes().into()));
+        socket
+            .send(ZmqMessage::from(subscribe))
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        let (mut send, mut recv) = socket.split();
+
+        let index = self.connections.len();
+        let inbox = self.inbox_tx.clone();
+        let reader = tokio::spawn(async move {
+            loop {
+                match recv.recv().await {
+                    Ok(message) => {
+                        if inbox.send((index, message.into_vec())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(error = %e, "data connection closed");
+                        break;
+                    }
+                }
+            }
+        });
+        let (credit, mut credits) = mpsc::unbounded_channel::<Control>();
+        let writer = tokio::spawn(async move {
+            while let Some(control) = credits.recv().await {
+                if send
+                    .send(ZmqMessage::from(credit::encode(&control)))
+                    .await
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        });
+        self.connections.push(Connection {
+            endpoint,
+            consumed: Consumed::default(),
+            credit,
+            tasks: [reader, writer],
+        });
+        Ok(())
     }
 
-    /// Waits for the next message (cancel-safe).
+    /// Waits for the next message from any connection (cancel-safe).
     pub async fn recv(&mut self) -> Result<Frames, TransportError> {
-        self.socket
-            .recv()
-            .await
-            .map(ZmqMessage::into_vec)
-            .map_err(|e| TransportError::Socket {
+        let Some((index, frames)) = self.inbox.recv().await else {
+            return Err(TransportError::Socket {
                 endpoint: self.prefix.clone(),
-                reason: e.to_string(),
-            })
+                reason: "subscription closed".to_owned(),
+            });
+        };
+        if let Some(c) = self.connections.get_mut(index) {
+            c.consumed.bytes += frames.iter().map(|f| f.len() as i64).sum::<i64>();
+            c.consumed.messages += 1;
+            if c.consumed.bytes >= credit::WINDOW_BYTES / 4
+                || c.consumed.messages >= credit::WINDOW_MESSAGES / 4
+            {
+                let consumed = std::mem::take(&mut c.consumed);
+                let _ = c.credit.send(Control::Credit {
+                    bytes: consumed.bytes,
+                    messages: consumed.messages,
+                });
+            }
+        }
+        Ok(frames)
+    }
+}
+
+impl Drop for DataSubscriber {
+    fn drop(&mut self) {
+        for c in &self.connections {
+            for task in &c.tasks {
+                task.abort();
+            }
+        }
     }
 }

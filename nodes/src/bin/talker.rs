@@ -47,6 +47,7 @@ async fn main(node: Node) -> pinion::Result<()> {
     let mut rate = node.rate(args.rate);
     while let Some(seq) = rate.tick().await {
         if let Some(Some(new)) = text_param.try_changed().transpose()? {
+            tracing::info!(%new, "text changed");
             text = new;
         }
         chatter

@@ -38,7 +38,28 @@ struct Everything<T> {
     extra: Option<String>,
 }
 
+#[derive(Message, Serialize, Deserialize, Debug, PartialEq)]
+struct Frame {
+    #[serde(with = "pinion::serde_bytes")]
+    pixels: Vec<u8>,
+    plain: Vec<u8>,
+}
+
+#[derive(Message, Serialize, Deserialize, Debug, PartialEq)]
+struct Packet(#[serde(with = "serde_bytes")] Vec<u8>);
+
 fn main() {
+    // A byte-string field is a ByteArray in the schema and the same bytes on the wire.
+    let frame = Frame { pixels: vec![1, 2, 255], plain: vec![1, 2, 255] };
+    let bytes = postcard::to_stdvec(&frame).unwrap();
+    assert_eq!(bytes[..4], bytes[4..]);
+    assert_eq!(postcard::from_bytes::<Frame>(&bytes).unwrap(), frame);
+    let text = Frame::type_info().schema.to_string();
+    assert!(Frame::type_info().is_consistent(), "{text}");
+    assert_ne!(Frame::SCHEMA_HASH, <Everything<u8>>::SCHEMA_HASH);
+    let packet = Packet(vec![9; 3]);
+    assert_eq!(postcard::from_bytes::<Packet>(&postcard::to_stdvec(&packet).unwrap()).unwrap(), packet);
+
     let value = Everything {
         unit: Unit,
         meters: Meters(1.5),

@@ -1,0 +1,417 @@
+//! Pub/sub latency and throughput, Pinion beside the bare `zeromq` crate.
+//!
+//! Latency: a ping node publishes a message of SIZE bytes, a pong node republishes what
+//! it receives, and the ping node times the round trip. The bare baseline does the same
+//! with two PUB/SUB pairs and the payload as one frame. Throughput: one publisher sends
+//! COUNT messages as fast as it can to 1 or 4 subscribers; measured is what arrives per
+//! second and what is lost. Both sides run in this process on the same runtime, and the
+//! two systems alternate in blocks so that the machine's noise falls on both.
+
+use crate::baseline::{BarePub, BareSub};
+use crate::util::median;
+use bytes::Bytes;
+use pinion::prelude::*;
+use pinion_master::server::{Master, MasterConfig};
+use std::time::{Duration, Instant};
+
+/// A payload of some size, sent as one byte string.
+#[derive(Message, Serialize, Deserialize, Clone)]
+#[message(name = "bench/Blob")]
+pub struct Blob {
+    #[serde(with = "pinion::serde_bytes")]
+    data: Vec<u8>,
+}
+
+/// The message sizes measured.
+pub const SIZES: [usize; 5] = [64, 1 << 10, 64 << 10, 1 << 20, 4 << 20];
+
+/// Alternating blocks per figure.
+const BLOCKS: usize = 4;
+
+fn round_trips(size: usize) -> usize {
+    match size {
+        s if s <= 1024 => 500,
+        s if s <= 65536 => 200,
+        s if s <= 1 << 20 => 30,
+        _ => 10,
+    }
+}
+
+fn throughput_count(size: usize) -> usize {
+    match size {
+        s if s <= 1024 => 50_000,
+        s if s <= 65536 => 5_000,
+        s if s <= 1 << 20 => 300,
+        _ => 80,
+    }
+}
+
+/// One row of results.
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub what: String,
+    pub transport: &'static str,
+    pub size: usize,
+    pub pinion: f64,
+    pub bare: f64,
+    pub unit: &'static str,
+    pub note: String,
+}
+
+impl Row {
+    /// Pinion's figure over the baseline's.
+    pub fn ratio(&self) -> f64 {
+        self.pinion / self.bare.max(1e-12)
+    }
+}
+
+/// Runs both benchmarks; the rows of the table.
+pub async fn run(sizes: &[usize]) -> anyhow::Result<Vec<Row>> {
+    let master = Master::bind(&["tcp://127.0.0.1:0".to_owned()], MasterConfig::default()).await?;
+    let endpoint = master.endpoints()[0].clone();
+    tokio::spawn(master.run(std::future::pending()));
+    let dir = std::env::temp_dir().join(format!("pinion-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut rows = Vec::new();
+    for transport in ["ipc", "tcp"] {
+        for &size in sizes {
+            rows.extend(latency(&endpoint, &dir, transport, size).await?);
+            for subscribers in [1, 4] {
+                rows.push(throughput(&endpoint, &dir, transport, size, subscribers).await?);
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(rows)
+}
+
+fn node_options(master: &str, name: &str, host: &str) -> pinion::NodeOptions {
+    let mut o = pinion::NodeOptions::from_env(name)
+        .master(master.to_owned())
+        .host(host);
+    o.name = name.to_owned();
+    o
+}
+
+/// The host ids of two nodes: equal means ipc, different means tcp.
+fn hosts(transport: &str) -> (&'static str, &'static str) {
+    if transport == "ipc" {
+        ("bench", "bench")
+    } else {
+        ("bench-a", "bench-b")
+    }
+}
+
+fn bare_endpoint(dir: &std::path::Path, transport: &str, name: &str) -> String {
+    if transport == "ipc" {
+        format!("ipc://{}/{name}.sock", dir.display())
+    } else {
+        "tcp://127.0.0.1:0".to_owned()
+    }
+}
+
+async fn latency(
+    master: &str,
+    dir: &std::path::Path,
+    transport: &'static str,
+    size: usize,
+) -> anyhow::Result<Vec<Row>> {
+    let n = round_trips(size);
+    let (ha, hb) = hosts(transport);
+    let ping_node = Node::init(node_options(master, "lat_ping", ha)).await?;
+    let pong_node = Node::init(node_options(master, "lat_pong", hb)).await?;
+    let ping = ping_node.advertise::<Blob>("lat/ping").await?;
+    let mut pongs = ping_node.subscribe::<Blob>("lat/pong").await?;
+    let mut pings = pong_node.subscribe::<Blob>("lat/ping").await?;
+    let pong = pong_node.advertise::<Blob>("lat/pong").await?;
+    ping.wait_for_subscribers(1).await?;
+    pong.wait_for_subscribers(1).await?;
+    let echo = tokio::spawn(async move {
+        while let Some(m) = pings.recv().await {
+            if pong.publish(&m).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let (mut bare_ping, ping_ep) = BarePub::bind(&bare_endpoint(dir, transport, "ping")).await?;
+    let (mut bare_pong, pong_ep) = BarePub::bind(&bare_endpoint(dir, transport, "pong")).await?;
+    let mut bare_pings = BareSub::connect(&ping_ep, "p").await?;
+    let mut bare_pongs = BareSub::connect(&pong_ep, "p").await?;
+    let bare_echo = tokio::spawn(async move {
+        while let Ok(frames) = bare_pings.recv().await {
+            if bare_pong.send(frames).await.is_err() {
+                break;
+            }
+        }
+    });
+
+    let blob = Blob {
+        data: vec![7; size],
+    };
+    let payload = Bytes::from(vec![7u8; size]);
+    let timeout = Duration::from_secs(5);
+    // The bare pair has no handshake: send until the first echo comes back.
+    for _ in 0..10_000 {
+        bare_ping
+            .send(vec![Bytes::from_static(b"p"), payload.clone()])
+            .await?;
+        if tokio::time::timeout(Duration::from_millis(2), bare_pongs.recv())
+            .await
+            .is_ok()
+        {
+            break;
+        }
+    }
+    while tokio::time::timeout(Duration::from_millis(20), bare_pongs.recv())
+        .await
+        .is_ok()
+    {}
+
+    let (mut p, mut b) = (Vec::new(), Vec::new());
+    for block in 0..BLOCKS + 1 {
+        let warm_up = block == 0;
+        for _ in 0..n / BLOCKS {
+            let start = Instant::now();
+            ping.publish(&blob).await?;
+            tokio::time::timeout(timeout, pongs.recv())
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("pong node gone"))?;
+            if !warm_up {
+                p.push(start.elapsed());
+            }
+        }
+        for _ in 0..n / BLOCKS {
+            let start = Instant::now();
+            bare_ping
+                .send(vec![Bytes::from_static(b"p"), payload.clone()])
+                .await?;
+            tokio::time::timeout(timeout, bare_pongs.recv()).await??;
+            if !warm_up {
+                b.push(start.elapsed());
+            }
+        }
+    }
+    echo.abort();
+    bare_echo.abort();
+    ping_node.close().await;
+    pong_node.close().await;
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let (p50, b50) = (median(&mut p), median(&mut b));
+    let (p99, b99) = (percentile(&p, 0.99), percentile(&b, 0.99));
+    let row = |what: &str, pinion: Duration, bare: Duration| Row {
+        what: what.to_owned(),
+        transport,
+        size,
+        pinion: us(pinion),
+        bare: us(bare),
+        unit: "µs",
+        note: format!("{} round trips each", p.len()),
+    };
+    Ok(vec![
+        row("latency p50", p50, b50),
+        row("latency p99", p99, b99),
+    ])
+}
+
+/// The `q` quantile of sorted samples.
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn throughput(
+    master: &str,
+    dir: &std::path::Path,
+    transport: &'static str,
+    size: usize,
+    subscribers: usize,
+) -> anyhow::Result<Row> {
+    let count = throughput_count(size);
+    let (ha, hb) = hosts(transport);
+    let topic = format!("thr/s{size}n{subscribers}");
+    let pub_node = Node::init(node_options(master, "thr_pub", ha)).await?;
+    let publisher = pub_node.advertise::<Blob>(&topic).await?;
+    let mut sub_nodes = Vec::new();
+    let mut subs = Vec::new();
+    for i in 0..subscribers {
+        let node = Node::init(node_options(master, &format!("thr_sub{i}"), hb)).await?;
+        subs.push(
+            node.subscribe_with::<Blob>(&topic, SubscribeOptions::queue(count + 10))
+                .await?,
+        );
+        sub_nodes.push(node);
+    }
+    publisher.wait_for_subscribers(subscribers).await?;
+
+    let (mut bare_pub, ep) = BarePub::bind(&bare_endpoint(dir, transport, "thr")).await?;
+    let mut bare_subs = Vec::new();
+    for _ in 0..subscribers {
+        bare_subs.push(BareSub::connect(&ep, "t").await?);
+    }
+    // Until every bare subscriber gets one (no handshake).
+    let probe = vec![Bytes::from_static(b"t"), Bytes::from_static(b"probe")];
+    for s in &mut bare_subs {
+        for _ in 0..10_000 {
+            bare_pub.send(probe.clone()).await?;
+            if tokio::time::timeout(Duration::from_millis(2), s.recv())
+                .await
+                .is_ok()
+            {
+                break;
+            }
+        }
+    }
+    for s in &mut bare_subs {
+        while tokio::time::timeout(Duration::from_millis(20), s.recv())
+            .await
+            .is_ok()
+        {}
+    }
+
+    let blob = Blob {
+        data: vec![7; size],
+    };
+    let payload = Bytes::from(vec![7u8; size]);
+    let (mut p_rate, mut b_rate) = (Vec::new(), Vec::new());
+    let (mut p_lost, mut b_lost) = (0usize, 0usize);
+    for _ in 0..2 {
+        // Pinion.
+        let counters = subs
+            .drain(..)
+            .map(|mut s| {
+                tokio::spawn(async move {
+                    let mut got = 0;
+                    let mut last = Instant::now();
+                    while got < count {
+                        match tokio::time::timeout(Duration::from_millis(500), s.recv()).await {
+                            Ok(Some(_)) => {
+                                got += 1;
+                                last = Instant::now();
+                            }
+                            _ => break,
+                        }
+                    }
+                    (got, last, s)
+                })
+            })
+            .collect::<Vec<_>>();
+        let start = Instant::now();
+        for _ in 0..count {
+            publisher.publish(&blob).await?;
+        }
+        let (got, end) = gather(counters, &mut subs).await;
+        p_rate.push(got as f64 / (end - start).as_secs_f64() / subscribers as f64);
+        p_lost += count * subscribers - got;
+
+        // Bare.
+        let counters = bare_subs
+            .drain(..)
+            .map(|mut s| {
+                tokio::spawn(async move {
+                    let mut got = 0;
+                    let mut last = Instant::now();
+                    while got < count {
+                        match tokio::time::timeout(Duration::from_millis(500), s.recv()).await {
+                            Ok(Ok(_)) => {
+                                got += 1;
+                                last = Instant::now();
+                            }
+                            _ => break,
+                        }
+                    }
+                    (got, last, s)
+                })
+            })
+            .collect::<Vec<_>>();
+        let start = Instant::now();
+        for _ in 0..count {
+            bare_pub
+                .send(vec![Bytes::from_static(b"t"), payload.clone()])
+                .await?;
+        }
+        let (got, end) = gather(counters, &mut bare_subs).await;
+        b_rate.push(got as f64 / (end - start).as_secs_f64() / subscribers as f64);
+        b_lost += count * subscribers - got;
+    }
+    pub_node.close().await;
+    for n in sub_nodes {
+        n.close().await;
+    }
+    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let total = 2 * count * subscribers;
+    Ok(Row {
+        what: format!("throughput, {subscribers} sub"),
+        transport,
+        size,
+        pinion: best(&p_rate),
+        bare: best(&b_rate),
+        unit: "msg/s",
+        note: format!(
+            "lost pinion {:.1}% bare {:.1}%",
+            100.0 * p_lost as f64 / total as f64,
+            100.0 * b_lost as f64 / total as f64
+        ),
+    })
+}
+
+/// Waits for the counting tasks; the messages received in all and when the last arrived.
+async fn gather<S>(
+    tasks: Vec<tokio::task::JoinHandle<(usize, Instant, S)>>,
+    back: &mut Vec<S>,
+) -> (usize, Instant) {
+    let mut got = 0;
+    let mut end: Option<Instant> = None;
+    for t in tasks {
+        if let Ok((n, last, s)) = t.await {
+            got += n;
+            end = Some(end.map_or(last, |e| e.max(last)));
+            back.push(s);
+        }
+    }
+    (got, end.unwrap_or_else(Instant::now))
+}
+
+/// Prints the rows as a table, then one JSON line.
+#[allow(clippy::print_stdout)]
+pub fn print(rows: &[Row]) {
+    println!(
+        "{:<20} {:<4} {:>8} {:>14} {:>14} {:>7}  note",
+        "figure", "via", "size", "pinion", "bare zeromq", "ratio"
+    );
+    for r in rows {
+        println!(
+            "{:<20} {:<4} {:>8} {:>10.1} {:<3} {:>10.1} {:<3} {:>7.2}  {}",
+            r.what,
+            r.transport,
+            human(r.size),
+            r.pinion,
+            r.unit,
+            r.bare,
+            r.unit,
+            r.ratio(),
+            r.note
+        );
+    }
+    let json: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{{\"figure\":\"{}\",\"transport\":\"{}\",\"size\":{},\"pinion\":{:.3},\"bare\":{:.3},\"unit\":\"{}\",\"ratio\":{:.3}}}",
+                r.what, r.transport, r.size, r.pinion, r.bare, r.unit, r.ratio()
+            )
+        })
+        .collect();
+    println!("{{\"bench\":\"pubsub\",\"rows\":[{}]}}", json.join(","));
+}
+
+fn human(size: usize) -> String {
+    match size {
+        s if s >= 1 << 20 => format!("{} MiB", s >> 20),
+        s if s >= 1 << 10 => format!("{} KiB", s >> 10),
+        s => format!("{s} B"),
+    }
+}

@@ -1,0 +1,181 @@
+//! A master with a key refuses requests not signed with it; nodes and tools with the
+//! key (`PINION_KEY_FILE`) work as usual.
+
+mod support;
+
+use pinion::auth::{sign, Domain, Key, Signed};
+use pinion::protocol::master_to_node::{MasterErrorKind, MasterReply};
+use pinion::protocol::{self, NodeToMaster};
+use pinion::transport::Requester;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use support::*;
+
+const KEY: &str = "master-key-of-the-test-robot-0123456789";
+
+fn keyed_master(dir: &TempDir) -> (Proc, Env, std::path::PathBuf) {
+    let key = dir.0.join("master.key");
+    std::fs::write(&key, KEY).expect("key file");
+    let mut c = Command::new(bin("pinion"));
+    c.args(["master", "--bind", "tcp://127.0.0.1:0", "--key-file"])
+        .arg(&key)
+        .env("PINION_RUNTIME_DIR", &dir.0)
+        .env("RUST_LOG", "info,zeromq=error");
+    let mut master = Proc::spawn("master", c);
+    let line = master.expect_line("PINION_MASTER=", SOON, |s, l| {
+        s == Src::Out && l.starts_with("PINION_MASTER=")
+    });
+    let env = Env {
+        runtime_dir: dir.0.clone(),
+        master: line.trim_start_matches("PINION_MASTER=").to_owned(),
+    };
+    (master, env, key)
+}
+
+fn with_key(mut c: Command, key: &Path) -> Command {
+    c.env("PINION_KEY_FILE", key);
+    c
+}
+
+async fn raw(master: &str, frames: Vec<bytes::Bytes>) -> MasterReply {
+    let mut r = Requester::new(master, Duration::from_secs(2)).expect("requester");
+    let reply = r.request_frames(frames).await.expect("an answer");
+    protocol::decode("reply", &reply).expect("a reply")
+}
+
+fn signed_frames(key: &Key, request: &NodeToMaster, nonce: u64) -> Vec<bytes::Bytes> {
+    let body = protocol::encode("request", request).expect("encode");
+    let now_ms = pinion::node::host::now_ns() / 1_000_000;
+    let (body, signature) = sign(key, Domain::Master, body, now_ms, nonce).split();
+    vec![
+        body.into(),
+        postcard::to_stdvec(&signature).expect("signature").into(),
+    ]
+}
+
+fn refused(reply: &MasterReply, needle: &str) {
+    match reply {
+        MasterReply::Error(e) => {
+            assert_eq!(e.kind, MasterErrorKind::Unauthorized, "{e:?}");
+            assert!(
+                e.message.contains(needle),
+                "{:?} lacks {needle:?}",
+                e.message
+            );
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn nodes_and_tools_without_the_key_are_refused_and_with_it_work() {
+    let dir = TempDir::new("keyed");
+    let (mut master, env, key) = keyed_master(&dir);
+
+    // A node without the key cannot register: a clear error and a failure exit.
+    let mut stranger = Proc::spawn("stranger", env.command("talker"));
+    let (_, code) = stranger.finish(SOON);
+    assert_eq!(code, Some(1), "{}", stranger.dump());
+    assert!(
+        stranger.dump().contains("refused: unsigned request"),
+        "{}",
+        stranger.dump()
+    );
+    master.expect_line("the refusal is logged", SOON, |_, l| {
+        l.contains("refused a request") && l.contains("unsigned request")
+    });
+
+    // With the key: the talker registers and the listener receives.
+    let mut talker = Proc::spawn("talker", with_key(env.command("talker"), &key));
+    talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let mut listener = Proc::spawn("listener", with_key(env.command("listener"), &key));
+    listener.expect_line("data", SOON, |s, l| s == Src::Out && l.starts_with("seq="));
+
+    // Tools: refused without the key, served with it.
+    let tool = |signed: bool| {
+        let mut c = Command::new(bin("pinion"));
+        c.args(["node", "list"])
+            .env("PINION_MASTER", &env.master)
+            .env("PINION_RUNTIME_DIR", &env.runtime_dir)
+            .env_remove("PINION_KEY_FILE");
+        if signed {
+            c.env("PINION_KEY_FILE", &key);
+        }
+        let mut p = Proc::spawn("tool", c);
+        let (out, code) = p.finish(SOON);
+        (out, code, p.dump())
+    };
+    let (_, code, dump) = tool(false);
+    assert_eq!(code, Some(1), "{dump}");
+    assert!(dump.contains("refused: unsigned request"), "{dump}");
+    let (out, code, dump) = tool(true);
+    assert_eq!(code, Some(0), "{dump}");
+    assert!(out.iter().any(|l| l.starts_with("talker\t")), "{out:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_key_replay_and_agent_signatures_are_refused() {
+    let dir = TempDir::new("keyedraw");
+    let (_master, env, _key) = keyed_master(&dir);
+    let right = Key::from_bytes(KEY.as_bytes(), "test").expect("key");
+    let wrong = Key::from_bytes(b"another-key-entirely-0123456789", "test").expect("key");
+
+    refused(
+        &raw(
+            &env.master,
+            signed_frames(&wrong, &NodeToMaster::ListNodes, 1),
+        )
+        .await,
+        "bad signature",
+    );
+    // A signature made for an agent, with the right key, does not pass at the master.
+    let body = protocol::encode("request", &NodeToMaster::ListNodes).expect("encode");
+    let now_ms = pinion::node::host::now_ns() / 1_000_000;
+    let (body, signature) = sign(&right, Domain::Agent, body, now_ms, 2).split();
+    refused(
+        &raw(
+            &env.master,
+            vec![
+                body.into(),
+                postcard::to_stdvec(&signature).expect("sig").into(),
+            ],
+        )
+        .await,
+        "bad signature",
+    );
+
+    let good = signed_frames(&right, &NodeToMaster::ListNodes, 3);
+    assert!(matches!(
+        raw(&env.master, good.clone()).await,
+        MasterReply::Nodes(_)
+    ));
+    refused(&raw(&env.master, good.clone()).await, "replayed");
+
+    // The body swapped under a good signature.
+    let mut tampered = good;
+    tampered[0] = protocol::encode("request", &NodeToMaster::ListTopics)
+        .expect("encode")
+        .into();
+    refused(&raw(&env.master, tampered).await, "bad signature");
+
+    // A stale signature (older than the window).
+    let body = protocol::encode("request", &NodeToMaster::ListNodes).expect("encode");
+    let old_ms = now_ms - pinion::auth::WINDOW_MS - 5_000;
+    let stale = Signed::join(
+        body.clone(),
+        sign(&right, Domain::Master, body, old_ms, 4).split().1,
+    );
+    let (body, signature) = stale.split();
+    refused(
+        &raw(
+            &env.master,
+            vec![
+                body.into(),
+                postcard::to_stdvec(&signature).expect("sig").into(),
+            ],
+        )
+        .await,
+        "stale",
+    );
+}

@@ -1,0 +1,93 @@
+//! What a subscriber connection says to a publisher's data socket: the topic prefixes it
+//! wants, and credit for more. Credit-based flow control: a publisher never has more
+//! than one window of bytes (or messages) on its way to one subscriber.
+
+use bytes::Bytes;
+
+/// Bytes a publisher may send one subscriber ahead of its credit.
+pub const WINDOW_BYTES: i64 = 8 << 20;
+/// Messages a publisher may send one subscriber ahead of its credit.
+pub const WINDOW_MESSAGES: i64 = 20_000;
+
+const SUBSCRIBE: u8 = 1;
+const CREDIT: u8 = 2;
+
+/// One frame from a subscriber connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// Send me messages whose first frame starts with this.
+    Subscribe(Bytes),
+    /// I consumed this much: you may send that much more.
+    Credit {
+        /// Bytes consumed.
+        bytes: i64,
+        /// Messages consumed.
+        messages: i64,
+    },
+}
+
+/// Why a frame is not a [`Control`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed;
+
+/// The frame for `control`.
+pub fn encode(control: &Control) -> Bytes {
+    match control {
+        Control::Subscribe(prefix) => {
+            let mut out = Vec::with_capacity(prefix.len() + 1);
+            out.push(SUBSCRIBE);
+            out.extend_from_slice(prefix);
+            out.into()
+        }
+        Control::Credit { bytes, messages } => {
+            let mut out = Vec::with_capacity(17);
+            out.push(CREDIT);
+            out.extend_from_slice(&bytes.to_le_bytes());
+            out.extend_from_slice(&messages.to_le_bytes());
+            out.into()
+        }
+    }
+}
+
+/// Reads a frame; refuses anything else than exactly one well-formed control.
+pub fn decode(frame: &[u8]) -> Result<Control, Malformed> {
+    match frame.split_first() {
+        Some((&SUBSCRIBE, prefix)) => Ok(Control::Subscribe(Bytes::copy_from_slice(prefix))),
+        Some((&CREDIT, rest)) if rest.len() == 16 => {
+            let (b, m) = rest.split_at(8);
+            let bytes = i64::from_le_bytes(b.try_into().map_err(|_| Malformed)?);
+            let messages = i64::from_le_bytes(m.try_into().map_err(|_| Malformed)?);
+            if bytes < 0 || messages < 0 {
+                return Err(Malformed);
+            }
+            Ok(Control::Credit { bytes, messages })
+        }
+        _ => Err(Malformed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_round_trip_and_bad_frames_are_refused() {
+        for c in [
+            Control::Subscribe(Bytes::from_static(b"chatter\0")),
+            Control::Credit {
+                bytes: 123_456,
+                messages: 7,
+            },
+        ] {
+            assert_eq!(decode(&encode(&c)), Ok(c));
+        }
+        for bad in [
+            &b""[..],
+            b"\x02short",
+            b"\x09",
+            b"\x02\xff\xff\xff\xff\xff\xff\xff\xff\0\0\0\0\0\0\0\0",
+        ] {
+            assert_eq!(decode(bad), Err(Malformed), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Property fuzzing of the decoders that face the network: the master's request decoder,
+//! the topic frame header, a node's control requests, the data path's credit frames and
+//! request signatures. Random bytes and mutations of valid encodings must never panic,
+//! and one decode must never allocate much more than a fixed bound, whatever lengths
+//! the input claims. Bounded: `PINION_FUZZ_ITERS` inputs per target (default 20 000).
+
+// The counting allocator below is the one `unsafe` outside `launch/src/child.rs`: a
+// global allocator cannot be written without it. It only forwards to the system's.
+#![allow(unsafe_code)]
+
+use pinion::auth::Signature;
+use pinion::msgs::geometry::Twist;
+use pinion::protocol;
+use pinion::protocol::control::ControlRequest;
+use pinion::protocol::header::{FrameKind, Header};
+use pinion::protocol::master_to_node::MasterReply;
+use pinion::protocol::node_to_master::{Caller, NodeToMaster};
+use pinion::transport::credit;
+use pinion::{Message, NodeName, TopicName};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+/// Counts live bytes and their peak, so a decode's allocation can be measured.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards every call to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+        PEAK.fetch_max(now, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Tests run in parallel threads; measuring needs the allocator to ourselves.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// The most one decode may allocate beyond what it started with.
+const ALLOCATION_BOUND: usize = 4 << 20;
+
+/// A small deterministic generator (xorshift), so a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+
+    /// Random bytes, or a seed with a few bytes flipped, inserted, removed or made huge.
+    fn input(&mut self, seeds: &[Vec<u8>]) -> Vec<u8> {
+        if seeds.is_empty() || self.below(4) == 0 {
+            let len = self.below(256);
+            return (0..len).map(|_| self.next() as u8).collect();
+        }
+        let mut bytes = seeds[self.below(seeds.len())].clone();
+        for _ in 0..1 + self.below(4) {
+            let at = self.below(bytes.len() + 1);
+            match self.below(5) {
+                0 if at < bytes.len() => bytes[at] ^= 1 << self.below(8),
+                1 => bytes.insert(at, self.next() as u8),
+                2 if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                // A varint length that claims gigabytes.
+                3 => bytes
+                    .splice(at..at, [0xff, 0xff, 0xff, 0xff, 0x0f])
+                    .for_each(drop),
+                _ => bytes.truncate(at),
+            }
+        }
+        bytes
+    }
+}
+
+fn iterations() -> usize {
+    std::env::var("PINION_FUZZ_ITERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(20_000)
+}
+
+/// Runs `decode` on many inputs; returns how many decoded, and the largest allocation seen.
+fn fuzz(name: &str, seed: u64, seeds: &[Vec<u8>], decode: impl Fn(&[u8]) -> bool) -> usize {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let mut rng = Rng(seed);
+    let (mut accepted, mut largest) = (0, 0);
+    for i in 0..iterations() {
+        let input = rng.input(seeds);
+        let before = LIVE.load(Ordering::Relaxed);
+        PEAK.store(before, Ordering::Relaxed);
+        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(&input)))
+            .unwrap_or_else(|_| panic!("{name}: input {i} panicked: {input:02x?}"));
+        let used = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+        assert!(
+            used <= ALLOCATION_BOUND,
+            "{name}: input {i} ({} bytes) allocated {used} bytes: {input:02x?}",
+            input.len()
+        );
+        largest = largest.max(used);
+        accepted += usize::from(ok);
+    }
+    eprintln!(
+        "{name}: {} inputs, {accepted} decoded, largest allocation {largest} bytes",
+        iterations()
+    );
+    accepted
+}
+
+fn caller() -> Caller {
+    Caller {
+        node: NodeName::new("fuzz").expect("name"),
+        session: 7,
+    }
+}
+
+#[test]
+fn master_request_decoder() {
+    let topic = TopicName::new("cmd_vel").expect("topic");
+    let requests = [
+        NodeToMaster::ListNodes,
+        NodeToMaster::ListTopics,
+        NodeToMaster::Heartbeat(caller()),
+        NodeToMaster::Advertise {
+            caller: caller(),
+            topic: topic.clone(),
+            type_info: Twist::type_info(),
+            publisher_id: 1,
+            latched: true,
+        },
+        NodeToMaster::Subscribe {
+            caller: caller(),
+            topic,
+            type_info: Twist::type_info(),
+            subscriber_id: 2,
+        },
+    ];
+    let seeds: Vec<Vec<u8>> = requests
+        .iter()
+        .map(|r| protocol::encode("seed", r).expect("encode"))
+        .collect();
+    for s in &seeds {
+        assert!(protocol::decode::<NodeToMaster>("seed", s).is_ok());
+    }
+    let decoded = fuzz("master request", 1, &seeds, |b| {
+        protocol::decode::<NodeToMaster>("fuzz", b).is_ok()
+    });
+    assert!(
+        decoded > 0,
+        "no mutation kept a valid request: the seeds are not exercised"
+    );
+    fuzz("master reply", 2, &seeds, |b| {
+        protocol::decode::<MasterReply>("fuzz", b).is_ok()
+    });
+}
+
+#[test]
+fn topic_frame_header_decoder() {
+    let seeds: Vec<Vec<u8>> = [
+        FrameKind::Data,
+        FrameKind::Probe { subscriber_id: 4 },
+        FrameKind::Flush { token: 5 },
+    ]
+    .into_iter()
+    .map(|kind| {
+        Header {
+            kind,
+            schema_hash: Twist::SCHEMA_HASH,
+            publisher_id: 3,
+            seq: 99,
+            stamp_ns: 1_700_000_000_000_000_000,
+        }
+        .encode()
+        .expect("encode")
+    })
+    .collect();
+    let decoded = fuzz("frame header", 3, &seeds, |b| Header::decode(b).is_ok());
+    assert!(decoded > 0);
+}
+
+#[test]
+fn control_credit_and_signature_decoders() {
+    let control = [
+        ControlRequest::Ping,
+        ControlRequest::Identify,
+        ControlRequest::RecentLogs {
+            after_seq: 5,
+            max: 50,
+        },
+        ControlRequest::ParamUpdate {
+            key: "talker/text".into(),
+            value_json: "\"hi\"".into(),
+        },
+    ];
+    let seeds: Vec<Vec<u8>> = control
+        .iter()
+        .map(|r| protocol::encode("seed", r).expect("encode"))
+        .collect();
+    fuzz("control request", 4, &seeds, |b| {
+        protocol::decode::<ControlRequest>("fuzz", b).is_ok()
+    });
+
+    let seeds = vec![
+        credit::encode(&credit::Control::Subscribe(bytes::Bytes::from_static(
+            b"chatter\0",
+        )))
+        .to_vec(),
+        credit::encode(&credit::Control::Credit {
+            bytes: 1 << 20,
+            messages: 100,
+        })
+        .to_vec(),
+    ];
+    fuzz("credit frame", 5, &seeds, |b| credit::decode(b).is_ok());
+
+    let signature = Signature {
+        timestamp_ms: 1,
+        nonce: 2,
+        mac: vec![0; 32],
+    };
+    let seeds = vec![postcard::to_stdvec(&signature).expect("encode")];
+    fuzz("signature", 6, &seeds, |b| {
+        postcard::from_bytes::<Signature>(b).is_ok()
+    });
+}
