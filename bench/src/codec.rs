@@ -33,7 +33,12 @@ fn cloud() -> PointCloud2 {
         header: Header::now("lidar"),
         height: 1,
         width: 262_144,
-        fields: vec![field("x", 0), field("y", 4), field("z", 8), field("intensity", 12)],
+        fields: vec![
+            field("x", 0),
+            field("y", 4),
+            field("z", 8),
+            field("intensity", 12),
+        ],
         is_bigendian: false,
         point_step: 16,
         row_step: 16 * 262_144,
@@ -43,7 +48,10 @@ fn cloud() -> PointCloud2 {
 }
 
 /// Median time of one encode + decode, and of the baseline; the encoded size.
-fn measure<T: Serialize + DeserializeOwned>(value: &T, rounds: usize) -> (Duration, Duration, usize) {
+fn measure<T: Serialize + DeserializeOwned>(
+    value: &T,
+    rounds: usize,
+) -> (Duration, Duration, usize) {
     let size = postcard::to_stdvec(value).map(|v| v.len()).unwrap_or(0);
     let source = vec![1u8; size];
     let (mut codec, mut copy) = (Vec::new(), Vec::new());

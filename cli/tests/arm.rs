@@ -65,7 +65,7 @@ fn arm_node(env: &Env, arm: &Arm, program: &str, name: &str, host: &str, args: &
         .env("PINION_MASTER", &env.master)
         .env("PINION_NODE_NAME", name)
         .env("PINION_HOST", host)
-        .env("RUST_LOG", "info,zeromq=error");
+        .env("RUST_LOG", "info,pinion=debug,zeromq=error");
     Proc::spawn(name, c)
 }
 
@@ -103,11 +103,27 @@ fn arm_talker_reaches_arm_listeners_over_tcp_and_ipc() {
         &["--rate", "200", "--count", n, "--wait-for", "2"],
     );
     let (_, talker_code) = talker.finish(SOON * 4);
-    assert_eq!(talker_code, Some(0), "talker:\n{}", talker.dump());
+    // A talker that failed leaves the listeners waiting: collect what they said so far.
+    let wait = if talker_code == Some(0) {
+        SOON * 4
+    } else {
+        std::time::Duration::from_secs(1)
+    };
+    let mut results = Vec::new();
     for listener in [&mut far, &mut near] {
-        let (out, code) = listener.finish(SOON * 4);
-        assert_eq!(code, Some(0), "{}:\n{}", listener.name, listener.dump());
-        let expected: Vec<String> = (0..20).map(|i| format!("seq={i} text=hello")).collect();
-        assert_eq!(out, expected, "{}", listener.name);
+        results.push(listener.finish(wait));
+    }
+    // On failure, show what every process said: a stuck handshake shows on both sides.
+    let everything = || {
+        [&talker, &far, &near]
+            .iter()
+            .map(|p| format!("{}:\n{}", p.name, p.dump()))
+            .collect::<String>()
+    };
+    assert_eq!(talker_code, Some(0), "the talker failed\n{}", everything());
+    let expected: Vec<String> = (0..20).map(|i| format!("seq={i} text=hello")).collect();
+    for ((out, code), name) in results.into_iter().zip([&far.name, &near.name]) {
+        assert_eq!(code, Some(0), "{name} failed\n{}", everything());
+        assert_eq!(out, expected, "{name}\n{}", everything());
     }
 }
