@@ -4,7 +4,8 @@
 //! it receives, and the ping node times the round trip. The bare baseline does the same
 //! with two PUB/SUB pairs and the payload as one frame. Throughput: one publisher sends
 //! COUNT messages as fast as it can to 1 or 4 subscribers; measured is what arrives per
-//! second and what is lost. Both sides run in this process on the same runtime, and the
+//! second and what is lost. Pinion's publisher and subscribers are reliable there (they
+//! wait for room instead of dropping), as the bare PUB queues everything. Both sides run in this process on the same runtime, and the
 //! two systems alternate in blocks so that the machine's noise falls on both.
 
 use crate::baseline::{BarePub, BareSub};
@@ -234,13 +235,20 @@ async fn throughput(
     let (ha, hb) = hosts(transport);
     let topic = format!("thr/s{size}n{subscribers}");
     let pub_node = Node::init(node_options(master, "thr_pub", ha)).await?;
-    let publisher = pub_node.advertise::<Blob>(&topic).await?;
+    // Reliable on both sides: the bare PUB queues a whole burst, so compare with a
+    // publisher that waits for room rather than one that drops past its window.
+    let publisher = pub_node
+        .advertise_with::<Blob>(
+            &topic,
+            AdvertiseOptions::reliable().max_block(Duration::from_secs(5)),
+        )
+        .await?;
     let mut sub_nodes = Vec::new();
     let mut subs = Vec::new();
     for i in 0..subscribers {
         let node = Node::init(node_options(master, &format!("thr_sub{i}"), hb)).await?;
         subs.push(
-            node.subscribe_with::<Blob>(&topic, SubscribeOptions::queue(count + 10))
+            node.subscribe_with::<Blob>(&topic, SubscribeOptions::queue(1000).reliable())
                 .await?,
         );
         sub_nodes.push(node);

@@ -21,18 +21,58 @@ const PROBE_FOR: Duration = Duration::from_secs(3);
 /// How often a flush marker is repeated while acknowledgements are missing.
 const FLUSH_REPEAT: Duration = Duration::from_millis(100);
 
+/// How long a reliable publisher waits, by default, for a subscriber with no room.
+const DEFAULT_MAX_BLOCK: Duration = Duration::from_millis(500);
+
 /// Options of `Node::advertise_with`.
+///
+/// By default a publisher never waits: a subscriber more than a window behind (8 MiB or
+/// 20 000 messages) misses messages, counted as gaps on its side, like ROS 2's best
+/// effort. A reliable publisher waits for room instead, so subscribers that keep up
+/// lose nothing and a fast publisher is slowed to its slowest subscriber, like ROS 2's
+/// reliable: one that gives no room within [`max_block`](Self::max_block) is skipped
+/// until it catches up again.
+///
+/// ```
+/// # use pinion::AdvertiseOptions;
+/// # use std::time::Duration;
+/// let options = AdvertiseOptions::reliable().max_block(Duration::from_millis(100));
+/// assert!(options.latch().latched);
+/// ```
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct AdvertiseOptions {
     /// Late subscribers receive the last message (ROS `latch`).
     pub latched: bool,
+    /// Reliable: `publish` waits up to this long for room at each subscriber.
+    pub reliable: Option<Duration>,
 }
 
 impl AdvertiseOptions {
     /// Latched: a new subscriber receives the last message at once.
     pub fn latched() -> Self {
-        Self { latched: true }
+        Self::default().latch()
+    }
+
+    /// Reliable: `publish` waits for room at every subscriber that keeps up.
+    pub fn reliable() -> Self {
+        Self {
+            reliable: Some(DEFAULT_MAX_BLOCK),
+            ..Self::default()
+        }
+    }
+
+    /// These options, latched.
+    pub fn latch(mut self) -> Self {
+        self.latched = true;
+        self
+    }
+
+    /// These options, reliable with `max_block` as the longest wait for one subscriber
+    /// before it is skipped (until it catches up).
+    pub fn max_block(mut self, max_block: Duration) -> Self {
+        self.reliable = Some(max_block);
+        self
     }
 }
 
@@ -43,6 +83,7 @@ pub(crate) struct PublisherShared {
     pub(crate) publisher_id: u64,
     pub(crate) schema_hash: u64,
     pub(crate) latched: bool,
+    reliable: Option<Duration>,
     pub(crate) type_info: crate::message::TypeInfo,
     topic_frame: Bytes,
     seq: AtomicU64,
@@ -70,7 +111,7 @@ impl PublisherShared {
     pub(crate) fn new(
         topic: TopicName,
         type_info: crate::message::TypeInfo,
-        latched: bool,
+        options: &AdvertiseOptions,
     ) -> Self {
         Self {
             topic_frame: Bytes::from(topic_frame(topic.as_str())),
@@ -78,7 +119,8 @@ impl PublisherShared {
             publisher_id: crate::node::host::random_id(),
             schema_hash: type_info.hash,
             type_info,
-            latched,
+            latched: options.latched,
+            reliable: options.reliable,
             seq: AtomicU64::new(0),
             state: Mutex::new(PubState::default()),
             changed: Notify::new(),
@@ -113,6 +155,12 @@ impl PublisherShared {
 
     /// Sends an already encoded payload as the next data message.
     pub(crate) async fn publish_bytes(&self, node: &NodeInner, payload: Bytes) -> Result<u64> {
+        if let Some(max_block) = self.reliable {
+            let stalled = node.credit.wait(&self.topic_frame, max_block).await;
+            if stalled > 0 {
+                tracing::warn!(topic = %self.topic, stalled, ?max_block, "subscribers gave no room in time: skipped until they catch up");
+            }
+        }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let header = self.header(FrameKind::Data, seq)?;
         if self.latched {

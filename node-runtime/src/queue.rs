@@ -11,7 +11,28 @@ use tokio::sync::Notify;
 pub struct KeepLast<T> {
     items: Mutex<Inner<T>>,
     notify: Notify,
+    /// Signalled when an item is taken, for a producer waiting for room.
+    taken: Notify,
     dropped: AtomicU64,
+}
+
+/// A queue whose producer can hold back while it is full.
+pub trait Room: Send + Sync {
+    /// Whether the queue holds as many items as it may.
+    fn is_full(&self) -> bool;
+    /// Signalled (with a stored permit) each time an item is taken.
+    fn taken(&self) -> &Notify;
+}
+
+impl<T: Send> Room for KeepLast<T> {
+    fn is_full(&self) -> bool {
+        let inner = self.lock();
+        inner.queue.len() >= inner.capacity
+    }
+
+    fn taken(&self) -> &Notify {
+        &self.taken
+    }
 }
 
 #[derive(Debug)]
@@ -32,6 +53,7 @@ impl<T> KeepLast<T> {
                 closed: false,
             }),
             notify: Notify::new(),
+            taken: Notify::new(),
             dropped: AtomicU64::new(0),
         }
     }
@@ -57,7 +79,11 @@ impl<T> KeepLast<T> {
 
     /// Takes the oldest item without waiting.
     pub fn try_recv(&self) -> Option<T> {
-        self.lock().queue.pop_front()
+        let item = self.lock().queue.pop_front();
+        if item.is_some() {
+            self.taken.notify_one();
+        }
+        item
     }
 
     /// Waits for the oldest item; `None` once closed and empty.
@@ -67,6 +93,8 @@ impl<T> KeepLast<T> {
             {
                 let mut inner = self.lock();
                 if let Some(item) = inner.queue.pop_front() {
+                    drop(inner);
+                    self.taken.notify_one();
                     return Some(item);
                 }
                 if inner.closed {

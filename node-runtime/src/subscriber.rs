@@ -13,17 +13,33 @@ use tokio::sync::mpsc;
 pub const DEFAULT_QUEUE: usize = 1000;
 
 /// Options of `Node::subscribe_with`.
+///
+/// By default a full queue drops its oldest message (ROS `queue_size`, ROS 2 keep-last).
+/// A reliable subscriber stops taking messages from its publishers instead while its
+/// queue is full: they see no room, and reliable publishers wait for it (ROS 2
+/// keep-all), so nothing is lost between a reliable publisher and a reliable subscriber
+/// that keeps up on average.
+///
+/// ```
+/// # use pinion::SubscribeOptions;
+/// let options = SubscribeOptions::queue(100).reliable();
+/// assert!(options.reliable && options.queue == 100);
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct SubscribeOptions {
-    /// Keep at most this many unread messages; older ones are dropped and counted.
+    /// Keep at most this many unread messages.
     pub queue: usize,
+    /// With a full queue, wait (and let publishers see no room) instead of dropping
+    /// the oldest message.
+    pub reliable: bool,
 }
 
 impl Default for SubscribeOptions {
     fn default() -> Self {
         Self {
             queue: DEFAULT_QUEUE,
+            reliable: false,
         }
     }
 }
@@ -31,7 +47,17 @@ impl Default for SubscribeOptions {
 impl SubscribeOptions {
     /// Keep at most `queue` unread messages (ROS `queue_size`).
     pub fn queue(queue: usize) -> Self {
-        Self { queue }
+        Self {
+            queue,
+            ..Self::default()
+        }
+    }
+
+    /// These options, reliable: a full queue holds the publishers back instead of
+    /// dropping.
+    pub fn reliable(mut self) -> Self {
+        self.reliable = true;
+        self
     }
 }
 

@@ -116,6 +116,9 @@ pub(crate) struct SubscriptionTask {
     pub(crate) schema_hash: u64,
     pub(crate) sink: Sink,
     pub(crate) stats: Arc<SubscriptionStats>,
+    /// A reliable subscriber's queue: no message is taken from the publishers while it
+    /// is full, so their credit runs out instead of the queue dropping.
+    pub(crate) backpressure: Option<Arc<dyn crate::queue::Room>>,
     pub(crate) commands: mpsc::UnboundedReceiver<SubCommand>,
     pub(crate) on_end: Box<dyn FnOnce() + Send + Sync>,
 }
@@ -149,7 +152,9 @@ impl SubscriptionTask {
         let mut retry = tokio::time::interval(RETRY_EVERY);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let shutdown = self.node.shutdown.clone();
+        let backpressure = self.backpressure.clone();
         loop {
+            let full = backpressure.as_ref().is_some_and(|q| q.is_full());
             tokio::select! {
                 biased;
                 _ = shutdown.wait() => break,
@@ -169,7 +174,8 @@ impl SubscriptionTask {
                     }
                     None => break,
                 },
-                frames = recv(&mut state.socket) => match frames {
+                _ = room(&backpressure), if full => {}
+                frames = recv(&mut state.socket), if !full => match frames {
                     Ok(frames) => self.on_frames(&mut state, frames),
                     Err(e) => {
                         tracing::warn!(topic = %self.topic, error = %e, "subscriber socket failed; recreating");
@@ -462,6 +468,14 @@ impl SubscriptionTask {
 async fn recv(socket: &mut Option<DataSubscriber>) -> Result<Frames> {
     match socket {
         Some(s) => s.recv().await.map_err(Error::from),
+        None => std::future::pending().await,
+    }
+}
+
+/// Waits until the user takes a message from a full reliable queue.
+async fn room(queue: &Option<Arc<dyn crate::queue::Room>>) {
+    match queue {
+        Some(q) => q.taken().notified().await,
         None => std::future::pending().await,
     }
 }

@@ -39,6 +39,8 @@ pub(crate) struct NodeInner {
     pub(crate) control: Endpoints,
     pub(crate) data_endpoints: Endpoints,
     pub(crate) data: tokio::sync::Mutex<DataPublisher>,
+    /// Where reliable publishers wait for their subscribers' credit.
+    pub(crate) credit: crate::transport::CreditGate,
     pub(crate) master: MasterLink,
     pub(crate) master_session: AtomicU64,
     pub(crate) peers: Peers,

@@ -135,6 +135,7 @@ impl Node {
             tcp: Some(data.bind(&format!("tcp://{}", tcp_host(ip))).await?),
         };
         data.start();
+        let credit = data.credit_gate();
 
         let inner = Arc::new(NodeInner {
             name,
@@ -143,6 +144,7 @@ impl Node {
             control,
             data_endpoints,
             data: tokio::sync::Mutex::new(data),
+            credit,
             master,
             master_session: AtomicU64::new(0),
             peers: Default::default(),
@@ -204,7 +206,7 @@ impl Node {
         options: AdvertiseOptions,
     ) -> Result<Publisher<T>> {
         let topic = self.inner.naming.resolve(topic)?;
-        let shared = Arc::new(PublisherShared::new(topic, T::type_info(), options.latched));
+        let shared = Arc::new(PublisherShared::new(topic, T::type_info(), &options));
         // Known before the master answers, so that no subscriber update is missed.
         self.inner.add_publisher(shared.clone());
         if let Err(e) = self.inner.advertise_to_master(&shared).await {
@@ -233,7 +235,7 @@ impl Node {
         let decode =
             Box::new(|bytes: &[u8]| crate::message::decode::<T>("message payload", bytes).ok());
         let core = self
-            .start_subscription(topic, T::type_info(), options.queue, decode)
+            .start_subscription(topic, T::type_info(), &options, decode)
             .await?;
         Ok(Subscriber {
             core,
@@ -251,7 +253,7 @@ impl Node {
     ) -> Result<crate::subscriber::RawSubscriber> {
         let decode = Box::new(|bytes: &[u8]| Some(bytes.to_vec()));
         let core = self
-            .start_subscription(topic, type_info, options.queue, decode)
+            .start_subscription(topic, type_info, &options, decode)
             .await?;
         Ok(crate::subscriber::RawSubscriber { core })
     }
@@ -260,12 +262,12 @@ impl Node {
         &self,
         topic: &str,
         type_info: crate::TypeInfo,
-        queue_len: usize,
+        options: &SubscribeOptions,
         decode: Decoder<I>,
     ) -> Result<crate::subscriber::SubscriberCore<I>> {
         let topic = self.inner.naming.resolve(topic)?;
         let subscriber_id = host::random_id();
-        let queue = Arc::new(KeepLast::new(queue_len));
+        let queue = Arc::new(KeepLast::new(options.queue));
         let stats = Arc::new(SubscriptionStats::default());
         let (commands, receiver) = tokio::sync::mpsc::unbounded_channel();
         let sink_queue = queue.clone();
@@ -283,6 +285,9 @@ impl Node {
                 None => false,
             }),
             stats: stats.clone(),
+            backpressure: options
+                .reliable
+                .then(|| queue.clone() as Arc<dyn crate::queue::Room>),
             commands: receiver,
             on_end: Box::new(move || end_queue.close()),
         };
@@ -317,7 +322,7 @@ impl Node {
         options: AdvertiseOptions,
     ) -> Result<crate::publisher::RawPublisher> {
         let topic = self.inner.naming.resolve(topic)?;
-        let shared = Arc::new(PublisherShared::new(topic, type_info, options.latched));
+        let shared = Arc::new(PublisherShared::new(topic, type_info, &options));
         self.inner.add_publisher(shared.clone());
         if let Err(e) = self.inner.advertise_to_master(&shared).await {
             self.inner.remove_publisher(shared.publisher_id);

@@ -19,7 +19,7 @@ mod requester;
 mod subscriber;
 
 pub use endpoint::{normalize, prepare_ipc_path, reachable};
-pub use publisher::DataPublisher;
+pub use publisher::{CreditGate, DataPublisher};
 pub use replier::Replier;
 pub use requester::Requester;
 pub use subscriber::DataSubscriber;

@@ -7,13 +7,21 @@
 //! subscriber only while it has credit and drops (counts) that subscriber's messages
 //! otherwise, so what waits for one subscriber is bounded by [`credit::WINDOW_BYTES`],
 //! and the other subscribers are not slowed.
+//!
+//! A reliable publisher waits for credit before it sends, through a [`CreditGate`]: a
+//! subscriber that keeps up then loses nothing, and one that gives no credit within the
+//! publisher's deadline is marked stalled and skipped (dropped for, as above) until it
+//! returns credit, so one frozen peer costs a reliable publisher one deadline, not one per
+//! message.
 
 use super::credit::{self, Control};
 use super::replier::bind_socket;
 use super::TransportError;
 use bytes::Bytes;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::sync::Notify;
 use zeromq::{RouterSendHalf, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 /// One subscriber connection.
@@ -25,9 +33,73 @@ struct Peer {
     bytes: i64,
     /// Messages it may still be sent.
     messages: i64,
+    /// A reliable publisher waited for its credit in vain: not waited for again until
+    /// it returns credit.
+    stalled: bool,
 }
 
-type Peers = Arc<Mutex<HashMap<Bytes, Peer>>>;
+impl Peer {
+    fn has_credit(&self) -> bool {
+        // Credit above zero lets one message through even if it is larger than the
+        // whole window.
+        self.bytes > 0 && self.messages > 0
+    }
+
+    fn wants(&self, topic: &[u8]) -> bool {
+        self.prefixes.iter().any(|p| topic.starts_with(p))
+    }
+}
+
+/// The subscriber connections of one data socket, and a signal when their credit changes.
+#[derive(Debug, Default)]
+struct PeerTable {
+    peers: Mutex<HashMap<Bytes, Peer>>,
+    changed: Notify,
+}
+
+impl PeerTable {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Bytes, Peer>> {
+        self.peers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+type Peers = Arc<PeerTable>;
+
+/// Lets a reliable publisher wait until every subscriber of its topic has credit.
+#[derive(Debug, Clone)]
+pub struct CreditGate {
+    peers: Peers,
+}
+
+impl CreditGate {
+    /// Waits until every subscriber connection that wants `topic` has credit, except
+    /// those marked stalled, or until `deadline` passes; then marks the ones still
+    /// without credit stalled. Returns how many were newly marked.
+    pub async fn wait(&self, topic: &[u8], deadline: Duration) -> usize {
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            let notified = self.peers.changed.notified();
+            let waiting = self
+                .peers
+                .lock()
+                .values()
+                .any(|p| p.wants(topic) && !p.stalled && !p.has_credit());
+            if !waiting {
+                return 0;
+            }
+            if tokio::time::timeout_at(until, notified).await.is_err() {
+                let mut stalled = 0;
+                for peer in self.peers.lock().values_mut() {
+                    if peer.wants(topic) && !peer.stalled && !peer.has_credit() {
+                        peer.stalled = true;
+                        stalled += 1;
+                    }
+                }
+                return stalled;
+            }
+        }
+    }
+}
 
 enum State {
     /// Binding: nothing is read or sent yet.
@@ -90,6 +162,13 @@ impl DataPublisher {
         }
     }
 
+    /// The gate a reliable publisher waits at before [`DataPublisher::send`].
+    pub fn credit_gate(&self) -> CreditGate {
+        CreditGate {
+            peers: self.peers.clone(),
+        }
+    }
+
     /// Messages not sent to some subscriber because it had no credit, since the start.
     pub fn dropped(&self) -> u64 {
         self.dropped
@@ -107,17 +186,13 @@ impl DataPublisher {
         };
         let size = frames.iter().map(|f| f.len() as i64).sum::<i64>();
         let targets: Vec<Bytes> = {
-            let Ok(mut peers) = self.peers.lock() else {
-                return Ok(());
-            };
+            let mut peers = self.peers.lock();
             let mut targets = Vec::new();
             for (id, peer) in peers.iter_mut() {
-                if !peer.prefixes.iter().any(|p| topic.starts_with(p)) {
+                if !peer.wants(&topic) {
                     continue;
                 }
-                // Credit above zero lets one message through even if it is larger
-                // than the whole window.
-                if peer.bytes > 0 && peer.messages > 0 {
+                if peer.has_credit() {
                     peer.bytes -= size;
                     peer.messages -= 1;
                     targets.push(id.clone());
@@ -139,9 +214,8 @@ impl DataPublisher {
             };
             if send.send(message).await.is_err() {
                 // Gone: it subscribes again (with a new identity) if it comes back.
-                if let Ok(mut peers) = self.peers.lock() {
-                    peers.remove(&id);
-                }
+                self.peers.lock().remove(&id);
+                self.peers.changed.notify_waiters();
             }
         }
         Ok(())
@@ -182,26 +256,29 @@ async fn read_peers(mut recv: zeromq::RouterRecvHalf, peers: Peers) {
             tracing::debug!("ignored a malformed frame from a subscriber connection");
             continue;
         };
-        let Ok(mut peers) = peers.lock() else {
-            return;
-        };
-        match control {
-            Control::Subscribe(prefix) => {
-                let peer = peers.entry(id).or_insert(Peer {
-                    prefixes: Vec::new(),
-                    bytes: credit::WINDOW_BYTES,
-                    messages: credit::WINDOW_MESSAGES,
-                });
-                if !peer.prefixes.contains(&prefix) {
-                    peer.prefixes.push(prefix);
+        {
+            let mut table = peers.lock();
+            match control {
+                Control::Subscribe(prefix) => {
+                    let peer = table.entry(id).or_insert(Peer {
+                        prefixes: Vec::new(),
+                        bytes: credit::WINDOW_BYTES,
+                        messages: credit::WINDOW_MESSAGES,
+                        stalled: false,
+                    });
+                    if !peer.prefixes.contains(&prefix) {
+                        peer.prefixes.push(prefix);
+                    }
                 }
-            }
-            Control::Credit { bytes, messages } => {
-                if let Some(peer) = peers.get_mut(&id) {
-                    peer.bytes = (peer.bytes + bytes).min(credit::WINDOW_BYTES);
-                    peer.messages = (peer.messages + messages).min(credit::WINDOW_MESSAGES);
+                Control::Credit { bytes, messages } => {
+                    if let Some(peer) = table.get_mut(&id) {
+                        peer.bytes = (peer.bytes + bytes).min(credit::WINDOW_BYTES);
+                        peer.messages = (peer.messages + messages).min(credit::WINDOW_MESSAGES);
+                        peer.stalled = false;
+                    }
                 }
             }
         }
+        peers.changed.notify_waiters();
     }
 }

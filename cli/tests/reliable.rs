@@ -1,0 +1,164 @@
+//! Reliable publishers and subscribers: backpressure instead of loss, and a stalled
+//! subscriber that costs a reliable publisher one deadline, not one per message.
+
+mod support;
+
+use pinion::prelude::*;
+use pinion_nodes::Chatter;
+use std::time::Duration;
+use support::*;
+use tokio::sync::watch;
+
+/// More than the 20 000 messages a publisher may send one subscriber ahead of its credit.
+const BURST: u64 = 30_000;
+const WINDOW: u64 = 20_000;
+
+fn chatter(seq: u64) -> Chatter {
+    Chatter {
+        seq,
+        text: "x".into(),
+    }
+}
+
+/// Publishes `BURST` messages as fast as `publish` lets it, reporting progress.
+fn publish_burst(
+    publisher: Publisher<Chatter>,
+) -> (
+    tokio::task::JoinHandle<Publisher<Chatter>>,
+    watch::Receiver<u64>,
+) {
+    let (progress, watcher) = watch::channel(0);
+    let task = tokio::spawn(async move {
+        for seq in 0..BURST {
+            publisher.publish(&chatter(seq)).await.expect("publish");
+            progress.send_replace(seq + 1);
+        }
+        publisher
+    });
+    (task, watcher)
+}
+
+async fn reach(progress: &mut watch::Receiver<u64>, count: u64) -> u64 {
+    let reached = tokio::time::timeout(SOON, progress.wait_for(|n| *n >= count))
+        .await
+        .expect("the publisher stopped short")
+        .expect("publisher task gone");
+    *reached
+}
+
+/// Receives until `count` messages or a quiet second; their sequence numbers.
+async fn drain(sub: &mut Subscriber<Chatter>, count: u64) -> Vec<u64> {
+    let mut seqs = Vec::new();
+    while (seqs.len() as u64) < count {
+        match recv_within(sub, Duration::from_secs(1)).await {
+            Some(m) => seqs.push(m.seq),
+            None => break,
+        }
+    }
+    seqs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reliable_publisher_waits_for_a_subscriber_that_reads_late_and_loses_nothing() {
+    let dir = TempDir::new("reliable");
+    let (_master, env) = start_master(&dir);
+    let pub_node = Node::init(options(&env, "rel_pub").host("pi-a"))
+        .await
+        .expect("pub node");
+    let sub_node = Node::init(options(&env, "rel_sub").host("pi-b"))
+        .await
+        .expect("sub node");
+    let mut sub = sub_node
+        .subscribe_with::<Chatter>("burst", SubscribeOptions::queue(100).reliable())
+        .await
+        .expect("subscribe");
+    let publisher = pub_node
+        .advertise_with::<Chatter>(
+            "burst",
+            AdvertiseOptions::reliable().max_block(Duration::from_secs(10)),
+        )
+        .await
+        .expect("advertise");
+    publisher.wait_for_subscribers(1).await.expect("subscriber");
+
+    let (task, mut progress) = publish_burst(publisher);
+    // Nothing is read yet: the publisher gets up to one window ahead (less the handshake's
+    // probes), then has to wait. A publisher that does not wait overruns the window, and
+    // one that drops instead of waiting leaves gaps below.
+    let ahead = reach(&mut progress, WINDOW / 2).await;
+    assert!(
+        ahead < BURST,
+        "the publisher sent all {BURST} to a subscriber that read none"
+    );
+    let seqs = drain(&mut sub, BURST).await;
+    assert_eq!(
+        seqs.len() as u64,
+        BURST,
+        "every message arrives; last {:?}, {:?}, publisher at {}",
+        seqs.last(),
+        sub.counters(),
+        *progress.borrow()
+    );
+    assert!(seqs.iter().copied().eq(0..BURST), "in order, without gaps");
+    assert_eq!(sub.counters().gaps, 0);
+    assert_eq!(sub.counters().dropped_queue_full, 0);
+    tokio::time::timeout(SOON, task)
+        .await
+        .expect("publisher done")
+        .expect("publisher task");
+    pub_node.close().await;
+    sub_node.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_subscriber_is_skipped_once_and_the_healthy_one_gets_everything() {
+    let dir = TempDir::new("reliable-stall");
+    let (_master, env) = start_master(&dir);
+    let pub_node = Node::init(options(&env, "stall_pub"))
+        .await
+        .expect("pub node");
+    let sub_node = Node::init(options(&env, "stall_subs"))
+        .await
+        .expect("sub node");
+    let mut healthy = sub_node
+        .subscribe_with::<Chatter>("burst", SubscribeOptions::queue(100).reliable())
+        .await
+        .expect("subscribe");
+    // Never read: its queue fills and it gives no more credit.
+    let stalled = sub_node
+        .subscribe_with::<Chatter>("burst", SubscribeOptions::queue(100).reliable())
+        .await
+        .expect("subscribe");
+    let publisher = pub_node
+        .advertise_with::<Chatter>(
+            "burst",
+            AdvertiseOptions::reliable().max_block(Duration::from_secs(1)),
+        )
+        .await
+        .expect("advertise");
+    publisher
+        .wait_for_subscribers(2)
+        .await
+        .expect("subscribers");
+
+    let (task, _progress) = publish_burst(publisher);
+    let seqs = drain(&mut healthy, BURST).await;
+    assert!(
+        seqs.iter().copied().eq(0..BURST),
+        "the healthy subscriber gets all {BURST} in order (got {})",
+        seqs.len()
+    );
+    // Waiting a second for the stalled one at every message past its window would take
+    // hours: the bound catches a publisher that does.
+    tokio::time::timeout(SOON, task)
+        .await
+        .expect("the publisher finishes despite the stalled subscriber")
+        .expect("publisher task");
+    let held = stalled.counters().received;
+    assert!(
+        held <= WINDOW + 1000,
+        "the stalled subscriber took {held}: more than its window"
+    );
+    pub_node.close().await;
+    sub_node.close().await;
+}
