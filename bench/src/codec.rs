@@ -18,7 +18,7 @@ fn image() -> Image {
         encoding: "rgba8".into(),
         is_bigendian: false,
         step: 2048,
-        data: vec![9; 1 << 20],
+        data: vec![9; 1 << 20].into(),
     }
 }
 
@@ -42,7 +42,7 @@ fn cloud() -> PointCloud2 {
         is_bigendian: false,
         point_step: 16,
         row_step: 16 * 262_144,
-        data: vec![3; 4 << 20],
+        data: vec![3; 4 << 20].into(),
         is_dense: true,
     }
 }

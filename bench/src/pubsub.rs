@@ -17,10 +17,9 @@ use std::time::{Duration, Instant};
 
 /// A payload of some size, sent as one byte string.
 #[derive(Message, Serialize, Deserialize, Clone)]
-#[message(name = "bench/Blob")]
-pub struct Blob {
-    #[serde(with = "pinion::serde_bytes")]
-    data: Vec<u8>,
+#[message(name = "bench/Payload")]
+pub struct Payload {
+    data: pinion::Blob,
 }
 
 /// The message sizes measured.
@@ -121,10 +120,10 @@ async fn latency(
     let (ha, hb) = hosts(transport);
     let ping_node = Node::init(node_options(master, "lat_ping", ha)).await?;
     let pong_node = Node::init(node_options(master, "lat_pong", hb)).await?;
-    let ping = ping_node.advertise::<Blob>("lat/ping").await?;
-    let mut pongs = ping_node.subscribe::<Blob>("lat/pong").await?;
-    let mut pings = pong_node.subscribe::<Blob>("lat/ping").await?;
-    let pong = pong_node.advertise::<Blob>("lat/pong").await?;
+    let ping = ping_node.advertise::<Payload>("lat/ping").await?;
+    let mut pongs = ping_node.subscribe::<Payload>("lat/pong").await?;
+    let mut pings = pong_node.subscribe::<Payload>("lat/ping").await?;
+    let pong = pong_node.advertise::<Payload>("lat/pong").await?;
     ping.wait_for_subscribers(1).await?;
     pong.wait_for_subscribers(1).await?;
     let echo = tokio::spawn(async move {
@@ -147,8 +146,8 @@ async fn latency(
         }
     });
 
-    let blob = Blob {
-        data: vec![7; size],
+    let blob = Payload {
+        data: vec![7; size].into(),
     };
     let payload = Bytes::from(vec![7u8; size]);
     let timeout = Duration::from_secs(5);
@@ -238,7 +237,7 @@ async fn throughput(
     // Reliable on both sides: the bare PUB queues a whole burst, so compare with a
     // publisher that waits for room rather than one that drops past its window.
     let publisher = pub_node
-        .advertise_with::<Blob>(
+        .advertise_with::<Payload>(
             &topic,
             AdvertiseOptions::reliable().max_block(Duration::from_secs(5)),
         )
@@ -248,7 +247,7 @@ async fn throughput(
     for i in 0..subscribers {
         let node = Node::init(node_options(master, &format!("thr_sub{i}"), hb)).await?;
         subs.push(
-            node.subscribe_with::<Blob>(&topic, SubscribeOptions::queue(1000).reliable())
+            node.subscribe_with::<Payload>(&topic, SubscribeOptions::queue(1000).reliable())
                 .await?,
         );
         sub_nodes.push(node);
@@ -280,8 +279,8 @@ async fn throughput(
         {}
     }
 
-    let blob = Blob {
-        data: vec![7; size],
+    let blob = Payload {
+        data: vec![7; size].into(),
     };
     let payload = Bytes::from(vec![7u8; size]);
     let (mut p_rate, mut b_rate) = (Vec::new(), Vec::new());

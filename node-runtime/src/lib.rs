@@ -35,6 +35,7 @@
 extern crate self as pinion;
 
 pub mod auth;
+mod blob;
 pub mod error;
 pub mod logs;
 pub mod message;
@@ -49,12 +50,14 @@ pub mod queue;
 pub mod rate;
 pub mod runtime;
 pub mod schema_diff;
+pub mod segments;
 pub mod service;
 pub mod shutdown;
 pub mod subscriber;
 mod subscription;
 pub mod transport;
 
+pub use blob::Blob;
 pub use error::{Error, Result};
 pub use message::{Message, TypeInfo};
 pub use names::{NodeName, TopicName};

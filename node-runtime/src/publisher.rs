@@ -1,6 +1,6 @@
 //! `Publisher<T>`: sends typed messages on a topic.
 
-use crate::message::{encode, Message};
+use crate::message::Message;
 use crate::names::TopicName;
 use crate::node::NodeInner;
 use crate::protocol::header::{topic_frame, FrameKind, Header};
@@ -93,8 +93,8 @@ pub(crate) struct PublisherShared {
 
 #[derive(Debug, Default)]
 struct PubState {
-    /// Last data message (seq, payload), kept for latched topics.
-    last: Option<(u64, Bytes)>,
+    /// Last data message (seq, payload frames), kept for latched topics.
+    last: Option<(u64, Vec<Bytes>)>,
     /// Subscribers whose handshake completed: they receive this publisher's messages.
     confirmed: HashSet<u64>,
     /// Subscribers the master lists for the topic; `None` until the first list arrives.
@@ -143,8 +143,11 @@ impl PublisherShared {
         .map(Bytes::from)
     }
 
-    async fn send(&self, node: &NodeInner, header: Bytes, payload: Bytes) -> Result<()> {
-        let frames = vec![self.topic_frame.clone(), header, payload];
+    async fn send(&self, node: &NodeInner, header: Bytes, payload: Vec<Bytes>) -> Result<()> {
+        let mut frames = Vec::with_capacity(2 + payload.len());
+        frames.push(self.topic_frame.clone());
+        frames.push(header);
+        frames.extend(payload);
         node.data
             .lock()
             .await
@@ -153,8 +156,12 @@ impl PublisherShared {
             .map_err(Error::from)
     }
 
-    /// Sends an already encoded payload as the next data message.
-    pub(crate) async fn publish_bytes(&self, node: &NodeInner, payload: Bytes) -> Result<u64> {
+    /// Sends an already encoded payload (one or more frames) as the next data message.
+    pub(crate) async fn publish_frames(
+        &self,
+        node: &NodeInner,
+        payload: Vec<Bytes>,
+    ) -> Result<u64> {
         if let Some(max_block) = self.reliable {
             let stalled = node.credit.wait(&self.topic_frame, max_block).await;
             if stalled > 0 {
@@ -198,7 +205,7 @@ impl PublisherShared {
                 }
                 let seq = this.seq.load(Ordering::Relaxed);
                 let sent = match this.header(FrameKind::Probe { subscriber_id }, seq) {
-                    Ok(h) => this.send(&node, h, Bytes::new()).await,
+                    Ok(h) => this.send(&node, h, vec![Bytes::new()]).await,
                     Err(e) => Err(e),
                 };
                 if let Err(e) = sent {
@@ -312,7 +319,7 @@ impl PublisherShared {
             self.send(
                 node,
                 self.header(FrameKind::Flush { token }, seq)?,
-                Bytes::new(),
+                vec![Bytes::new()],
             )
             .await?;
             let _ = tokio::time::timeout(
@@ -357,10 +364,8 @@ pub struct Publisher<T: Message> {
 impl<T: Message> Publisher<T> {
     /// Sends one message to every current subscriber. Returns its sequence number.
     pub async fn publish(&self, message: &T) -> Result<u64> {
-        let payload = encode("message payload", message)?;
-        self.shared
-            .publish_bytes(&self.node, Bytes::from(payload))
-            .await
+        let payload = crate::segments::encode("message payload", message)?;
+        self.shared.publish_frames(&self.node, payload).await
     }
 
     /// The topic.
@@ -407,7 +412,7 @@ impl RawPublisher {
     /// Sends one message, already encoded with postcard as the topic's type.
     pub async fn publish_bytes(&self, payload: Vec<u8>) -> Result<u64> {
         self.shared
-            .publish_bytes(&self.node, Bytes::from(payload))
+            .publish_frames(&self.node, vec![Bytes::from(payload)])
             .await
     }
 

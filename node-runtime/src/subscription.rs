@@ -36,7 +36,7 @@ pub(crate) enum SubCommand {
 }
 
 /// Decodes a payload and queues it; returns false if it did not decode.
-pub(crate) type Sink = Box<dyn Fn(&[u8], MessageInfo) -> bool + Send + Sync>;
+pub(crate) type Sink = Box<dyn Fn(&[bytes::Bytes], MessageInfo) -> bool + Send + Sync>;
 
 /// Counters and connection list shared between the task and the `Subscriber`.
 #[derive(Debug, Default)]
@@ -341,7 +341,7 @@ impl SubscriptionTask {
     }
 
     fn on_frames(&self, state: &mut State, frames: Frames) {
-        if frames.len() != 3 {
+        if frames.len() < 3 {
             self.stats.malformed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(topic = %self.topic, frames = frames.len(), "dropped a message with a wrong frame count");
             return;
@@ -399,7 +399,7 @@ impl SubscriptionTask {
                     seq: header.seq,
                     stamp_ns: header.stamp_ns,
                 };
-                if (self.sink)(&frames[2], info) {
+                if (self.sink)(&frames[2..], info) {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
                 } else {
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);

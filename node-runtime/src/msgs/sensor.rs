@@ -2,7 +2,7 @@
 
 use super::geometry::{Quaternion, Vector3};
 use super::std_msgs::Header;
-use crate::Message;
+use crate::{Blob, Message};
 use serde::{Deserialize, Serialize};
 
 /// An inertial measurement.
@@ -67,9 +67,9 @@ pub struct Image {
     pub is_bigendian: bool,
     /// Bytes per row.
     pub step: u32,
-    /// Pixels, `step * height` bytes (a byte string on the wire: one copy, not byte by byte).
-    #[serde(with = "serde_bytes")]
-    pub data: Vec<u8>,
+    /// Pixels, `step * height` bytes: a byte string on the wire, shared rather than
+    /// copied in the process (see [`Blob`]).
+    pub data: Blob,
 }
 
 /// How one field of a point is laid out in [`PointCloud2::data`].
@@ -104,9 +104,8 @@ pub struct PointCloud2 {
     pub point_step: u32,
     /// Bytes per row.
     pub row_step: u32,
-    /// Points, `row_step * height` bytes.
-    #[serde(with = "serde_bytes")]
-    pub data: Vec<u8>,
+    /// Points, `row_step * height` bytes (a [`Blob`]).
+    pub data: Blob,
     /// True when no point is invalid.
     pub is_dense: bool,
 }

@@ -21,6 +21,7 @@ use crate::subscriber::{SubscribeOptions, Subscriber};
 use crate::subscription::{SubscriptionStats, SubscriptionTask};
 use crate::transport::{DataPublisher, Replier};
 use crate::{Error, Result};
+use bytes::Bytes;
 use inner::LocalSubscription;
 use master_link::MasterLink;
 use std::marker::PhantomData;
@@ -232,8 +233,9 @@ impl Node {
         topic: &str,
         options: SubscribeOptions,
     ) -> Result<Subscriber<T>> {
-        let decode =
-            Box::new(|bytes: &[u8]| crate::message::decode::<T>("message payload", bytes).ok());
+        let decode = Box::new(|frames: &[Bytes]| {
+            crate::segments::decode::<T>("message payload", frames).ok()
+        });
         let core = self
             .start_subscription(topic, T::type_info(), &options, decode)
             .await?;
@@ -251,7 +253,7 @@ impl Node {
         type_info: crate::TypeInfo,
         options: SubscribeOptions,
     ) -> Result<crate::subscriber::RawSubscriber> {
-        let decode = Box::new(|bytes: &[u8]| Some(bytes.to_vec()));
+        let decode = Box::new(|frames: &[Bytes]| Some(crate::segments::join(frames).to_vec()));
         let core = self
             .start_subscription(topic, type_info, &options, decode)
             .await?;
@@ -553,7 +555,7 @@ impl Node {
 }
 
 /// Turns a payload into a subscriber's item (`None`: it does not decode).
-type Decoder<I> = Box<dyn Fn(&[u8]) -> Option<I> + Send + Sync>;
+type Decoder<I> = Box<dyn Fn(&[Bytes]) -> Option<I> + Send + Sync>;
 
 fn tcp_host(ip: std::net::IpAddr) -> String {
     match ip {

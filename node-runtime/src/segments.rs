@@ -1,0 +1,289 @@
+//! A message payload as a list of frames, so that large [`Blob`](crate::Blob)s are never
+//! copied by Pinion.
+//!
+//! Encoding: while [`encode`] runs, a `Blob` of at least [`SPLIT_AT`] bytes offers its
+//! buffer just before the serializer writes it; the output flavor recognises the very
+//! same bytes (same address and length) and ends the current frame there, then adds the
+//! blob's buffer as a frame of its own. The concatenation of the frames is exactly
+//! postcard's encoding of the message, so a tool may join them and decode as usual.
+//!
+//! Decoding: [`decode`] reads across the frames. Frames are split only around blobs, so
+//! every byte string lies within one frame; a `Blob` then shares that frame's buffer.
+
+use bytes::Bytes;
+use postcard::{de_flavors, ser_flavors};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::cell::{Cell, RefCell};
+
+/// Blobs from this size on travel as frames of their own; smaller ones are copied.
+pub const SPLIT_AT: usize = 8 << 10;
+
+thread_local! {
+    /// An encoder of this module runs on this thread.
+    static ENCODING: Cell<bool> = const { Cell::new(false) };
+    /// The buffer a `Blob` is about to write.
+    static OFFERED: RefCell<Option<Bytes>> = const { RefCell::new(None) };
+    /// The frames of the message being decoded on this thread.
+    static RECEIVED: RefCell<Vec<Bytes>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Withdraws an offer when the `Blob` that made it is written (or fails to be).
+pub(crate) struct Offer(());
+
+impl Drop for Offer {
+    fn drop(&mut self) {
+        OFFERED.with_borrow_mut(|o| *o = None);
+    }
+}
+
+/// Called by a `Blob` about to be serialized: inside [`encode`], a large one is taken as
+/// a frame of its own when the serializer writes it.
+pub(crate) fn offer(bytes: &Bytes) -> Option<Offer> {
+    if bytes.len() < SPLIT_AT || !ENCODING.get() {
+        return None;
+    }
+    OFFERED.with_borrow_mut(|o| *o = Some(bytes.clone()));
+    Some(Offer(()))
+}
+
+/// Called by a `Blob` being deserialized: the frame holding `v`, sliced to it, if `v`
+/// lies in a frame that [`decode`] is reading.
+pub(crate) fn share(v: &[u8]) -> Option<Bytes> {
+    if v.is_empty() {
+        return Some(Bytes::new());
+    }
+    RECEIVED.with_borrow(|frames| {
+        frames.iter().find_map(|f| {
+            let range = f.as_ptr_range();
+            let end = v.as_ptr() as usize + v.len();
+            (v.as_ptr() >= range.start && end <= range.end as usize).then(|| f.slice_ref(v))
+        })
+    })
+}
+
+/// Encodes `value` with postcard into frames.
+pub fn encode<T: Serialize + ?Sized>(what: &'static str, value: &T) -> crate::Result<Vec<Bytes>> {
+    struct Active(bool);
+    impl Drop for Active {
+        fn drop(&mut self) {
+            ENCODING.set(self.0);
+        }
+    }
+    let _active = Active(ENCODING.replace(true));
+    postcard::serialize_with_flavor(value, Frames::default())
+        .map_err(|source| crate::Error::Codec { what, source })
+}
+
+/// Decodes a value from the frames of one message, refusing trailing bytes.
+pub fn decode<T: DeserializeOwned>(what: &'static str, frames: &[Bytes]) -> crate::Result<T> {
+    struct Reading;
+    impl Drop for Reading {
+        fn drop(&mut self) {
+            RECEIVED.with_borrow_mut(Vec::clear);
+        }
+    }
+    RECEIVED.with_borrow_mut(|r| r.extend(frames.iter().cloned()));
+    let _reading = Reading;
+    if let [only] = frames {
+        return crate::message::decode(what, only);
+    }
+    let codec = |source| crate::Error::Codec { what, source };
+    let mut de = postcard::Deserializer::from_flavor(Reader::new(frames));
+    let value = T::deserialize(&mut de).map_err(codec)?;
+    match de.finalize().map_err(codec)? {
+        0 => Ok(value),
+        _ => Err(codec(postcard::Error::DeserializeBadEncoding)),
+    }
+}
+
+/// The frames of one message joined into one buffer (a copy unless there is one frame).
+pub fn join(frames: &[Bytes]) -> Bytes {
+    match frames {
+        [only] => only.clone(),
+        _ => Bytes::from(frames.concat()),
+    }
+}
+
+/// Serializer output: finished frames and the one being written.
+#[derive(Default)]
+struct Frames {
+    done: Vec<Bytes>,
+    current: Vec<u8>,
+}
+
+impl ser_flavors::Flavor for Frames {
+    type Output = Vec<Bytes>;
+
+    fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
+        self.current.push(byte);
+        Ok(())
+    }
+
+    fn try_extend(&mut self, data: &[u8]) -> postcard::Result<()> {
+        let offered = OFFERED.with_borrow_mut(|o| {
+            o.take_if(|b| b.as_ptr() == data.as_ptr() && b.len() == data.len())
+        });
+        match offered {
+            Some(blob) => {
+                self.done
+                    .push(Bytes::from(std::mem::take(&mut self.current)));
+                self.done.push(blob);
+            }
+            None => self.current.extend_from_slice(data),
+        }
+        Ok(())
+    }
+
+    fn finalize(mut self) -> postcard::Result<Vec<Bytes>> {
+        if !self.current.is_empty() || self.done.is_empty() {
+            self.done.push(Bytes::from(self.current));
+        }
+        Ok(self.done)
+    }
+}
+
+/// Deserializer input across frames; a byte string never spans two.
+struct Reader<'de> {
+    frames: &'de [Bytes],
+    index: usize,
+    offset: usize,
+}
+
+impl<'de> Reader<'de> {
+    fn new(frames: &'de [Bytes]) -> Self {
+        Self {
+            frames,
+            index: 0,
+            offset: 0,
+        }
+    }
+
+    /// The current frame with bytes left, skipping exhausted ones.
+    fn frame(&mut self) -> Option<&'de Bytes> {
+        let frames = self.frames;
+        while let Some(f) = frames.get(self.index) {
+            if self.offset < f.len() {
+                return Some(f);
+            }
+            self.index += 1;
+            self.offset = 0;
+        }
+        None
+    }
+}
+
+impl<'de> de_flavors::Flavor<'de> for Reader<'de> {
+    type Remainder = usize;
+    type Source = &'de [Bytes];
+
+    fn pop(&mut self) -> postcard::Result<u8> {
+        let frame = self
+            .frame()
+            .ok_or(postcard::Error::DeserializeUnexpectedEnd)?;
+        let byte = frame[self.offset];
+        self.offset += 1;
+        Ok(byte)
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        let total: usize = self.frames.iter().skip(self.index).map(Bytes::len).sum();
+        Some(total.saturating_sub(self.offset))
+    }
+
+    fn try_take_n(&mut self, ct: usize) -> postcard::Result<&'de [u8]> {
+        if ct == 0 {
+            return Ok(&[]);
+        }
+        let frame = self
+            .frame()
+            .ok_or(postcard::Error::DeserializeUnexpectedEnd)?;
+        let start = self.offset;
+        let bytes = frame
+            .get(start..start.saturating_add(ct))
+            .ok_or(postcard::Error::DeserializeUnexpectedEnd)?;
+        self.offset += ct;
+        Ok(bytes)
+    }
+
+    fn finalize(self) -> postcard::Result<usize> {
+        Ok(self.size_hint().unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Blob;
+    use serde::Deserialize;
+
+    #[derive(Serialize, Deserialize, Debug, PartialEq)]
+    struct Frame {
+        id: u32,
+        pixels: Blob,
+        label: String,
+        small: Blob,
+        depth: Blob,
+    }
+
+    fn frame() -> Frame {
+        Frame {
+            id: 7,
+            pixels: Blob::from(vec![1u8; 100_000]),
+            label: "cam".into(),
+            small: Blob::from(vec![2u8; 10]),
+            depth: Blob::from(vec![3u8; SPLIT_AT]),
+        }
+    }
+
+    #[test]
+    fn large_blobs_become_frames_and_the_joined_frames_are_plain_postcard() {
+        let value = frame();
+        let frames = encode("test", &value).expect("encode");
+        assert_eq!(frames.len(), 4, "prefix, pixels, middle, depth");
+        assert_eq!(frames[1].as_ptr(), value.pixels.as_ptr(), "not copied");
+        assert_eq!(frames[3].as_ptr(), value.depth.as_ptr(), "not copied");
+        let plain = postcard::to_stdvec(&value).expect("plain");
+        assert_eq!(&join(&frames)[..], &plain[..]);
+        let back: Frame = postcard::from_bytes(&plain).expect("plain decode");
+        assert_eq!(back, value);
+    }
+
+    #[test]
+    fn decoded_blobs_point_into_the_received_frames() {
+        let frames = encode("test", &frame()).expect("encode");
+        let back: Frame = decode("test", &frames).expect("decode");
+        assert_eq!(back, frame());
+        assert_eq!(back.pixels.as_ptr(), frames[1].as_ptr());
+        // Also when the message arrives as one frame.
+        let one = [join(&frames)];
+        let back: Frame = decode("test", &one).expect("decode joined");
+        assert_eq!(back, frame());
+        let inside = one[0].as_ptr_range();
+        assert!(inside.contains(&back.pixels.as_ptr()));
+    }
+
+    #[test]
+    fn bad_frames_are_errors_not_panics() {
+        let frames = encode("test", &frame()).expect("encode");
+        // Cut anywhere, split anywhere, add junk: never a panic.
+        let joined = join(&frames);
+        for cut in [0, 1, 5, 100, joined.len() - 1] {
+            let parts = [joined.slice(..cut), joined.slice(cut..)];
+            let _ = decode::<Frame>("test", &parts);
+            let _ = decode::<Frame>("test", &parts[..1]);
+        }
+        let mut extra = frames.clone();
+        extra.push(Bytes::from_static(b"junk"));
+        assert!(decode::<Frame>("test", &extra).is_err(), "trailing bytes");
+        assert!(decode::<Frame>("test", &[]).is_err());
+    }
+
+    #[test]
+    fn other_serializers_see_plain_bytes() {
+        let json = serde_json::to_string(&Blob::from(vec![1u8, 2])).expect("json");
+        assert_eq!(json, "[1,2]");
+        let back: Blob = serde_json::from_str(&json).expect("back");
+        assert_eq!(&back[..], &[1, 2]);
+    }
+}
