@@ -1,10 +1,14 @@
-//! Message encoding: postcard encode + decode of an IMU reading, a 1 MiB image and a 4 MiB
-//! point cloud, through `Message` as a publisher and a subscriber do it. Baseline in the
-//! same run, alternating: copying the same number of bytes twice (one copy out, one
-//! back), the least any encode + decode into owned values costs.
+//! Message encoding: encode + decode of an IMU reading, a 1 MiB image and a 4 MiB point
+//! cloud, as a publisher and a subscriber do it (`pinion::segments`: large blobs become
+//! frames of their own and are shared, not copied). Beside it in the same run,
+//! alternating: plain postcard into one buffer and back, and copying the same number of
+//! bytes twice (one copy out, one back), the least an encode + decode into one buffer
+//! and back into owned values costs.
 
+use crate::util::median;
 use pinion::msgs::sensor::{Image, Imu, PointCloud2, PointField};
 use pinion::msgs::std_msgs::Header;
+use pinion::segments;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::hint::black_box;
@@ -47,20 +51,31 @@ fn cloud() -> PointCloud2 {
     }
 }
 
-/// Median time of one encode + decode, and of the baseline; the encoded size.
-fn measure<T: Serialize + DeserializeOwned>(
-    value: &T,
-    rounds: usize,
-) -> (Duration, Duration, usize) {
+/// Medians of one encode + decode: through Pinion's encoder (large blobs as their own
+/// frames), through plain postcard into one buffer, and of the baseline; the encoded size.
+struct Figures {
+    pinion: Duration,
+    postcard: Duration,
+    copy: Duration,
+    size: usize,
+}
+
+fn measure<T: Serialize + DeserializeOwned>(value: &T, rounds: usize) -> Figures {
     let size = postcard::to_stdvec(value).map(|v| v.len()).unwrap_or(0);
     let source = vec![1u8; size];
-    let (mut codec, mut copy) = (Vec::new(), Vec::new());
+    let (mut pinion, mut plain, mut copy) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..rounds {
+        let start = Instant::now();
+        let frames = segments::encode("bench", black_box(value)).unwrap_or_default();
+        let back: Option<T> = segments::decode("bench", &frames).ok();
+        black_box(back);
+        pinion.push(start.elapsed());
+
         let start = Instant::now();
         let bytes = postcard::to_stdvec(black_box(value)).unwrap_or_default();
         let back: Option<T> = postcard::from_bytes(&bytes).ok();
         black_box(back);
-        codec.push(start.elapsed());
+        plain.push(start.elapsed());
 
         let start = Instant::now();
         let out = black_box(&source).clone();
@@ -68,9 +83,12 @@ fn measure<T: Serialize + DeserializeOwned>(
         black_box(back);
         copy.push(start.elapsed());
     }
-    codec.sort();
-    copy.sort();
-    (codec[rounds / 2], copy[rounds / 2], size)
+    Figures {
+        pinion: median(&mut pinion),
+        postcard: median(&mut plain),
+        copy: median(&mut copy),
+        size,
+    }
 }
 
 /// Runs the benchmark.
@@ -81,19 +99,26 @@ pub fn run() -> anyhow::Result<()> {
         ("Image 1 MiB", measure(&image(), 200)),
         ("PointCloud2 4 MiB", measure(&cloud(), 50)),
     ];
-    println!("codec: postcard encode + decode, median, beside two plain copies of the same bytes");
+    println!(
+        "codec: encode + decode, median; Pinion's encoder (blobs as frames), plain postcard, and two plain copies of the same bytes"
+    );
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
     let mut json = Vec::new();
-    for (name, (codec, copy, size)) in rows {
-        let ratio = codec.as_secs_f64() / copy.as_secs_f64().max(1e-12);
+    for (name, f) in rows {
         println!(
-            "  {name:<18} {size:>8} B  encode+decode {:>9.2} µs  two copies {:>9.2} µs  ratio {ratio:.2}",
-            codec.as_secs_f64() * 1e6,
-            copy.as_secs_f64() * 1e6
+            "  {name:<18} {:>8} B  pinion {:>9.2} µs  postcard {:>9.2} µs  two copies {:>9.2} µs  pinion/copies {:.2}",
+            f.size,
+            us(f.pinion),
+            us(f.postcard),
+            us(f.copy),
+            f.pinion.as_secs_f64() / f.copy.as_secs_f64().max(1e-12)
         );
         json.push(format!(
-            "{{\"message\":\"{name}\",\"bytes\":{size},\"codec_us\":{:.3},\"copy_us\":{:.3}}}",
-            codec.as_secs_f64() * 1e6,
-            copy.as_secs_f64() * 1e6
+            "{{\"message\":\"{name}\",\"bytes\":{},\"pinion_us\":{:.3},\"postcard_us\":{:.3},\"copy_us\":{:.3}}}",
+            f.size,
+            us(f.pinion),
+            us(f.postcard),
+            us(f.copy)
         ));
     }
     println!("{{\"bench\":\"codec\",\"rows\":[{}]}}", json.join(","));

@@ -1,16 +1,17 @@
 //! A subscriber's side of the data path for one topic: one DEALER connection per
 //! publisher node, each returning credit as the messages it brought are consumed.
+//!
+//! The connections are polled by whoever awaits [`DataSubscriber::recv`] (the
+//! subscription task), not by tasks of their own: a message reaches the subscription
+//! without a hop between tasks.
 
 use super::credit::{self, Control};
 use super::{normalize, Frames, TransportError};
+use futures::stream::{BoxStream, SelectAll, StreamExt};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
-
-/// Received messages waiting for [`DataSubscriber::recv`]. They count against the
-/// publisher's window until taken, so this bounds nothing by itself but latency.
-const INBOX: usize = 64;
 
 /// What one connection consumed since it last returned credit.
 #[derive(Debug, Default)]
@@ -24,7 +25,7 @@ struct Connection {
     endpoint: String,
     consumed: Consumed,
     credit: mpsc::UnboundedSender<Control>,
-    tasks: [JoinHandle<()>; 2],
+    writer: JoinHandle<()>,
 }
 
 /// The connections of one topic subscription, filtered on one topic prefix.
@@ -32,8 +33,8 @@ pub struct DataSubscriber {
     prefix: String,
     connect_timeout: Duration,
     connections: Vec<Connection>,
-    inbox_tx: mpsc::Sender<(usize, Frames)>,
-    inbox: mpsc::Receiver<(usize, Frames)>,
+    /// What every connection receives, tagged with its index in `connections`.
+    incoming: SelectAll<BoxStream<'static, (usize, Frames)>>,
 }
 
 impl std::fmt::Debug for DataSubscriber {
@@ -53,13 +54,11 @@ impl std::fmt::Debug for DataSubscriber {
 impl DataSubscriber {
     /// A subscription to `prefix` with no connection yet; `connect_timeout` bounds each `connect`.
     pub async fn new(prefix: &str, connect_timeout: Duration) -> Result<Self, TransportError> {
-        let (inbox_tx, inbox) = mpsc::channel(INBOX);
         Ok(Self {
             prefix: prefix.to_owned(),
             connect_timeout,
             connections: Vec::new(),
-            inbox_tx,
-            inbox,
+            incoming: SelectAll::new(),
         })
     }
 
@@ -84,25 +83,20 @@ impl DataSubscriber {
             .send(ZmqMessage::from(subscribe))
             .await
             .map_err(|e| failed(e.to_string()))?;
-        let (mut send, mut recv) = socket.split();
+        let (mut send, recv) = socket.split();
 
         let index = self.connections.len();
-        let inbox = self.inbox_tx.clone();
-        let reader = tokio::spawn(async move {
-            loop {
-                match recv.recv().await {
-                    Ok(message) => {
-                        if inbox.send((index, message.into_vec())).await.is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::debug!(error = %e, "data connection closed");
-                        break;
-                    }
+        let frames = futures::stream::unfold(recv, move |mut recv| async move {
+            match recv.recv().await {
+                Ok(message) => Some(((index, message.into_vec()), recv)),
+                Err(e) => {
+                    // The stream ends; the publisher list decides whether to connect anew.
+                    tracing::debug!(error = %e, "data connection closed");
+                    None
                 }
             }
         });
+        self.incoming.push(frames.boxed());
         let (credit, mut credits) = mpsc::unbounded_channel::<Control>();
         let writer = tokio::spawn(async move {
             while let Some(control) = credits.recv().await {
@@ -119,18 +113,16 @@ impl DataSubscriber {
             endpoint,
             consumed: Consumed::default(),
             credit,
-            tasks: [reader, writer],
+            writer,
         });
         Ok(())
     }
 
-    /// Waits for the next message from any connection (cancel-safe).
+    /// Waits for the next message from any connection (cancel-safe: a message is taken
+    /// only when it is returned). With no open connection, waits for ever.
     pub async fn recv(&mut self) -> Result<Frames, TransportError> {
-        let Some((index, frames)) = self.inbox.recv().await else {
-            return Err(TransportError::Socket {
-                endpoint: self.prefix.clone(),
-                reason: "subscription closed".to_owned(),
-            });
+        let Some((index, frames)) = self.incoming.next().await else {
+            return std::future::pending().await;
         };
         if let Some(c) = self.connections.get_mut(index) {
             c.consumed.bytes += frames.iter().map(|f| f.len() as i64).sum::<i64>();
@@ -152,9 +144,7 @@ impl DataSubscriber {
 impl Drop for DataSubscriber {
     fn drop(&mut self) {
         for c in &self.connections {
-            for task in &c.tasks {
-                task.abort();
-            }
+            c.writer.abort();
         }
     }
 }
