@@ -17,7 +17,32 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn sibling(name: &str) -> anyhow::Result<PathBuf> {
+/// Baseline of the graph figures: `n` processes of the talker and listener binaries
+/// started and ended, doing nothing else (`--pinion-manifest` prints and exits).
+pub fn spawn_baseline(
+    n: usize,
+    talker: &std::path::Path,
+    listener: &std::path::Path,
+) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let mut children = Vec::new();
+    for i in 0..n {
+        let program = if i % 2 == 0 { talker } else { listener };
+        children.push(
+            Command::new(program)
+                .arg("--pinion-manifest")
+                .stdout(Stdio::null())
+                .spawn()?,
+        );
+    }
+    for mut c in children {
+        c.wait()?;
+    }
+    Ok(start.elapsed())
+}
+
+/// A release binary of this workspace, next to this one.
+pub fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let exe = std::env::current_exe()?;
     let path = exe.with_file_name(name);
     anyhow::ensure!(
@@ -42,22 +67,7 @@ pub fn startup(n: usize, rounds: usize) -> anyhow::Result<()> {
     let mut master_cpu = Duration::ZERO;
     let mut master_rss = 0;
     for round in 0..rounds {
-        // Baseline: the same binaries, started and finished, nothing else.
-        let start = Instant::now();
-        let mut children = Vec::new();
-        for i in 0..n {
-            let program = if i % 2 == 0 { &talker } else { &listener };
-            children.push(
-                Command::new(program)
-                    .arg("--pinion-manifest")
-                    .stdout(Stdio::null())
-                    .spawn()?,
-            );
-        }
-        for mut c in children {
-            c.wait()?;
-        }
-        spawn_times.push(start.elapsed());
+        spawn_times.push(spawn_baseline(n, &talker, &listener)?);
 
         let master = runtime.block_on(Master::bind(
             &["tcp://127.0.0.1:0".to_owned()],
@@ -175,14 +185,15 @@ pub fn footprint() -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     println!("footprint: stripped binaries (x86_64 here), idle node");
     let mut json = Vec::new();
-    for name in [
+    let names = [
         "talker",
         "listener",
         "odometry",
         "motor_driver",
         "wander",
         "pinion",
-    ] {
+    ];
+    for name in names {
         let copy = dir.join(name);
         std::fs::copy(sibling(name)?, &copy)?;
         let status = Command::new("strip").arg(&copy).status()?;
@@ -191,6 +202,7 @@ pub fn footprint() -> anyhow::Result<()> {
         println!("  {name:<13} {:>6.2} MB stripped", size as f64 / 1e6);
         json.push(format!("\"{name}_stripped_mb\":{:.2}", size as f64 / 1e6));
     }
+    json.extend(crate::arm::stripped_sizes(&names, &dir)?);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

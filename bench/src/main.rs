@@ -3,30 +3,42 @@
 //! - `discovery [ROUNDS]`: new publisher to first message, beside a bare PUB/SUB pair.
 //! - `pubsub [SIZE...]`: round-trip latency (p50, p99) and throughput with 1 and 4
 //!   subscribers, over ipc and tcp, beside the bare `zeromq` crate.
-//! - `startup [N] [ROUNDS]`: N node processes until all are registered and connected,
-//!   beside spawning N processes of the same binaries.
-//! - `codec`: postcard encode + decode of an IMU reading, a 1 MiB image and a 4 MiB
-//!   point cloud, beside two plain copies of the same bytes.
-//! - `footprint`: stripped binary sizes; idle RSS and threads of a pub+sub node.
+//! - `startup [N,N...] [ROUNDS]`: N node processes until every listener has its first
+//!   message (all registered and connected), beside spawning N processes of the same
+//!   binaries; the master's CPU and RSS.
+//! - `launch [N,N...] [ROUNDS]`: `pinion launch` of N nodes until every listener has its
+//!   first message, beside the same spawning baseline.
+//! - `codec`: encode + decode of an IMU reading, a 1 MiB image and a 4 MiB point cloud,
+//!   beside plain postcard and two plain copies of the same bytes.
+//! - `footprint`: stripped binary sizes (also of the ARM release builds, if built); idle
+//!   RSS and threads of a pub+sub node.
 //! - `stall [SECONDS] [MB_PER_S] [SIZE]`: a publisher's memory while one of its two
 //!   subscribers is stopped (SIGSTOP, over ipc and over tcp) or cut off (its network
 //!   namespace's link taken down; needs root). With `--check`, exits 1 unless every
 //!   stalled run grew the publisher by less than 64 MB, the healthy subscriber lost
 //!   nothing, and the stalled one received again once back (what CI runs).
 //!
+//! - `all`: discovery, codec, pubsub, startup and launch at 2 to 200 nodes, footprint
+//!   (about 10 minutes; `stall` runs on its own).
+//!
 //! Each figure is measured beside a baseline in the same run where one fits; the
 //! machine is shared and noisy, so compare ratios, not times.
 
 #![allow(clippy::print_stdout)]
 
+mod arm;
 mod baseline;
 mod codec;
 mod discovery;
 mod graph;
+mod launch;
 mod netns;
 mod pubsub;
 mod stall;
 mod util;
+
+/// Graph sizes of `all`: the master and the launcher from 2 to 200 nodes.
+const GRAPH_SIZES: [usize; 5] = [2, 10, 50, 100, 200];
 
 fn main() -> anyhow::Result<()> {
     let all: Vec<String> = std::env::args().skip(1).collect();
@@ -39,6 +51,16 @@ fn main() -> anyhow::Result<()> {
             .map(|a| a.parse())
             .transpose()?
             .unwrap_or(default))
+    };
+    // A comma-separated list of sizes in argument `i`.
+    let list = |i: usize, default: &[usize]| -> anyhow::Result<Vec<usize>> {
+        match args.get(i) {
+            Some(a) => Ok(a
+                .split(',')
+                .map(str::parse)
+                .collect::<Result<Vec<usize>, _>>()?),
+            None => Ok(default.to_vec()),
+        }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -65,10 +87,27 @@ fn main() -> anyhow::Result<()> {
             pubsub::print(&rows);
             Ok(())
         }
-        "startup" => graph::startup(number(1, 100.0)? as usize, number(2, 5.0)? as usize),
+        "startup" => {
+            for n in list(1, &[100])? {
+                graph::startup(n, number(2, 5.0)? as usize)?;
+            }
+            Ok(())
+        }
+        "launch" => launch::run(&list(1, &[10, 50, 100])?, number(2, 3.0)? as usize),
+        "all" => {
+            runtime.block_on(discovery::discovery(30))?;
+            codec::run()?;
+            let rows = runtime.block_on(pubsub::run(&pubsub::SIZES))?;
+            pubsub::print(&rows);
+            for n in GRAPH_SIZES {
+                graph::startup(n, 3)?;
+            }
+            launch::run(&GRAPH_SIZES, 3)?;
+            graph::footprint()
+        }
         "footprint" => graph::footprint(),
         "codec" => codec::run(),
         "role" => runtime.block_on(stall::role(&args[1..])),
-        other => anyhow::bail!("unknown benchmark {other:?}; try `discovery` or `stall`"),
+        other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `codec`, `startup`, `launch`, `footprint` or `stall`"),
     }
 }

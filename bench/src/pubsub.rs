@@ -32,8 +32,8 @@ fn round_trips(size: usize) -> usize {
     match size {
         s if s <= 1024 => 500,
         s if s <= 65536 => 200,
-        s if s <= 1 << 20 => 30,
-        _ => 10,
+        s if s <= 1 << 20 => 120,
+        _ => 40,
     }
 }
 
