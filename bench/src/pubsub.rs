@@ -287,25 +287,7 @@ async fn throughput(
     let (mut p_lost, mut b_lost) = (0usize, 0usize);
     for _ in 0..2 {
         // Pinion.
-        let counters = subs
-            .drain(..)
-            .map(|mut s| {
-                tokio::spawn(async move {
-                    let mut got = 0;
-                    let mut last = Instant::now();
-                    while got < count {
-                        match tokio::time::timeout(Duration::from_millis(500), s.recv()).await {
-                            Ok(Some(_)) => {
-                                got += 1;
-                                last = Instant::now();
-                            }
-                            _ => break,
-                        }
-                    }
-                    (got, last, s)
-                })
-            })
-            .collect::<Vec<_>>();
+        let counters = subs.drain(..).map(|s| count_arrivals(s, count)).collect();
         let start = Instant::now();
         for _ in 0..count {
             publisher.publish(&blob).await?;
@@ -317,23 +299,8 @@ async fn throughput(
         // Bare.
         let counters = bare_subs
             .drain(..)
-            .map(|mut s| {
-                tokio::spawn(async move {
-                    let mut got = 0;
-                    let mut last = Instant::now();
-                    while got < count {
-                        match tokio::time::timeout(Duration::from_millis(500), s.recv()).await {
-                            Ok(Ok(_)) => {
-                                got += 1;
-                                last = Instant::now();
-                            }
-                            _ => break,
-                        }
-                    }
-                    (got, last, s)
-                })
-            })
-            .collect::<Vec<_>>();
+            .map(|s| count_arrivals(s, count))
+            .collect();
         let start = Instant::now();
         for _ in 0..count {
             bare_pub
@@ -362,6 +329,46 @@ async fn throughput(
             100.0 * p_lost as f64 / total as f64,
             100.0 * b_lost as f64 / total as f64
         ),
+    })
+}
+
+/// A receiver whose arrivals the throughput figure counts.
+trait Arrivals: Send + 'static {
+    /// Waits for the next message; false if there is none (closed or failed).
+    fn arrive(&mut self) -> impl std::future::Future<Output = bool> + Send;
+}
+
+impl Arrivals for Subscriber<Payload> {
+    async fn arrive(&mut self) -> bool {
+        self.recv().await.is_some()
+    }
+}
+
+impl Arrivals for BareSub {
+    async fn arrive(&mut self) -> bool {
+        self.recv().await.is_ok()
+    }
+}
+
+/// Counts up to `count` arrivals, until half a second passes without one; hands back the
+/// count, the time of the last arrival and the receiver.
+fn count_arrivals<S: Arrivals>(
+    mut s: S,
+    count: usize,
+) -> tokio::task::JoinHandle<(usize, Instant, S)> {
+    tokio::spawn(async move {
+        let mut got = 0;
+        let mut last = Instant::now();
+        while got < count {
+            match tokio::time::timeout(Duration::from_millis(500), s.arrive()).await {
+                Ok(true) => {
+                    got += 1;
+                    last = Instant::now();
+                }
+                _ => break,
+            }
+        }
+        (got, last, s)
     })
 }
 

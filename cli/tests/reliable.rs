@@ -46,6 +46,53 @@ async fn reach(progress: &mut watch::Receiver<u64>, count: u64) -> u64 {
     *reached
 }
 
+/// A reliable publisher node and a node with `subscribers` reliable subscriptions of
+/// topic `burst`, handshakes done.
+struct Setup {
+    pub_node: Node,
+    sub_node: Node,
+    subs: Vec<Subscriber<Chatter>>,
+    publisher: Publisher<Chatter>,
+    _master: Proc,
+    _dir: TempDir,
+}
+
+async fn setup(name: &str, hosts: (&str, &str), subscribers: usize, max_block: Duration) -> Setup {
+    let dir = TempDir::new(name);
+    let (master, env) = start_master(&dir);
+    let pub_node = Node::init(options(&env, &format!("{name}_pub")).host(hosts.0))
+        .await
+        .expect("pub node");
+    let sub_node = Node::init(options(&env, &format!("{name}_sub")).host(hosts.1))
+        .await
+        .expect("sub node");
+    let mut subs = Vec::new();
+    for _ in 0..subscribers {
+        subs.push(
+            sub_node
+                .subscribe_with::<Chatter>("burst", SubscribeOptions::queue(100).reliable())
+                .await
+                .expect("subscribe"),
+        );
+    }
+    let publisher = pub_node
+        .advertise_with::<Chatter>("burst", AdvertiseOptions::reliable().max_block(max_block))
+        .await
+        .expect("advertise");
+    publisher
+        .wait_for_subscribers(subscribers)
+        .await
+        .expect("subscribers");
+    Setup {
+        pub_node,
+        sub_node,
+        subs,
+        publisher,
+        _master: master,
+        _dir: dir,
+    }
+}
+
 /// Receives until `count` messages or a quiet second; their sequence numbers.
 async fn drain(sub: &mut Subscriber<Chatter>, count: u64) -> Vec<u64> {
     let mut seqs = Vec::new();
@@ -60,26 +107,16 @@ async fn drain(sub: &mut Subscriber<Chatter>, count: u64) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reliable_publisher_waits_for_a_subscriber_that_reads_late_and_loses_nothing() {
-    let dir = TempDir::new("reliable");
-    let (_master, env) = start_master(&dir);
-    let pub_node = Node::init(options(&env, "rel_pub").host("pi-a"))
-        .await
-        .expect("pub node");
-    let sub_node = Node::init(options(&env, "rel_sub").host("pi-b"))
-        .await
-        .expect("sub node");
-    let mut sub = sub_node
-        .subscribe_with::<Chatter>("burst", SubscribeOptions::queue(100).reliable())
-        .await
-        .expect("subscribe");
-    let publisher = pub_node
-        .advertise_with::<Chatter>(
-            "burst",
-            AdvertiseOptions::reliable().max_block(Duration::from_secs(10)),
-        )
-        .await
-        .expect("advertise");
-    publisher.wait_for_subscribers(1).await.expect("subscriber");
+    // Two host ids: over tcp.
+    let Setup {
+        pub_node,
+        sub_node,
+        mut subs,
+        publisher,
+        _master,
+        _dir,
+    } = setup("reliable", ("pi-a", "pi-b"), 1, Duration::from_secs(10)).await;
+    let mut sub = subs.remove(0);
 
     let (task, mut progress) = publish_burst(publisher);
     // Nothing is read yet: the publisher gets up to one window ahead (less the handshake's
@@ -112,34 +149,18 @@ async fn reliable_publisher_waits_for_a_subscriber_that_reads_late_and_loses_not
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_subscriber_is_skipped_once_and_the_healthy_one_gets_everything() {
-    let dir = TempDir::new("reliable-stall");
-    let (_master, env) = start_master(&dir);
-    let pub_node = Node::init(options(&env, "stall_pub"))
-        .await
-        .expect("pub node");
-    let sub_node = Node::init(options(&env, "stall_subs"))
-        .await
-        .expect("sub node");
-    let mut healthy = sub_node
-        .subscribe_with::<Chatter>("burst", SubscribeOptions::queue(100).reliable())
-        .await
-        .expect("subscribe");
-    // Never read: its queue fills and it gives no more credit.
-    let stalled = sub_node
-        .subscribe_with::<Chatter>("burst", SubscribeOptions::queue(100).reliable())
-        .await
-        .expect("subscribe");
-    let publisher = pub_node
-        .advertise_with::<Chatter>(
-            "burst",
-            AdvertiseOptions::reliable().max_block(Duration::from_secs(1)),
-        )
-        .await
-        .expect("advertise");
-    publisher
-        .wait_for_subscribers(2)
-        .await
-        .expect("subscribers");
+    // One host id: over ipc. The second subscription is never read: its queue fills and
+    // it gives no more credit.
+    let Setup {
+        pub_node,
+        sub_node,
+        mut subs,
+        publisher,
+        _master,
+        _dir,
+    } = setup("stall", ("pi-a", "pi-a"), 2, Duration::from_secs(1)).await;
+    let stalled = subs.remove(1);
+    let mut healthy = subs.remove(0);
 
     let (task, _progress) = publish_burst(publisher);
     let seqs = drain(&mut healthy, BURST).await;
