@@ -4,7 +4,7 @@ mod support;
 
 use bytes::Bytes;
 use pinion::prelude::*;
-use pinion::protocol::header::{topic_frame, FrameKind, Header};
+use pinion::protocol::header::{lead_frame, topic_frame, FrameKind, Header};
 use pinion::protocol::master_to_node::{MasterErrorKind, MasterReply};
 use pinion::protocol::node_to_master::{Caller, NodeRegistration};
 use pinion::protocol::{Endpoints, NodeToMaster};
@@ -154,8 +154,7 @@ impl FakePublisher {
             stamp_ns: 0,
         };
         let frames = vec![
-            self.topic.clone(),
-            Bytes::from(header.encode().expect("header")),
+            Bytes::from(lead_frame(&self.topic, &header).expect("header")),
             Bytes::from(payload),
         ];
         self.socket.send(frames).await.expect("send");
@@ -212,8 +211,7 @@ async fn bad_frames_are_counted_and_dropped_and_good_ones_still_arrive() {
     fake.send(Chatter::SCHEMA_HASH, seq + 2, vec![0xff; 3])
         .await; // payload does not decode
     fake.send_raw(vec![
-        fake.topic.clone(),
-        Bytes::from_static(b"\xff\xff\xff\xff\xff\xff"),
+        Bytes::from([&fake.topic[..], b"\xff\xff\xff\xff\xff\xff"].concat()),
         Bytes::new(),
     ])
     .await; // header does not decode

@@ -3,7 +3,7 @@
 use crate::message::Message;
 use crate::names::TopicName;
 use crate::node::NodeInner;
-use crate::protocol::header::{topic_frame, FrameKind, Header};
+use crate::protocol::header::{lead_frame, topic_frame, FrameKind, Header};
 use crate::protocol::master_to_node::{GraphVersion, Listing, SubscriberInfo};
 use crate::{Error, Result};
 use bytes::Bytes;
@@ -131,22 +131,21 @@ impl PublisherShared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The first frame of a message: topic and header.
     fn header(&self, kind: FrameKind, seq: u64) -> Result<Bytes> {
-        Header {
+        let header = Header {
             kind,
             schema_hash: self.schema_hash,
             publisher_id: self.publisher_id,
             seq,
             stamp_ns: crate::node::host::now_ns(),
-        }
-        .encode()
-        .map(Bytes::from)
+        };
+        lead_frame(&self.topic_frame, &header).map(Bytes::from)
     }
 
-    async fn send(&self, node: &NodeInner, header: Bytes, payload: Vec<Bytes>) -> Result<()> {
-        let mut frames = Vec::with_capacity(2 + payload.len());
-        frames.push(self.topic_frame.clone());
-        frames.push(header);
+    async fn send(&self, node: &NodeInner, lead: Bytes, payload: Vec<Bytes>) -> Result<()> {
+        let mut frames = Vec::with_capacity(1 + payload.len());
+        frames.push(lead);
         frames.extend(payload);
         node.data
             .lock()

@@ -3,7 +3,7 @@
 
 use crate::node::NodeInner;
 use crate::protocol::control::ControlRequest;
-use crate::protocol::header::{topic_frame, FrameKind, Header};
+use crate::protocol::header::{read_lead_frame, topic_frame, FrameKind};
 use crate::protocol::master_to_node::{GraphVersion, Listing, PublisherInfo};
 use crate::subscriber::{Connection, MessageInfo, SubscriberCounters, Transport};
 use crate::transport::{DataSubscriber, Frames};
@@ -112,6 +112,8 @@ struct Linked {
 pub(crate) struct SubscriptionTask {
     pub(crate) node: Arc<NodeInner>,
     pub(crate) topic: String,
+    /// What the first frame of every message on the topic starts with.
+    pub(crate) topic_frame: Vec<u8>,
     pub(crate) subscriber_id: u64,
     pub(crate) schema_hash: u64,
     pub(crate) sink: Sink,
@@ -341,12 +343,12 @@ impl SubscriptionTask {
     }
 
     fn on_frames(&self, state: &mut State, frames: Frames) {
-        if frames.len() < 3 {
+        if frames.len() < 2 {
             self.stats.malformed.fetch_add(1, Ordering::Relaxed);
             tracing::warn!(topic = %self.topic, frames = frames.len(), "dropped a message with a wrong frame count");
             return;
         }
-        let header = match Header::decode(&frames[1]) {
+        let header = match read_lead_frame(&frames[0], &self.topic_frame) {
             Ok(h) => h,
             Err(e) => {
                 self.stats.malformed.fetch_add(1, Ordering::Relaxed);
@@ -399,7 +401,7 @@ impl SubscriptionTask {
                     seq: header.seq,
                     stamp_ns: header.stamp_ns,
                 };
-                if (self.sink)(&frames[2..], info) {
+                if (self.sink)(&frames[1..], info) {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
                 } else {
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);

@@ -277,6 +277,7 @@ impl Node {
         let task = SubscriptionTask {
             node: self.inner.clone(),
             topic: topic.to_string(),
+            topic_frame: crate::protocol::header::topic_frame(topic.as_str()),
             subscriber_id,
             schema_hash: type_info.hash,
             sink: Box::new(move |bytes, info| match decode(bytes) {
