@@ -24,7 +24,7 @@
 //! Each figure is measured beside a baseline in the same run where one fits; the
 //! machine is shared and noisy, so compare ratios, not times.
 
-#![allow(clippy::print_stdout)]
+#![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod arm;
 mod baseline;

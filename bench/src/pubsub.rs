@@ -75,6 +75,7 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for transport in ["ipc", "tcp"] {
         for &size in sizes {
+            eprintln!("pubsub: {transport} {size} B");
             rows.extend(latency(&endpoint, &dir, transport, size).await?);
             for subscribers in [1, 4] {
                 rows.push(throughput(&endpoint, &dir, transport, size, subscribers).await?);
@@ -124,8 +125,8 @@ async fn latency(
     let mut pongs = ping_node.subscribe::<Payload>("lat/pong").await?;
     let mut pings = pong_node.subscribe::<Payload>("lat/ping").await?;
     let pong = pong_node.advertise::<Payload>("lat/pong").await?;
-    ping.wait_for_subscribers(1).await?;
-    pong.wait_for_subscribers(1).await?;
+    handshake(ping.wait_for_subscribers(1)).await?;
+    handshake(pong.wait_for_subscribers(1)).await?;
     let echo = tokio::spawn(async move {
         while let Some(m) = pings.recv().await {
             if pong.publish(&m).await.is_err() {
@@ -214,6 +215,16 @@ async fn latency(
     ])
 }
 
+/// A subscriber handshake, bounded: a benchmark that waits for ever measures nothing.
+async fn handshake(
+    wait: impl std::future::Future<Output = pinion::Result<()>>,
+) -> anyhow::Result<()> {
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .map_err(|_| anyhow::anyhow!("subscribers not connected within 10 s"))??;
+    Ok(())
+}
+
 /// The `q` quantile of sorted samples.
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
@@ -252,7 +263,7 @@ async fn throughput(
         );
         sub_nodes.push(node);
     }
-    publisher.wait_for_subscribers(subscribers).await?;
+    handshake(publisher.wait_for_subscribers(subscribers)).await?;
 
     let (mut bare_pub, ep) = BarePub::bind(&bare_endpoint(dir, transport, "thr")).await?;
     let mut bare_subs = Vec::new();

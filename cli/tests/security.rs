@@ -93,6 +93,12 @@ fn nodes_and_tools_without_the_key_are_refused_and_with_it_work() {
     listener.expect_line("data", SOON, |s, l| s == Src::Out && l.starts_with("seq="));
 
     // Tools: refused without the key, served with it.
+    tool_is_refused_without_the_key_and_served_with_it(&env, &key);
+}
+
+/// `pinion node list` against `env.master`: exit 1 and the refusal without the key;
+/// with it, the list with the talker in it.
+fn tool_is_refused_without_the_key_and_served_with_it(env: &Env, key: &Path) {
     let tool = |signed: bool| {
         let mut c = Command::new(bin("pinion"));
         c.args(["node", "list"])
@@ -100,7 +106,7 @@ fn nodes_and_tools_without_the_key_are_refused_and_with_it_work() {
             .env("PINION_RUNTIME_DIR", &env.runtime_dir)
             .env_remove("PINION_KEY_FILE");
         if signed {
-            c.env("PINION_KEY_FILE", &key);
+            c.env("PINION_KEY_FILE", key);
         }
         let mut p = Proc::spawn("tool", c);
         let (out, code) = p.finish(SOON);
@@ -112,6 +118,58 @@ fn nodes_and_tools_without_the_key_are_refused_and_with_it_work() {
     let (out, code, dump) = tool(true);
     assert_eq!(code, Some(0), "{dump}");
     assert!(out.iter().any(|l| l.starts_with("talker\t")), "{out:?}");
+}
+
+#[test]
+fn launch_with_a_key_signs_everything_it_does_and_its_master_refuses_the_rest() {
+    let dir = TempDir::new("keyed-launch");
+    let key = dir.0.join("master.key");
+    std::fs::write(&key, KEY).expect("key file");
+    let path = dir.0.join("graph.toml");
+    std::fs::write(
+        &path,
+        r#"
+robot = "keyed"
+[master]
+bind = "tcp://127.0.0.1:0"
+[[node]]
+name = "talker"
+binary = "talker"
+args = ["--rate", "50"]
+params = { text = "signed" }
+[[node]]
+name = "listener"
+binary = "listener"
+"#,
+    )
+    .expect("launch file");
+    let mut c = Command::new(bin("pinion"));
+    c.arg("launch")
+        .arg(&path)
+        .env("PINION_RUNTIME_DIR", &dir.0)
+        .env("PINION_KEY_FILE", &key)
+        .env("RUST_LOG", "info,zeromq=error");
+    let mut launcher = Proc::spawn("launcher", c);
+    let up = launcher.expect_line("master up", SOON, |_, l| l.contains("master up"));
+    let env = Env {
+        runtime_dir: dir.0.clone(),
+        master: up
+            .split("master=")
+            .nth(1)
+            .expect("endpoint")
+            .trim()
+            .to_owned(),
+    };
+    // The launcher's own requests (the parameter from the file) and the nodes' are
+    // signed: the talker sends the file's text and the listener receives it.
+    launcher.expect_line("data with the signed parameter", SOON, |s, l| {
+        s == Src::Out && l.starts_with("[listener] seq=") && l.ends_with("text=signed")
+    });
+    tool_is_refused_without_the_key_and_served_with_it(&env, &key);
+
+    launcher.signal(nix::sys::signal::Signal::SIGINT);
+    let (_, code) = launcher.finish(SOON);
+    assert_eq!(code, Some(0), "{}", launcher.dump());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
