@@ -41,6 +41,10 @@ mod util;
 const GRAPH_SIZES: [usize; 5] = [2, 10, 50, 100, 200];
 
 fn main() -> anyhow::Result<()> {
+    // Quiet unless asked: `RUST_LOG=pinion=debug` shows what the nodes in this process do.
+    if std::env::var_os("RUST_LOG").is_some() {
+        pinion::runtime::init_logging();
+    }
     let all: Vec<String> = std::env::args().skip(1).collect();
     let check = all.iter().any(|a| a == "--check");
     let args: Vec<String> = all.into_iter().filter(|a| a != "--check").collect();

@@ -246,3 +246,40 @@ async fn message_after_wait_for_subscribers_is_received() {
     pub_node.close().await;
     sub_node.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_closed_and_made_again_in_one_process_keeps_its_sockets() {
+    let dir = TempDir::new("twins");
+    let (_master, env) = start_master(&dir);
+    // The first `twin` is closed but still held, so its sockets live on for a while.
+    let first = Node::init(options(&env, "twin")).await.expect("first twin");
+    first.close().await;
+    let second = Node::init(options(&env, "twin"))
+        .await
+        .expect("second twin");
+    // The engine deletes an ipc socket's file when the socket goes: the first twin's
+    // must not take the second's with it.
+    drop(first);
+    let publisher = second
+        .advertise::<Chatter>("twins")
+        .await
+        .expect("advertise");
+    let peer = Node::init(options(&env, "twin_peer")).await.expect("peer");
+    let mut sub = peer.subscribe::<Chatter>("twins").await.expect("subscribe");
+    tokio::time::timeout(SOON, publisher.wait_for_subscribers(1))
+        .await
+        .expect("the subscriber reaches the second twin over ipc")
+        .expect("handshake");
+    assert_eq!(sub.connections()[0].transport, Transport::Ipc);
+    publisher
+        .publish(&Chatter {
+            seq: 7,
+            text: "x".into(),
+        })
+        .await
+        .expect("publish");
+    let got = recv_within(&mut sub, SOON).await.expect("a message");
+    assert_eq!(got.seq, 7);
+    second.close().await;
+    peer.close().await;
+}

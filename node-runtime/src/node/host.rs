@@ -54,12 +54,17 @@ pub fn machine_fingerprint() -> String {
 
 /// The ipc socket path of one of this process's sockets.
 pub fn ipc_path(node: &str, kind: &str) -> PathBuf {
+    // Unique per call, not only per process: the engine deletes a bound ipc socket's
+    // file when the socket is dropped, so a node closed in this process whose sockets
+    // outlive it a moment must not share a path with a new node of the same name.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut safe: String = node
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect();
     safe.truncate(40);
-    runtime_dir().join(format!("{safe}.{}.{kind}.sock", std::process::id()))
+    runtime_dir().join(format!("{safe}.{}.{n}.{kind}.sock", std::process::id()))
 }
 
 /// The IP address this node binds its tcp sockets on and tells peers.

@@ -136,8 +136,12 @@ impl NodeInner {
             return;
         };
         let task = runtime.spawn(async move {
-            if let Err(e) = shared.flush(&node, FLUSH_TIMEOUT).await {
-                tracing::warn!(topic = %shared.topic, error = %e, "flush failed");
+            // After `close` (or a stop) the node flushed already and its subscribers may
+            // be gone: flushing again would only keep its sockets alive for the timeout.
+            if !node.closed.is_triggered() {
+                if let Err(e) = shared.flush(&node, FLUSH_TIMEOUT).await {
+                    tracing::warn!(topic = %shared.topic, error = %e, "flush failed");
+                }
             }
             lock(&node.publishers).remove(&shared.publisher_id);
             if !node.shutdown.is_triggered() {
