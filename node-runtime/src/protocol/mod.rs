@@ -20,8 +20,12 @@ pub use node_to_master::NodeToMaster;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
-/// Version of this protocol; peers with another version are refused with a clear error.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// Version of the whole wire protocol: master, control and data frames. Requests and
+/// replies carry it, and peers with another version are refused with a clear error, so
+/// a node of another build never reaches the data path (which carries no version).
+///
+/// 2: topic and header share the first data frame; payloads may span several frames.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// One request or reply on the wire, with the protocol version in front.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,7 +2,13 @@
 
 use super::{normalize, prepare_ipc_path, Frames, TransportError};
 use std::path::Path;
+use std::time::Duration;
 use zeromq::{RepSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
+
+/// How long a reply may take to be handed to the engine. The engine's REP `send` waits,
+/// holding that peer's entry locked, while the peer's outgoing queue is full; a peer
+/// that stopped reading must not stop the whole server.
+const REPLY_WITHIN: Duration = Duration::from_secs(1);
 
 /// A REP server bound on one or more endpoints. Each `recv` must be followed by one `send`.
 pub struct Replier {
@@ -46,15 +52,18 @@ impl Replier {
             })
     }
 
-    /// Replies to the last request.
+    /// Replies to the last request; gives up (and drops the reply) after [`REPLY_WITHIN`].
     pub async fn send(&mut self, body: Vec<u8>) -> Result<(), TransportError> {
-        self.socket
-            .send(ZmqMessage::from(body))
-            .await
-            .map_err(|e| TransportError::Socket {
-                endpoint: self.endpoints.join(", "),
-                reason: e.to_string(),
-            })
+        let failed = |reason: String| TransportError::Socket {
+            endpoint: self.endpoints.join(", "),
+            reason,
+        };
+        match tokio::time::timeout(REPLY_WITHIN, self.socket.send(ZmqMessage::from(body))).await {
+            Ok(sent) => sent.map_err(|e| failed(e.to_string())),
+            Err(_) => Err(failed(format!(
+                "the requester took no reply within {REPLY_WITHIN:?}; dropped"
+            ))),
+        }
     }
 }
 
