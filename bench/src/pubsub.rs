@@ -103,9 +103,14 @@ fn hosts(transport: &str) -> (&'static str, &'static str) {
     }
 }
 
+/// A fresh endpoint for a bare socket. ipc paths are never reused: the engine deletes a
+/// socket's file when the socket is dropped, which may happen after the next phase bound
+/// the same path.
 fn bare_endpoint(dir: &std::path::Path, transport: &str, name: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     if transport == "ipc" {
-        format!("ipc://{}/{name}.sock", dir.display())
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("ipc://{}/{name}-{n}.sock", dir.display())
     } else {
         "tcp://127.0.0.1:0".to_owned()
     }
@@ -121,10 +126,18 @@ async fn latency(
     let (ha, hb) = hosts(transport);
     let ping_node = Node::init(node_options(master, "lat_ping", ha)).await?;
     let pong_node = Node::init(node_options(master, "lat_pong", hb)).await?;
-    let ping = ping_node.advertise::<Payload>("lat/ping").await?;
+    // Reliable, as the bare PUB never drops a message it has room for: with a window of
+    // two 4 MiB messages, a best-effort publisher drops a ping whenever the credit for
+    // earlier ones is late, and a round trip is lost.
+    let reliable = || AdvertiseOptions::reliable().max_block(Duration::from_secs(5));
+    let ping = ping_node
+        .advertise_with::<Payload>("lat/ping", reliable())
+        .await?;
     let mut pongs = ping_node.subscribe::<Payload>("lat/pong").await?;
     let mut pings = pong_node.subscribe::<Payload>("lat/ping").await?;
-    let pong = pong_node.advertise::<Payload>("lat/pong").await?;
+    let pong = pong_node
+        .advertise_with::<Payload>("lat/pong", reliable())
+        .await?;
     handshake(ping.wait_for_subscribers(1)).await?;
     handshake(pong.wait_for_subscribers(1)).await?;
     let echo = tokio::spawn(async move {
