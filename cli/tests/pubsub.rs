@@ -283,3 +283,76 @@ async fn a_node_closed_and_made_again_in_one_process_keeps_its_sockets() {
     second.close().await;
     peer.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarting_publisher_does_not_cost_the_other_publishers_messages() {
+    let dir = TempDir::new("mixed");
+    let (_master, env) = start_master(&dir);
+    let sub_node = Node::init(options(&env, "mix_sub")).await.expect("sub");
+    let mut sub = sub_node
+        .subscribe_with::<Chatter>("mix", SubscribeOptions::queue(1_000_000))
+        .await
+        .expect("subscribe");
+    let steady_node = Node::init(options(&env, "mix_steady"))
+        .await
+        .expect("steady");
+    let steady = steady_node
+        .advertise_with::<Chatter>("mix", AdvertiseOptions::reliable())
+        .await
+        .expect("advertise");
+    steady.wait_for_subscribers(1).await.expect("handshake");
+
+    // The steady publisher sends without pause until told to stop (at most 500 000).
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let sender = tokio::spawn(async move {
+        let mut sent = 0u64;
+        while !*stop_rx.borrow_and_update() && sent < 500_000 {
+            steady
+                .publish(&Chatter {
+                    seq: sent,
+                    text: "steady".into(),
+                })
+                .await
+                .expect("publish");
+            sent += 1;
+            tokio::task::yield_now().await;
+        }
+        sent
+    });
+
+    // Meanwhile another publisher of the topic comes, goes and comes back.
+    for round in 0..3 {
+        let node = Node::init(options(&env, &format!("mix_restarting{round}")))
+            .await
+            .expect("restarting");
+        let p = node.advertise::<Chatter>("mix").await.expect("advertise");
+        tokio::time::timeout(SOON, p.wait_for_subscribers(1))
+            .await
+            .expect("the restarted publisher is reached")
+            .expect("handshake");
+        drop(p);
+        node.close().await;
+    }
+    stop_tx.send_replace(true);
+    let sent = tokio::time::timeout(SOON, sender)
+        .await
+        .expect("sender stops")
+        .expect("sender");
+
+    let mut seqs = Vec::new();
+    while let Some(m) = recv_within(&mut sub, Duration::from_secs(1)).await {
+        if m.text == "steady" {
+            seqs.push(m.seq);
+        }
+    }
+    assert!(sent > 0);
+    assert_eq!(
+        seqs,
+        (0..sent).collect::<Vec<_>>(),
+        "every steady message, in order ({} of {sent}; {:?})",
+        seqs.len(),
+        sub.counters()
+    );
+    sub_node.close().await;
+    steady_node.close().await;
+}

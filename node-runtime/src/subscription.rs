@@ -107,6 +107,8 @@ struct Linked {
     last_seq: u64,
     last_confirm: Option<Instant>,
     last_hello: Instant,
+    /// Its connection in the subscription's socket.
+    connection: crate::transport::ConnectionId,
 }
 
 pub(crate) struct SubscriptionTask {
@@ -207,27 +209,38 @@ impl SubscriptionTask {
     /// Brings the connections in line with the wanted publisher list.
     async fn reconcile(&self, state: &mut State) {
         let host = &self.node.host;
-        let gone = state.linked.iter().any(|(id, l)| {
-            !state.wanted.iter().any(|w| {
-                w.publisher_id == *id && w.session == l.info.session && w.data == l.info.data
+        // Publishers that left, restarted or moved: close just their connections, so
+        // that messages in flight from the others are not lost. A restarted publisher
+        // gets a fresh connection below, without the engine's reconnect backoff.
+        let gone: Vec<u64> = state
+            .linked
+            .iter()
+            .filter(|(id, l)| {
+                !state.wanted.iter().any(|w| {
+                    w.publisher_id == **id && w.session == l.info.session && w.data == l.info.data
+                })
             })
-        });
-        if gone {
-            for (id, l) in &state.linked {
-                if !state
-                    .wanted
-                    .iter()
-                    .any(|w| w.publisher_id == *id && w.session == l.info.session)
-                {
-                    if let Some(ep) = l.info.control.pick(&l.info.host, host) {
-                        self.node.peers.forget(ep);
-                    }
+            .map(|(id, _)| *id)
+            .collect();
+        for id in gone {
+            let Some(l) = state.linked.remove(&id) else {
+                continue;
+            };
+            if !state
+                .wanted
+                .iter()
+                .any(|w| w.publisher_id == id && w.session == l.info.session)
+            {
+                if let Some(ep) = l.info.control.pick(&l.info.host, host) {
+                    self.node.peers.forget(ep);
                 }
             }
+            if let Some(socket) = state.socket.as_mut() {
+                socket.disconnect(l.connection);
+            }
+            self.stats.lock().retain(|(c, _)| c.publisher_id != id);
         }
-        if gone || state.socket.is_none() {
-            // The engine cannot disconnect one peer, and a restarted publisher would wait
-            // out the engine's reconnect backoff: start over with a fresh socket.
+        if state.socket.is_none() {
             state.linked.clear();
             state.socket = match DataSubscriber::new(&frame_prefix(&self.topic), CONNECT_TIMEOUT)
                 .await
@@ -264,7 +277,7 @@ impl SubscriptionTask {
                 continue;
             }
             match tokio::time::timeout(CONNECT_TIMEOUT, socket.connect(&endpoint)).await {
-                Ok(Ok(())) => {
+                Ok(Ok(connection)) => {
                     tracing::debug!(topic = %self.topic, publisher = %info.node, %endpoint, "connected");
                     let transport = if endpoint.starts_with("ipc://") {
                         Transport::Ipc
@@ -279,6 +292,7 @@ impl SubscriptionTask {
                             last_seq: 0,
                             last_confirm: None,
                             last_hello: Instant::now(),
+                            connection,
                         },
                     );
                     self.stats.lock().push((

@@ -22,7 +22,7 @@ pub use endpoint::{normalize, prepare_ipc_path, reachable};
 pub use publisher::{CreditGate, DataPublisher};
 pub use replier::Replier;
 pub use requester::Requester;
-pub use subscriber::DataSubscriber;
+pub use subscriber::{ConnectionId, DataSubscriber};
 
 /// A failure of a socket operation, with the endpoint it concerned.
 #[derive(Debug, thiserror::Error)]
