@@ -9,7 +9,6 @@ use crate::baseline::{BarePub, BareSub};
 use crate::util::{median, ms};
 use bytes::Bytes;
 use pinion::prelude::*;
-use pinion_master::server::{Master, MasterConfig};
 use std::time::{Duration, Instant};
 
 #[derive(Message, Serialize, Deserialize)]
@@ -18,9 +17,7 @@ struct Ping {
 }
 
 pub async fn discovery(rounds: usize) -> anyhow::Result<()> {
-    let master = Master::bind(&["tcp://127.0.0.1:0".to_owned()], MasterConfig::default()).await?;
-    let endpoint = master.endpoints()[0].clone();
-    tokio::spawn(master.run(std::future::pending()));
+    let endpoint = crate::util::serve_master("tcp://127.0.0.1:0").await?;
     let options = |name: &str| {
         let mut o = pinion::NodeOptions::from_env(name).master(endpoint.clone());
         o.name = name.to_owned();

@@ -125,10 +125,7 @@ pub fn startup(n: usize, rounds: usize) -> anyhow::Result<()> {
         let _ = runtime.block_on(served);
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let median = |v: &mut Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2]
-    };
+    let median = crate::util::median;
     let (g, s) = (median(&mut graph_times), median(&mut spawn_times));
     println!(
         "startup: {n} node processes ({} talkers, {} listeners), {rounds} rounds",
@@ -208,12 +205,7 @@ pub fn footprint() -> anyhow::Result<()> {
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let master = runtime.block_on(Master::bind(
-        &["tcp://127.0.0.1:0".to_owned()],
-        MasterConfig::default(),
-    ))?;
-    let endpoint = master.endpoints()[0].clone();
-    runtime.spawn(master.run(std::future::pending()));
+    let endpoint = runtime.block_on(crate::util::serve_master("tcp://127.0.0.1:0"))?;
     let mut node = Command::new(sibling("odometry")?)
         .env("PINION_MASTER", &endpoint)
         .env("PINION_RUNTIME_DIR", &dir)

@@ -114,7 +114,7 @@ pub fn run(sizes: &[usize], rounds: usize) -> anyhow::Result<()> {
             launched.push(one_launch(&pinion, &file, &runtime_dir, pairs)?);
         }
         let (l, s) = (median(&mut launched), median(&mut spawned));
-        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let ms = crate::util::ms;
         println!(
             "  {:>4} nodes  launch {:>8.1} ms   spawn baseline {:>8.1} ms   ratio {:.2}",
             2 * pairs,

@@ -12,7 +12,6 @@ use crate::baseline::{BarePub, BareSub};
 use crate::util::median;
 use bytes::Bytes;
 use pinion::prelude::*;
-use pinion_master::server::{Master, MasterConfig};
 use std::time::{Duration, Instant};
 
 /// A payload of some size, sent as one byte string.
@@ -67,9 +66,7 @@ impl Row {
 
 /// Runs both benchmarks; the rows of the table.
 pub async fn run(sizes: &[usize]) -> anyhow::Result<Vec<Row>> {
-    let master = Master::bind(&["tcp://127.0.0.1:0".to_owned()], MasterConfig::default()).await?;
-    let endpoint = master.endpoints()[0].clone();
-    tokio::spawn(master.run(std::future::pending()));
+    let endpoint = crate::util::serve_master("tcp://127.0.0.1:0").await?;
     let dir = std::env::temp_dir().join(format!("pinion-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let mut rows = Vec::new();

@@ -9,7 +9,6 @@
 use crate::netns;
 use crate::util::rss_bytes;
 use pinion::prelude::*;
-use pinion_master::server::{Master, MasterConfig};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -131,12 +130,7 @@ pub fn run(seconds: f64, mb_per_s: f64, size: usize, check: bool) -> anyhow::Res
         .worker_threads(1)
         .enable_all()
         .build()?;
-    let master = runtime.block_on(Master::bind(
-        &["tcp://127.0.0.1:0".to_owned()],
-        MasterConfig::default(),
-    ))?;
-    let endpoint = master.endpoints()[0].clone();
-    runtime.spawn(master.run(std::future::pending()));
+    let endpoint = runtime.block_on(crate::util::serve_master("tcp://127.0.0.1:0"))?;
 
     println!(
         "stall: publisher at {mb_per_s} MB/s in {size}-byte messages for {seconds} s, two subscribers"
@@ -155,12 +149,10 @@ pub fn run(seconds: f64, mb_per_s: f64, size: usize, check: bool) -> anyhow::Res
     ];
     let link = match netns::Link::new() {
         Ok(link) => {
-            let far = runtime.block_on(Master::bind(
-                &[format!("tcp://{}:0", netns::HOST_ADDR)],
-                MasterConfig::default(),
-            ))?;
-            let far_endpoint = far.endpoints()[0].clone();
-            runtime.spawn(far.run(std::future::pending()));
+            let far_endpoint = runtime.block_on(crate::util::serve_master(&format!(
+                "tcp://{}:0",
+                netns::HOST_ADDR
+            )))?;
             let near = Place {
                 master: far_endpoint.clone(),
                 host: "bench".to_owned(),

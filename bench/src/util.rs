@@ -1,6 +1,16 @@
 //! Small helpers shared by the benchmarks.
 
+use pinion_master::server::{Master, MasterConfig};
 use std::time::Duration;
+
+/// Starts a master on `bind` inside this process, serving until the process ends, on
+/// the current tokio runtime; its endpoint.
+pub async fn serve_master(bind: &str) -> anyhow::Result<String> {
+    let master = Master::bind(&[bind.to_owned()], MasterConfig::default()).await?;
+    let endpoint = master.endpoints()[0].clone();
+    tokio::spawn(master.run(std::future::pending()));
+    Ok(endpoint)
+}
 
 /// The median (the list is sorted in place).
 pub fn median(v: &mut [Duration]) -> Duration {

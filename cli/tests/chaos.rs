@@ -152,13 +152,7 @@ fn rover_survives_random_kills_of_nodes_master_and_agent() {
     let lan = Lan::new(2);
     let key = dir.0.join("key");
     std::fs::write(&key, KEY).expect("key");
-    let mut agents = Vec::new();
-    let mut endpoints = Vec::new();
-    for i in 1..=2 {
-        let (agent, endpoint) = start_lan_agent(&lan, i, 11411, &dir, &key);
-        endpoints.push(endpoint);
-        agents.push(agent);
-    }
+    let (agents, endpoints) = start_lan_agents(&lan, 2, 11411, &dir, &key);
     let mut text = format!(
         "robot = \"chaos\"\n[master]\nmachine = \"base\"\nbind = \"tcp://0.0.0.0:11311\"\n\
          [machines.base]\naddress = \"{}\"\nagent = \"{}\"\n\

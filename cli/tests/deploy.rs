@@ -24,13 +24,7 @@ impl Robot {
         let lan = Lan::new(2);
         let key = dir.0.join("key");
         std::fs::write(&key, KEY).expect("key");
-        let mut agents = Vec::new();
-        let mut endpoints = Vec::new();
-        for i in 1..=2 {
-            let (agent, endpoint) = start_lan_agent(&lan, i, 11411, &dir, &key);
-            endpoints.push(endpoint);
-            agents.push(agent);
-        }
+        let (agents, endpoints) = start_lan_agents(&lan, 2, 11411, &dir, &key);
         Self {
             lan,
             dir,

@@ -25,13 +25,7 @@ fn one_launch_over_three_namespaces_crosses_tcp_and_recovers_from_a_cut_link() {
     let key = dir.0.join("key");
     std::fs::write(&key, KEY).expect("key");
 
-    let mut agents = Vec::new();
-    let mut endpoints = Vec::new();
-    for i in 1..=3 {
-        let (agent, endpoint) = start_lan_agent(&lan, i, 0, &dir, &key);
-        endpoints.push(endpoint);
-        agents.push(agent);
-    }
+    let (_agents, endpoints) = start_lan_agents(&lan, 3, 0, &dir, &key);
 
     let mut text = format!(
         "robot = \"lan\"\n[master]\nbind = \"tcp://{}:0\"\n",

@@ -3,7 +3,7 @@
 
 mod support;
 
-use pinion::auth::{sign, Domain, Key, Signed};
+use pinion::auth::{sign, Domain, Key};
 use pinion::protocol::master_to_node::{MasterErrorKind, MasterReply};
 use pinion::protocol::{self, NodeToMaster};
 use pinion::transport::Requester;
@@ -45,9 +45,20 @@ async fn raw(master: &str, frames: Vec<bytes::Bytes>) -> MasterReply {
 }
 
 fn signed_frames(key: &Key, request: &NodeToMaster, nonce: u64) -> Vec<bytes::Bytes> {
-    let body = protocol::encode("request", request).expect("encode");
     let now_ms = pinion::node::host::now_ns() / 1_000_000;
-    let (body, signature) = sign(key, Domain::Master, body, now_ms, nonce).split();
+    signed_as(key, Domain::Master, request, now_ms, nonce)
+}
+
+/// The request frames of `request` signed with `key` for `domain` at `at_ms`.
+fn signed_as(
+    key: &Key,
+    domain: Domain,
+    request: &NodeToMaster,
+    at_ms: u64,
+    nonce: u64,
+) -> Vec<bytes::Bytes> {
+    let body = protocol::encode("request", request).expect("encode");
+    let (body, signature) = sign(key, domain, body, at_ms, nonce).split();
     vec![
         body.into(),
         postcard::to_stdvec(&signature).expect("signature").into(),
@@ -188,20 +199,9 @@ async fn wrong_key_replay_and_agent_signatures_are_refused() {
         "bad signature",
     );
     // A signature made for an agent, with the right key, does not pass at the master.
-    let body = protocol::encode("request", &NodeToMaster::ListNodes).expect("encode");
     let now_ms = pinion::node::host::now_ns() / 1_000_000;
-    let (body, signature) = sign(&right, Domain::Agent, body, now_ms, 2).split();
-    refused(
-        &raw(
-            &env.master,
-            vec![
-                body.into(),
-                postcard::to_stdvec(&signature).expect("sig").into(),
-            ],
-        )
-        .await,
-        "bad signature",
-    );
+    let agent = signed_as(&right, Domain::Agent, &NodeToMaster::ListNodes, now_ms, 2);
+    refused(&raw(&env.master, agent).await, "bad signature");
 
     let good = signed_frames(&right, &NodeToMaster::ListNodes, 3);
     assert!(matches!(
@@ -218,22 +218,7 @@ async fn wrong_key_replay_and_agent_signatures_are_refused() {
     refused(&raw(&env.master, tampered).await, "bad signature");
 
     // A stale signature (older than the window).
-    let body = protocol::encode("request", &NodeToMaster::ListNodes).expect("encode");
     let old_ms = now_ms - pinion::auth::WINDOW_MS - 5_000;
-    let stale = Signed::join(
-        body.clone(),
-        sign(&right, Domain::Master, body, old_ms, 4).split().1,
-    );
-    let (body, signature) = stale.split();
-    refused(
-        &raw(
-            &env.master,
-            vec![
-                body.into(),
-                postcard::to_stdvec(&signature).expect("sig").into(),
-            ],
-        )
-        .await,
-        "stale",
-    );
+    let stale = signed_as(&right, Domain::Master, &NodeToMaster::ListNodes, old_ms, 4);
+    refused(&raw(&env.master, stale).await, "stale");
 }

@@ -132,7 +132,7 @@ impl PublisherShared {
     }
 
     /// The first frame of a message: topic and header.
-    fn header(&self, kind: FrameKind, seq: u64) -> Result<Bytes> {
+    fn lead(&self, kind: FrameKind, seq: u64) -> Result<Bytes> {
         let header = Header {
             kind,
             schema_hash: self.schema_hash,
@@ -168,11 +168,11 @@ impl PublisherShared {
             }
         }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let header = self.header(FrameKind::Data, seq)?;
+        let lead = self.lead(FrameKind::Data, seq)?;
         if self.latched {
             self.state().last = Some((seq, payload.clone()));
         }
-        self.send(node, header, payload).await?;
+        self.send(node, lead, payload).await?;
         Ok(seq)
     }
 
@@ -203,7 +203,7 @@ impl PublisherShared {
                     return;
                 }
                 let seq = this.seq.load(Ordering::Relaxed);
-                let sent = match this.header(FrameKind::Probe { subscriber_id }, seq) {
+                let sent = match this.lead(FrameKind::Probe { subscriber_id }, seq) {
                     Ok(h) => this.send(&node, h, vec![Bytes::new()]).await,
                     Err(e) => Err(e),
                 };
@@ -233,7 +233,7 @@ impl PublisherShared {
         tracing::debug!(topic = %self.topic, subscriber_id, "subscriber confirmed");
         if let Some((seq, payload)) = latched {
             // Subscribers drop repeats by sequence number, so resending to all is safe.
-            match self.header(FrameKind::Data, seq) {
+            match self.lead(FrameKind::Data, seq) {
                 Ok(h) => {
                     if let Err(e) = self.send(node, h, payload).await {
                         tracing::warn!(topic = %self.topic, error = %e, "latched message not resent");
@@ -317,7 +317,7 @@ impl PublisherShared {
             let seq = self.seq.load(Ordering::Relaxed);
             self.send(
                 node,
-                self.header(FrameKind::Flush { token }, seq)?,
+                self.lead(FrameKind::Flush { token }, seq)?,
                 vec![Bytes::new()],
             )
             .await?;

@@ -179,15 +179,7 @@ impl SubscriptionTask {
                     None => break,
                 },
                 _ = room(&backpressure), if full => {}
-                frames = recv(&mut state.socket), if !full => match frames {
-                    Ok(frames) => self.on_frames(&mut state, frames),
-                    Err(e) => {
-                        tracing::warn!(topic = %self.topic, error = %e, "subscriber socket failed; recreating");
-                        state.socket = None;
-                        state.linked.clear();
-                        self.reconcile(&mut state).await;
-                    }
-                },
+                frames = recv(&mut state.socket), if !full => self.on_frames(&mut state, frames),
                 Some((publisher_id, ok)) = probes.recv() => {
                     state.probing.remove(&publisher_id);
                     if ok {
@@ -481,9 +473,11 @@ impl SubscriptionTask {
     }
 }
 
-async fn recv(socket: &mut Option<DataSubscriber>) -> Result<Frames> {
+/// The next message of the subscription's connections; a connection that fails ends
+/// quietly, and the publisher list decides whether to connect again.
+async fn recv(socket: &mut Option<DataSubscriber>) -> Frames {
     match socket {
-        Some(s) => s.recv().await.map_err(Error::from),
+        Some(s) => s.recv().await,
         None => std::future::pending().await,
     }
 }

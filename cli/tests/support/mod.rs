@@ -351,3 +351,17 @@ pub fn start_lan_agent(
     });
     (agent, line.trim_start_matches("PINION_AGENT=").to_owned())
 }
+
+/// Starts an agent on each host of `lan` (`start_lan_agent`); the agents and their
+/// endpoints, host 1 first.
+pub fn start_lan_agents(
+    lan: &netns::Lan,
+    hosts: usize,
+    port: u16,
+    dir: &TempDir,
+    key: &std::path::Path,
+) -> (Vec<Proc>, Vec<String>) {
+    (1..=hosts)
+        .map(|i| start_lan_agent(lan, i, port, dir, key))
+        .unzip()
+}

@@ -146,7 +146,7 @@ impl DataSubscriber {
 
     /// Waits for the next message from any connection (cancel-safe: a message is taken
     /// only when it is returned). With no open connection, waits for ever.
-    pub async fn recv(&mut self) -> Result<Frames, TransportError> {
+    pub async fn recv(&mut self) -> Frames {
         let Some((id, frames)) = self.incoming.next().await else {
             return std::future::pending().await;
         };
@@ -163,7 +163,7 @@ impl DataSubscriber {
                 });
             }
         }
-        Ok(frames)
+        frames
     }
 }
 
