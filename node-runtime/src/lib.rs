@@ -37,6 +37,7 @@ extern crate self as pinion;
 pub mod auth;
 mod blob;
 pub mod error;
+mod id_map;
 pub mod logs;
 pub mod message;
 pub mod msgs;

@@ -143,10 +143,17 @@ impl PublisherShared {
         lead_frame(&self.topic_frame, &header).map(Bytes::from)
     }
 
-    async fn send(&self, node: &NodeInner, lead: Bytes, payload: Vec<Bytes>) -> Result<()> {
-        let mut frames = Vec::with_capacity(1 + payload.len());
-        frames.push(lead);
-        frames.extend(payload);
+    /// Sends a message with no payload: a probe or a flush marker.
+    async fn send_marker(&self, node: &NodeInner, kind: FrameKind) -> Result<()> {
+        let seq = self.seq.load(Ordering::Relaxed);
+        let mut frames = Vec::with_capacity(3);
+        frames.push(self.lead(kind, seq)?);
+        frames.push(Bytes::new());
+        self.send(node, frames).await
+    }
+
+    /// Sends `frames`: the lead frame, then the payload.
+    async fn send(&self, node: &NodeInner, frames: Vec<Bytes>) -> Result<()> {
         node.data
             .lock()
             .await
@@ -155,11 +162,12 @@ impl PublisherShared {
             .map_err(Error::from)
     }
 
-    /// Sends an already encoded payload (one or more frames) as the next data message.
+    /// Sends an encoded payload as the next data message. `frames[0]` is a placeholder
+    /// for the lead frame and the payload follows (see `segments::encode_after_lead`).
     pub(crate) async fn publish_frames(
         &self,
         node: &NodeInner,
-        payload: Vec<Bytes>,
+        mut frames: Vec<Bytes>,
     ) -> Result<u64> {
         if let Some(max_block) = self.reliable {
             let stalled = node.credit.wait(&self.topic_frame, max_block).await;
@@ -169,10 +177,14 @@ impl PublisherShared {
         }
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         let lead = self.lead(FrameKind::Data, seq)?;
-        if self.latched {
-            self.state().last = Some((seq, payload.clone()));
+        match frames.first_mut() {
+            Some(slot) => *slot = lead,
+            None => frames.push(lead),
         }
-        self.send(node, lead, payload).await?;
+        if self.latched {
+            self.state().last = Some((seq, frames[1..].to_vec()));
+        }
+        self.send(node, frames).await?;
         Ok(seq)
     }
 
@@ -202,11 +214,9 @@ impl PublisherShared {
                 if !this.state().probing.contains(&subscriber_id) {
                     return;
                 }
-                let seq = this.seq.load(Ordering::Relaxed);
-                let sent = match this.lead(FrameKind::Probe { subscriber_id }, seq) {
-                    Ok(h) => this.send(&node, h, vec![Bytes::new()]).await,
-                    Err(e) => Err(e),
-                };
+                let sent = this
+                    .send_marker(&node, FrameKind::Probe { subscriber_id })
+                    .await;
                 if let Err(e) = sent {
                     tracing::warn!(topic = %this.topic, error = %e, "probe not sent");
                 }
@@ -233,13 +243,17 @@ impl PublisherShared {
         tracing::debug!(topic = %self.topic, subscriber_id, "subscriber confirmed");
         if let Some((seq, payload)) = latched {
             // Subscribers drop repeats by sequence number, so resending to all is safe.
-            match self.lead(FrameKind::Data, seq) {
-                Ok(h) => {
-                    if let Err(e) = self.send(node, h, payload).await {
-                        tracing::warn!(topic = %self.topic, error = %e, "latched message not resent");
-                    }
+            let sent = match self.lead(FrameKind::Data, seq) {
+                Ok(lead) => {
+                    let mut frames = Vec::with_capacity(payload.len() + 2);
+                    frames.push(lead);
+                    frames.extend(payload);
+                    self.send(node, frames).await
                 }
-                Err(e) => tracing::warn!(error = %e, "latched header"),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
+                tracing::warn!(topic = %self.topic, error = %e, "latched message not resent");
             }
         }
     }
@@ -314,13 +328,7 @@ impl PublisherShared {
             if missing == 0 || tokio::time::Instant::now() >= deadline {
                 break missing;
             }
-            let seq = self.seq.load(Ordering::Relaxed);
-            self.send(
-                node,
-                self.lead(FrameKind::Flush { token }, seq)?,
-                vec![Bytes::new()],
-            )
-            .await?;
+            self.send_marker(node, FrameKind::Flush { token }).await?;
             let _ = tokio::time::timeout(
                 FLUSH_REPEAT.min(deadline - tokio::time::Instant::now()),
                 notified,
@@ -363,8 +371,8 @@ pub struct Publisher<T: Message> {
 impl<T: Message> Publisher<T> {
     /// Sends one message to every current subscriber. Returns its sequence number.
     pub async fn publish(&self, message: &T) -> Result<u64> {
-        let payload = crate::segments::encode("message payload", message)?;
-        self.shared.publish_frames(&self.node, payload).await
+        let frames = crate::segments::encode_after_lead("message payload", message)?;
+        self.shared.publish_frames(&self.node, frames).await
     }
 
     /// The topic.
@@ -410,9 +418,10 @@ pub struct RawPublisher {
 impl RawPublisher {
     /// Sends one message, already encoded with postcard as the topic's type.
     pub async fn publish_bytes(&self, payload: Vec<u8>) -> Result<u64> {
-        self.shared
-            .publish_frames(&self.node, vec![Bytes::from(payload)])
-            .await
+        let mut frames = Vec::with_capacity(3);
+        frames.push(Bytes::new());
+        frames.push(Bytes::from(payload));
+        self.shared.publish_frames(&self.node, frames).await
     }
 
     /// Waits until at least `count` subscribers receive this publisher's messages.

@@ -8,7 +8,8 @@
 //! postcard's encoding of the message, so a tool may join them and decode as usual.
 //!
 //! Decoding: [`decode`] reads across the frames. Frames are split only around blobs, so
-//! every byte string lies within one frame; a `Blob` then shares that frame's buffer.
+//! every byte string lies within one frame; a `Blob` of at least [`SPLIT_AT`] bytes then
+//! shares that frame's buffer, and a smaller one is copied.
 
 use bytes::Bytes;
 use postcard::{de_flavors, ser_flavors};
@@ -48,10 +49,16 @@ pub(crate) fn offer(bytes: &Bytes) -> Option<Offer> {
 }
 
 /// Called by a `Blob` being deserialized: the frame holding `v`, sliced to it, if `v`
-/// lies in a frame that [`decode`] is reading.
+/// lies in a frame that [`decode`] is reading and is at least [`SPLIT_AT`] long. A
+/// smaller one is better copied: a shared slice keeps the engine's whole receive buffer
+/// alive for as long as the user holds the message, and a queue of small messages then
+/// makes the engine allocate (and zero) a new buffer for nearly every read.
 pub(crate) fn share(v: &[u8]) -> Option<Bytes> {
     if v.is_empty() {
         return Some(Bytes::new());
+    }
+    if v.len() < SPLIT_AT {
+        return None;
     }
     RECEIVED.with_borrow(|frames| {
         frames.iter().find_map(|f| {
@@ -64,6 +71,26 @@ pub(crate) fn share(v: &[u8]) -> Option<Bytes> {
 
 /// Encodes `value` with postcard into frames.
 pub fn encode<T: Serialize + ?Sized>(what: &'static str, value: &T) -> crate::Result<Vec<Bytes>> {
+    encode_into(what, value, Vec::new())
+}
+
+/// Encodes `value` into frames that follow an empty first frame, left for the caller's
+/// lead frame, with room for one frame more ahead of them (the engine's routing frame):
+/// a message on its way out is then built in one list, never copied into another.
+pub(crate) fn encode_after_lead<T: Serialize + ?Sized>(
+    what: &'static str,
+    value: &T,
+) -> crate::Result<Vec<Bytes>> {
+    let mut frames = Vec::with_capacity(4);
+    frames.push(Bytes::new());
+    encode_into(what, value, frames)
+}
+
+fn encode_into<T: Serialize + ?Sized>(
+    what: &'static str,
+    value: &T,
+    done: Vec<Bytes>,
+) -> crate::Result<Vec<Bytes>> {
     struct Active(bool);
     impl Drop for Active {
         fn drop(&mut self) {
@@ -71,7 +98,12 @@ pub fn encode<T: Serialize + ?Sized>(what: &'static str, value: &T) -> crate::Re
         }
     }
     let _active = Active(ENCODING.replace(true));
-    postcard::serialize_with_flavor(value, Frames::default())
+    let flavor = Frames {
+        first: done.len(),
+        done,
+        current: Vec::new(),
+    };
+    postcard::serialize_with_flavor(value, flavor)
         .map_err(|source| crate::Error::Codec { what, source })
 }
 
@@ -106,8 +138,9 @@ pub fn join(frames: &[Bytes]) -> Bytes {
 }
 
 /// Serializer output: finished frames and the one being written.
-#[derive(Default)]
 struct Frames {
+    /// Frames before this index are not the encoder's.
+    first: usize,
     done: Vec<Bytes>,
     current: Vec<u8>,
 }
@@ -136,7 +169,7 @@ impl ser_flavors::Flavor for Frames {
     }
 
     fn finalize(mut self) -> postcard::Result<Vec<Bytes>> {
-        if !self.current.is_empty() || self.done.is_empty() {
+        if !self.current.is_empty() || self.done.len() == self.first {
             self.done.push(Bytes::from(self.current));
         }
         Ok(self.done)
@@ -261,6 +294,11 @@ mod tests {
         assert_eq!(back, frame());
         let inside = one[0].as_ptr_range();
         assert!(inside.contains(&back.pixels.as_ptr()));
+        // A small blob is a copy of its own.
+        assert!(!inside.contains(&back.small.as_ptr()));
+        assert!(!frames
+            .iter()
+            .any(|f| f.as_ptr_range().contains(&back.small.as_ptr())));
     }
 
     #[test]

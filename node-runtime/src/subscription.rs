@@ -1,6 +1,7 @@
 //! The task behind a subscriber: owns the SUB socket, follows the publisher list,
 //! checks headers, and fills the subscriber's queue.
 
+use crate::id_map::IdMap;
 use crate::node::NodeInner;
 use crate::protocol::control::ControlRequest;
 use crate::protocol::header::{read_lead_frame, topic_frame, FrameKind};
@@ -8,7 +9,6 @@ use crate::protocol::master_to_node::{GraphVersion, Listing, PublisherInfo};
 use crate::subscriber::{Connection, MessageInfo, SubscriberCounters, Transport};
 use crate::transport::{DataSubscriber, Frames};
 use crate::{Error, Result};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -24,6 +24,9 @@ const CONFIRM_EVERY: Duration = Duration::from_millis(50);
 /// lost hello or confirmation, or a publisher slow to start (qemu, a loaded Pi), must
 /// not leave the link unconfirmed for good.
 const HELLO_AGAIN_AFTER: Duration = Duration::from_secs(2);
+
+/// Most messages taken in one go before the task looks at its other work again.
+const DRAIN_BATCH: usize = 64;
 
 /// Commands to a subscription task.
 #[derive(Debug)]
@@ -129,7 +132,7 @@ pub(crate) struct SubscriptionTask {
 
 struct State {
     socket: Option<DataSubscriber>,
-    linked: HashMap<u64, Linked>,
+    linked: IdMap<Linked>,
     /// Publishers whose endpoint is being probed in the background.
     probing: std::collections::HashSet<u64>,
     /// Publishers whose endpoint answered a probe: the engine can connect at once.
@@ -145,7 +148,7 @@ impl SubscriptionTask {
         let (probe_results, mut probes) = mpsc::unbounded_channel();
         let mut state = State {
             socket: None,
-            linked: HashMap::new(),
+            linked: IdMap::default(),
             probing: Default::default(),
             reachable: Default::default(),
             probe_results,
@@ -156,12 +159,16 @@ impl SubscriptionTask {
         let mut retry = tokio::time::interval(RETRY_EVERY);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let shutdown = self.node.shutdown.clone();
+        // Made once: a new shutdown future per message costs a subscription to the
+        // signal and back.
+        let stopped = shutdown.wait();
+        tokio::pin!(stopped);
         let backpressure = self.backpressure.clone();
         loop {
             let full = backpressure.as_ref().is_some_and(|q| q.is_full());
             tokio::select! {
                 biased;
-                _ = shutdown.wait() => break,
+                _ = &mut stopped => break,
                 command = self.commands.recv() => match command {
                     Some(SubCommand::Reconnect) => {
                         tracing::debug!(topic = %self.topic, "reconnecting after an outage");
@@ -179,7 +186,10 @@ impl SubscriptionTask {
                     None => break,
                 },
                 _ = room(&backpressure), if full => {}
-                frames = recv(&mut state.socket), if !full => self.on_frames(&mut state, frames),
+                frames = recv(&mut state.socket), if !full => {
+                    self.on_frames(&mut state, frames);
+                    self.drain_ready(&mut state);
+                }
                 Some((publisher_id, ok)) = probes.recv() => {
                     state.probing.remove(&publisher_id);
                     if ok {
@@ -345,6 +355,20 @@ impl SubscriptionTask {
         {
             tracing::warn!(topic = %self.topic, "{what}; will retry");
             state.last_warning = Some(Instant::now());
+        }
+    }
+
+    /// Takes what else has arrived already, up to a batch, so that a burst costs one
+    /// pass through the select loop rather than one per message.
+    fn drain_ready(&self, state: &mut State) {
+        for _ in 0..DRAIN_BATCH {
+            if self.backpressure.as_ref().is_some_and(|q| q.is_full()) {
+                return;
+            }
+            let Some(frames) = state.socket.as_mut().and_then(DataSubscriber::try_recv) else {
+                return;
+            };
+            self.on_frames(state, frames);
         }
     }
 

@@ -55,13 +55,22 @@ impl Header {
 
 /// The first frame of a message: `topic_frame` (from [`topic_frame`]) and the header.
 pub fn lead_frame(topic_frame: &[u8], header: &Header) -> crate::Result<Vec<u8>> {
-    let mut frame = Vec::with_capacity(topic_frame.len() + 48);
+    // Encoded on the stack first, so that the frame is allocated at its exact size: a
+    // buffer with spare capacity costs the byte-string type one more allocation.
+    let mut buffer = [0u8; MAX_HEADER];
+    let encoded =
+        postcard::to_slice(header, &mut buffer).map_err(|source| crate::Error::Codec {
+            what: "message header",
+            source,
+        })?;
+    let mut frame = Vec::with_capacity(topic_frame.len() + encoded.len());
     frame.extend_from_slice(topic_frame);
-    postcard::to_extend(header, frame).map_err(|source| crate::Error::Codec {
-        what: "message header",
-        source,
-    })
+    frame.extend_from_slice(encoded);
+    Ok(frame)
 }
+
+/// The longest encoded header: the kind (a tag and a varint) and four varint `u64`s.
+const MAX_HEADER: usize = 64;
 
 /// The header of a first frame that starts with `topic_frame`.
 pub fn read_lead_frame(frame: &[u8], topic_frame: &[u8]) -> crate::Result<Header> {

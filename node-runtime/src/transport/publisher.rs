@@ -118,6 +118,8 @@ pub struct DataPublisher {
     state: State,
     peers: Peers,
     dropped: u64,
+    /// The connections one message goes to (kept to reuse its allocation).
+    targets: Vec<Bytes>,
 }
 
 impl std::fmt::Debug for DataPublisher {
@@ -135,6 +137,7 @@ impl DataPublisher {
             state: State::Binding(RouterSocket::new()),
             peers: Arc::default(),
             dropped: 0,
+            targets: Vec::new(),
         }
     }
 
@@ -174,41 +177,49 @@ impl DataPublisher {
         self.dropped
     }
 
-    /// Sends one multipart message (frame 0 is the topic) to every subscriber of a
-    /// matching prefix that has credit for it. Never waits for a slow subscriber.
-    pub async fn send(&mut self, frames: Vec<Bytes>) -> Result<(), TransportError> {
+    /// Sends one multipart message (frame 0 starts with the topic) to every subscriber
+    /// of a matching prefix that has credit for it. Never waits for a slow subscriber.
+    /// `frames` with room for one more frame is sent to the last subscriber as it is;
+    /// the others get copies of the list (the frames themselves are shared).
+    pub async fn send(&mut self, mut frames: Vec<Bytes>) -> Result<(), TransportError> {
         self.start();
-        let Some(topic) = frames.first().cloned() else {
+        let Some(topic) = frames.first() else {
             return Err(TransportError::Socket {
                 endpoint: "data".to_owned(),
                 reason: "a message needs at least one frame".to_owned(),
             });
         };
         let size = frames.iter().map(|f| f.len() as i64).sum::<i64>();
-        let targets: Vec<Bytes> = {
+        self.targets.clear();
+        {
             let mut peers = self.peers.lock();
-            let mut targets = Vec::new();
             for (id, peer) in peers.iter_mut() {
-                if !peer.wants(&topic) {
+                if !peer.wants(topic) {
                     continue;
                 }
                 if peer.has_credit() {
                     peer.bytes -= size;
                     peer.messages -= 1;
-                    targets.push(id.clone());
+                    self.targets.push(id.clone());
                 } else {
                     self.dropped += 1;
                 }
             }
-            targets
-        };
+        }
         let State::Running { send, .. } = &mut self.state else {
             return Ok(());
         };
-        for id in targets {
-            let mut parts = Vec::with_capacity(frames.len() + 1);
-            parts.push(id.clone());
-            parts.extend(frames.iter().cloned());
+        let last = self.targets.len().saturating_sub(1);
+        for (i, id) in self.targets.drain(..).enumerate() {
+            let parts = if i == last {
+                frames.insert(0, id.clone());
+                std::mem::take(&mut frames)
+            } else {
+                let mut parts = Vec::with_capacity(frames.len() + 1);
+                parts.push(id.clone());
+                parts.extend(frames.iter().cloned());
+                parts
+            };
             let Ok(message) = ZmqMessage::try_from(parts) else {
                 continue;
             };

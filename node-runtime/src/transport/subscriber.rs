@@ -7,10 +7,11 @@
 
 use super::credit::{self, Control};
 use super::{normalize, Frames, TransportError};
-use futures::stream::{BoxStream, SelectAll, StreamExt};
-use std::collections::HashMap;
+use futures::future::FutureExt;
+use futures::stream::{BoxStream, StreamExt};
+use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
 
@@ -23,12 +24,36 @@ struct Consumed {
 
 /// One publisher connection.
 struct Connection {
+    id: ConnectionId,
     endpoint: String,
+    /// What it receives; dropping it drops the socket.
+    frames: BoxStream<'static, Frames>,
     consumed: Consumed,
     credit: mpsc::UnboundedSender<Control>,
     writer: JoinHandle<()>,
-    /// Dropped to end the connection's stream (and with it the socket).
-    _stop: oneshot::Sender<()>,
+}
+
+impl Connection {
+    /// Counts what it delivered, and returns credit for it a quarter window at a time.
+    fn consumed(&mut self, frames: &Frames) {
+        self.consumed.bytes += frames.iter().map(|f| f.len() as i64).sum::<i64>();
+        self.consumed.messages += 1;
+        if self.consumed.bytes >= credit::WINDOW_BYTES / 4
+            || self.consumed.messages >= credit::WINDOW_MESSAGES / 4
+        {
+            let consumed = std::mem::take(&mut self.consumed);
+            let _ = self.credit.send(Control::Credit {
+                bytes: consumed.bytes,
+                messages: consumed.messages,
+            });
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.writer.abort();
+    }
 }
 
 /// Names one publisher connection of a [`DataSubscriber`].
@@ -39,17 +64,19 @@ pub struct ConnectionId(u64);
 pub struct DataSubscriber {
     prefix: String,
     connect_timeout: Duration,
-    connections: HashMap<ConnectionId, Connection>,
+    /// Polled in turn, starting after the one that delivered last, so that a busy
+    /// publisher cannot starve the others.
+    connections: Vec<Connection>,
     next_id: u64,
-    /// What every connection receives, tagged with its id.
-    incoming: SelectAll<BoxStream<'static, (ConnectionId, Frames)>>,
+    /// Where the next poll starts.
+    next_turn: usize,
 }
 
 impl std::fmt::Debug for DataSubscriber {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let endpoints: Vec<&str> = self
             .connections
-            .values()
+            .iter()
             .map(|c| c.endpoint.as_str())
             .collect();
         f.debug_struct("DataSubscriber")
@@ -65,9 +92,9 @@ impl DataSubscriber {
         Ok(Self {
             prefix: prefix.to_owned(),
             connect_timeout,
-            connections: HashMap::new(),
+            connections: Vec::new(),
             next_id: 0,
-            incoming: SelectAll::new(),
+            next_turn: 0,
         })
     }
 
@@ -96,21 +123,16 @@ impl DataSubscriber {
 
         let id = ConnectionId(self.next_id);
         self.next_id += 1;
-        let (stop, stopped) = oneshot::channel::<()>();
-        let frames = futures::stream::unfold(recv, move |mut recv| async move {
+        let frames = futures::stream::unfold(recv, |mut recv| async move {
             match recv.recv().await {
-                Ok(message) => Some(((id, message.into_vec()), recv)),
+                Ok(message) => Some((message.into_vec(), recv)),
                 Err(e) => {
                     // The stream ends; the publisher list decides whether to connect anew.
                     tracing::debug!(error = %e, "data connection closed");
                     None
                 }
             }
-        })
-        // Ends when `disconnect` drops the sender; the stream, and with it the socket,
-        // is then dropped.
-        .take_until(stopped);
-        self.incoming.push(frames.boxed());
+        });
         let (credit, mut credits) = mpsc::unbounded_channel::<Control>();
         let writer = tokio::spawn(async move {
             while let Some(control) = credits.recv().await {
@@ -123,54 +145,53 @@ impl DataSubscriber {
                 }
             }
         });
-        self.connections.insert(
+        self.connections.push(Connection {
             id,
-            Connection {
-                endpoint,
-                consumed: Consumed::default(),
-                credit,
-                writer,
-                _stop: stop,
-            },
-        );
+            endpoint,
+            frames: frames.boxed(),
+            consumed: Consumed::default(),
+            credit,
+            writer,
+        });
         Ok(id)
     }
 
     /// Closes one publisher connection; the others go on undisturbed. What it delivered
     /// but `recv` has not returned yet is dropped with it.
     pub fn disconnect(&mut self, id: ConnectionId) {
-        if let Some(c) = self.connections.remove(&id) {
-            c.writer.abort();
-        }
+        self.connections.retain(|c| c.id != id);
     }
 
     /// Waits for the next message from any connection (cancel-safe: a message is taken
     /// only when it is returned). With no open connection, waits for ever.
     pub async fn recv(&mut self) -> Frames {
-        let Some((id, frames)) = self.incoming.next().await else {
-            return std::future::pending().await;
-        };
-        if let Some(c) = self.connections.get_mut(&id) {
-            c.consumed.bytes += frames.iter().map(|f| f.len() as i64).sum::<i64>();
-            c.consumed.messages += 1;
-            if c.consumed.bytes >= credit::WINDOW_BYTES / 4
-                || c.consumed.messages >= credit::WINDOW_MESSAGES / 4
-            {
-                let consumed = std::mem::take(&mut c.consumed);
-                let _ = c.credit.send(Control::Credit {
-                    bytes: consumed.bytes,
-                    messages: consumed.messages,
-                });
+        std::future::poll_fn(|cx| self.poll_recv(cx)).await
+    }
+
+    /// The next message if one has arrived already; never waits. Lets a caller drain
+    /// what is ready in one go instead of one wake-up per message.
+    pub fn try_recv(&mut self) -> Option<Frames> {
+        self.recv().now_or_never()
+    }
+
+    fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Frames> {
+        let mut tried = 0;
+        while tried < self.connections.len() {
+            let turn = (self.next_turn + tried) % self.connections.len();
+            let connection = &mut self.connections[turn];
+            match connection.frames.poll_next_unpin(cx) {
+                Poll::Ready(Some(frames)) => {
+                    connection.consumed(&frames);
+                    self.next_turn = turn + 1;
+                    return Poll::Ready(frames);
+                }
+                Poll::Ready(None) => {
+                    // Closed by the peer: forget it, and look at the one that took its place.
+                    drop(self.connections.swap_remove(turn));
+                }
+                Poll::Pending => tried += 1,
             }
         }
-        frames
-    }
-}
-
-impl Drop for DataSubscriber {
-    fn drop(&mut self) {
-        for c in self.connections.values() {
-            c.writer.abort();
-        }
+        Poll::Pending
     }
 }
