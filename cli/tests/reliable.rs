@@ -93,11 +93,11 @@ async fn setup(name: &str, hosts: (&str, &str), subscribers: usize, max_block: D
     }
 }
 
-/// Receives until `count` messages or a quiet second; their sequence numbers.
-async fn drain(sub: &mut Subscriber<Chatter>, count: u64) -> Vec<u64> {
+/// Receives until `count` messages or `quiet` without one; their sequence numbers.
+async fn drain(sub: &mut Subscriber<Chatter>, count: u64, quiet: Duration) -> Vec<u64> {
     let mut seqs = Vec::new();
     while (seqs.len() as u64) < count {
-        match recv_within(sub, Duration::from_secs(1)).await {
+        match recv_within(sub, quiet).await {
             Some(m) => seqs.push(m.seq),
             None => break,
         }
@@ -127,7 +127,7 @@ async fn reliable_publisher_waits_for_a_subscriber_that_reads_late_and_loses_not
         ahead < BURST,
         "the publisher sent all {BURST} to a subscriber that read none"
     );
-    let seqs = drain(&mut sub, BURST).await;
+    let seqs = drain(&mut sub, BURST, Duration::from_secs(1)).await;
     assert_eq!(
         seqs.len() as u64,
         BURST,
@@ -163,7 +163,9 @@ async fn stalled_subscriber_is_skipped_once_and_the_healthy_one_gets_everything(
     let mut healthy = subs.remove(0);
 
     let (task, _progress) = publish_burst(publisher);
-    let seqs = drain(&mut healthy, BURST).await;
+    // The publisher pauses for one `max_block` (1 s) when the stalled one runs out of
+    // room: a quiet time of the same length would race that pause.
+    let seqs = drain(&mut healthy, BURST, Duration::from_secs(4)).await;
     assert!(
         seqs.iter().copied().eq(0..BURST),
         "the healthy subscriber gets all {BURST} in order (got {})",
