@@ -26,6 +26,7 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod allocations;
 mod arm;
 mod baseline;
 mod codec;
@@ -36,6 +37,9 @@ mod netns;
 mod pubsub;
 mod stall;
 mod util;
+
+#[global_allocator]
+static ALLOCATOR: allocations::Counting = allocations::Counting;
 
 /// Graph sizes of `all`: the master and the launcher from 2 to 200 nodes.
 const GRAPH_SIZES: [usize; 5] = [2, 10, 50, 100, 200];

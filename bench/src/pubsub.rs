@@ -309,16 +309,19 @@ async fn throughput(
     let (mut p_rate, mut b_rate) = (Vec::new(), Vec::new());
     let (mut p_lost, mut b_lost) = (0usize, 0usize);
     let (mut p_cpu, mut b_cpu) = (Vec::new(), Vec::new());
+    let (mut p_allocs, mut b_allocs) = (Vec::new(), Vec::new());
     for _ in 0..2 {
         // Pinion.
         let counters = subs.drain(..).map(|s| count_arrivals(s, count)).collect();
         let cpu = cpu_seconds();
+        let allocs = crate::allocations::count();
         let start = Instant::now();
         for _ in 0..count {
             publisher.publish(&blob).await?;
         }
         let (got, end) = gather(counters, &mut subs).await;
         p_cpu.push((cpu_seconds() - cpu) / got.max(1) as f64);
+        p_allocs.push((crate::allocations::count() - allocs) as f64 / got.max(1) as f64);
         p_rate.push(got as f64 / (end - start).as_secs_f64() / subscribers as f64);
         p_lost += count * subscribers - got;
 
@@ -328,6 +331,7 @@ async fn throughput(
             .map(|s| count_arrivals(s, count))
             .collect();
         let cpu = cpu_seconds();
+        let allocs = crate::allocations::count();
         let start = Instant::now();
         for _ in 0..count {
             bare_pub
@@ -336,6 +340,7 @@ async fn throughput(
         }
         let (got, end) = gather(counters, &mut bare_subs).await;
         b_cpu.push((cpu_seconds() - cpu) / got.max(1) as f64);
+        b_allocs.push((crate::allocations::count() - allocs) as f64 / got.max(1) as f64);
         b_rate.push(got as f64 / (end - start).as_secs_f64() / subscribers as f64);
         b_lost += count * subscribers - got;
     }
@@ -354,11 +359,13 @@ async fn throughput(
         bare: best(&b_rate),
         unit: "msg/s",
         note: format!(
-            "lost pinion {:.1}% bare {:.1}%; cpu per delivery pinion {:.2} µs bare {:.2} µs",
+            "lost pinion {:.1}% bare {:.1}%; per delivery: cpu pinion {:.2} µs bare {:.2} µs, allocations pinion {:.1} bare {:.1}",
             100.0 * p_lost as f64 / total as f64,
             100.0 * b_lost as f64 / total as f64,
             least(&p_cpu) * 1e6,
             least(&b_cpu) * 1e6,
+            least(&p_allocs),
+            least(&b_allocs),
         ),
     })
 }

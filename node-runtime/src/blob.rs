@@ -115,7 +115,7 @@ impl<'de> Visitor<'de> for BlobVisitor {
     }
 
     fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<Blob, E> {
-        // Inside Pinion's decoder, `v` lies in a received frame: share it if large.
+        // Inside Pinion's decoder, `v` lies in a received frame: share it.
         Ok(Blob(
             segments::share(v).unwrap_or_else(|| Bytes::copy_from_slice(v)),
         ))
