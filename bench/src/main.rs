@@ -19,7 +19,7 @@
 //!   nothing, and the stalled one received again once back (what CI runs).
 //!
 //! - `all`: discovery, codec, pubsub, startup and launch at 2 to 200 nodes, footprint
-//!   (about 30 s here; `stall` runs on its own).
+//!   (about 55 s here; `stall` runs on its own).
 //!
 //! Each figure is measured beside a baseline in the same run where one fits; the
 //! machine is shared and noisy, so compare ratios, not times.
