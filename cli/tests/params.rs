@@ -32,13 +32,7 @@ binary = "listener"
         .env("PINION_RUNTIME_DIR", &dir.0)
         .env("RUST_LOG", "info,zeromq=error");
     let mut launcher = Proc::spawn("launcher", c);
-    let up = launcher.expect_line("master up", SOON, |_, l| l.contains("master up"));
-    let master = up
-        .split("master=")
-        .nth(1)
-        .expect("endpoint")
-        .trim()
-        .to_owned();
+    let master = launcher.expect_master_up();
     launcher.expect_line("the file's value", SOON, |s, l| {
         s == Src::Out && l.starts_with("[listener] seq=") && l.ends_with("text=from-file")
     });

@@ -19,13 +19,7 @@ async fn rover_runs_on_one_host_and_its_odometry_moves() {
         .env("PINION_RUNTIME_DIR", &dir.0)
         .env("RUST_LOG", "info,zeromq=error");
     let mut launcher = Proc::spawn("launcher", c);
-    let up = launcher.expect_line("master up", SOON, |_, l| l.contains("master up"));
-    let master = up
-        .split("master=")
-        .nth(1)
-        .expect("endpoint")
-        .trim()
-        .to_owned();
+    let master = launcher.expect_master_up();
     for node in [
         "motor_driver",
         "wheel_encoders",

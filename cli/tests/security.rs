@@ -161,15 +161,9 @@ binary = "listener"
         .env("PINION_KEY_FILE", &key)
         .env("RUST_LOG", "info,zeromq=error");
     let mut launcher = Proc::spawn("launcher", c);
-    let up = launcher.expect_line("master up", SOON, |_, l| l.contains("master up"));
     let env = Env {
         runtime_dir: dir.0.clone(),
-        master: up
-            .split("master=")
-            .nth(1)
-            .expect("endpoint")
-            .trim()
-            .to_owned(),
+        master: launcher.expect_master_up(),
     };
     // The launcher's own requests (the parameter from the file) and the nodes' are
     // signed: the talker sends the file's text and the listener receives it.

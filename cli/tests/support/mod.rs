@@ -145,6 +145,17 @@ impl Proc {
         }
     }
 
+    /// For a `pinion launch` process: waits for its "master up" line and returns the
+    /// master's endpoint from it.
+    pub fn expect_master_up(&mut self) -> String {
+        let up = self.expect_line("master up", SOON, |_, l| l.contains("master up"));
+        up.split("master=")
+            .nth(1)
+            .expect("endpoint")
+            .trim()
+            .to_owned()
+    }
+
     /// Collects stdout lines until the process exits or the timeout; returns them and the exit code.
     pub fn finish(&mut self, timeout: Duration) -> (Vec<String>, Option<i32>) {
         let deadline = Instant::now() + timeout;
