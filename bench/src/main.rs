@@ -3,6 +3,7 @@
 //! - `discovery [ROUNDS]`: new publisher to first message, beside a bare PUB/SUB pair.
 //! - `pubsub [SIZE...]`: round-trip latency (p50, p99) and throughput with 1 and 4
 //!   subscribers, over ipc and tcp, beside the bare `zeromq` crate.
+//! - `throughput [SIZE...]`: the throughput rows of `pubsub` alone.
 //! - `startup [N,N...] [ROUNDS]`: N node processes until every listener has its first
 //!   message (all registered and connected), beside spawning N processes of the same
 //!   binaries; the master's CPU and RSS.
@@ -82,7 +83,12 @@ fn main() -> anyhow::Result<()> {
             number(3, 65536.0)? as usize,
             check,
         ),
-        "pubsub" => {
+        "pubsub" | "throughput" => {
+            let figures = if what == "pubsub" {
+                pubsub::Figures::Both
+            } else {
+                pubsub::Figures::Throughput
+            };
             let sizes: Vec<usize> = if args.len() > 1 {
                 args[1..]
                     .iter()
@@ -91,7 +97,7 @@ fn main() -> anyhow::Result<()> {
             } else {
                 pubsub::SIZES.to_vec()
             };
-            let rows = runtime.block_on(pubsub::run(&sizes))?;
+            let rows = runtime.block_on(pubsub::run(&sizes, figures))?;
             pubsub::print(&rows);
             Ok(())
         }
@@ -105,7 +111,7 @@ fn main() -> anyhow::Result<()> {
         "all" => {
             runtime.block_on(discovery::discovery(30))?;
             codec::run()?;
-            let rows = runtime.block_on(pubsub::run(&pubsub::SIZES))?;
+            let rows = runtime.block_on(pubsub::run(&pubsub::SIZES, pubsub::Figures::Both))?;
             pubsub::print(&rows);
             for n in GRAPH_SIZES {
                 graph::startup(n, 3)?;
@@ -116,6 +122,6 @@ fn main() -> anyhow::Result<()> {
         "footprint" => graph::footprint(),
         "codec" => codec::run(),
         "role" => runtime.block_on(stall::role(&args[1..])),
-        other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `codec`, `startup`, `launch`, `footprint` or `stall`"),
+        other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `throughput`, `codec`, `startup`, `launch`, `footprint` or `stall`"),
     }
 }

@@ -77,8 +77,17 @@ impl Row {
     }
 }
 
-/// Runs both benchmarks; the rows of the table.
-pub async fn run(sizes: &[usize]) -> anyhow::Result<Vec<Row>> {
+/// Which figures a run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Figures {
+    /// Latency and throughput.
+    Both,
+    /// Throughput only (quicker when working on the send or receive path).
+    Throughput,
+}
+
+/// Runs the benchmarks; the rows of the table.
+pub async fn run(sizes: &[usize], figures: Figures) -> anyhow::Result<Vec<Row>> {
     let endpoint = crate::util::serve_master("tcp://127.0.0.1:0").await?;
     let dir = std::env::temp_dir().join(format!("pinion-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
@@ -86,7 +95,9 @@ pub async fn run(sizes: &[usize]) -> anyhow::Result<Vec<Row>> {
     for transport in ["ipc", "tcp"] {
         for &size in sizes {
             eprintln!("pubsub: {transport} {size} B");
-            rows.extend(latency(&endpoint, &dir, transport, size).await?);
+            if figures == Figures::Both {
+                rows.extend(latency(&endpoint, &dir, transport, size).await?);
+            }
             for subscribers in [1, 4] {
                 rows.push(throughput(&endpoint, &dir, transport, size, subscribers).await?);
             }

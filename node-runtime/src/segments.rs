@@ -17,7 +17,10 @@ use serde::Serialize;
 use std::cell::{Cell, RefCell};
 
 /// Blobs from this size on travel as frames of their own; smaller ones are copied.
-pub const SPLIT_AT: usize = 8 << 10;
+/// Measured: a 1 KiB blob copied into the encoding cost about 0.3 to 0.5 µs more per
+/// message than a frame of its own (an allocation past the allocator's per-thread cache,
+/// freed on another thread), so the line sits well below that.
+pub const SPLIT_AT: usize = 512;
 
 thread_local! {
     /// An encoder of this module runs on this thread.
@@ -26,7 +29,18 @@ thread_local! {
     static OFFERED: RefCell<Option<Bytes>> = const { RefCell::new(None) };
     /// The frames of the message being decoded on this thread.
     static RECEIVED: RefCell<Vec<Bytes>> = const { RefCell::new(Vec::new()) };
+    /// Where this thread's encoder writes a frame before it is copied out at its size.
+    static SCRATCH: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
+
+/// Frames up to this size are written into the thread's scratch buffer and then copied
+/// into an allocation of exactly their size: one allocation, where growing a vector
+/// byte by byte makes several (and a frame of one allocation frees without a second
+/// one for its reference count). Larger frames keep the vector they grew in.
+const COPY_OUT_UP_TO: usize = 4 << 10;
+
+/// The scratch buffer kept between messages is dropped when it grew beyond this.
+const SCRATCH_KEPT: usize = 64 << 10;
 
 /// Withdraws an offer when the `Blob` that made it is written (or fails to be).
 pub(crate) struct Offer(());
@@ -96,10 +110,29 @@ fn encode_into<T: Serialize + ?Sized>(
     let flavor = Frames {
         first: done.len(),
         done,
-        current: Vec::new(),
+        current: SCRATCH.take(),
     };
     postcard::serialize_with_flavor(value, flavor)
         .map_err(|source| crate::Error::Codec { what, source })
+}
+
+/// The bytes written so far as a frame; `current` is left empty, ready for the next.
+fn cut(current: &mut Vec<u8>) -> Bytes {
+    if current.len() <= COPY_OUT_UP_TO {
+        let frame = Bytes::copy_from_slice(current);
+        current.clear();
+        frame
+    } else {
+        Bytes::from(std::mem::take(current))
+    }
+}
+
+/// Hands the scratch buffer back to the thread for its next message.
+fn keep(mut current: Vec<u8>) {
+    if current.capacity() <= SCRATCH_KEPT {
+        current.clear();
+        SCRATCH.set(current);
+    }
 }
 
 /// Decodes a value from the frames of one message, refusing trailing bytes.
@@ -154,8 +187,7 @@ impl ser_flavors::Flavor for Frames {
         });
         match offered {
             Some(blob) => {
-                self.done
-                    .push(Bytes::from(std::mem::take(&mut self.current)));
+                self.done.push(cut(&mut self.current));
                 self.done.push(blob);
             }
             None => self.current.extend_from_slice(data),
@@ -165,9 +197,17 @@ impl ser_flavors::Flavor for Frames {
 
     fn finalize(mut self) -> postcard::Result<Vec<Bytes>> {
         if !self.current.is_empty() || self.done.len() == self.first {
-            self.done.push(Bytes::from(self.current));
+            let frame = cut(&mut self.current);
+            self.done.push(frame);
         }
-        Ok(self.done)
+        Ok(std::mem::take(&mut self.done))
+    }
+}
+
+impl Drop for Frames {
+    /// Also when serializing fails half-way.
+    fn drop(&mut self) {
+        keep(std::mem::take(&mut self.current));
     }
 }
 
