@@ -1,41 +1,44 @@
 //! Counts the heap allocations of this process: the benchmark's global allocator is the
-//! system one with a counter in front, so a figure can say how many allocations one
-//! message costs, Pinion beside the baseline. Both sides pay the same atomic increment.
-//! A global allocator cannot be written without `unsafe`; this one only forwards.
+//! one `#[pinion::main]` gives a node ([`pinion::alloc::NodeAllocator`]) with a counter
+//! in front, so a figure can say how many allocations one message costs, Pinion beside
+//! the baseline. Both sides run on the same allocator and pay the same atomic
+//! increment. A global allocator cannot be written without `unsafe`; this one only
+//! forwards.
 
 #![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use pinion::alloc::NodeAllocator;
+use std::alloc::{GlobalAlloc, Layout};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The system allocator, counting.
+/// A node's allocator, counting.
 pub struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
-// SAFETY: every call is passed on unchanged to the system allocator.
+// SAFETY: every call is passed on unchanged to the node allocator.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is the system allocator's.
-        unsafe { System.alloc(layout) }
+        // SAFETY: the caller's contract is the node allocator's.
+        unsafe { NodeAllocator.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
+        unsafe { NodeAllocator.alloc_zeroed(layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { NodeAllocator.realloc(ptr, layout, new_size) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { NodeAllocator.dealloc(ptr, layout) }
     }
 }
 

@@ -29,11 +29,13 @@
 //!   explains mismatches field by field.
 //! - [`protocol`]: every message on the wire. [`transport`]: the only code that names the
 //!   ZeroMQ engine.
-//! - `runtime.rs`: what `#[pinion::main]` runs (logging, signals, clean shutdown).
+//! - `runtime.rs`: what `#[pinion::main]` runs (logging, signals, clean shutdown);
+//!   [`alloc`]: the heap allocator it installs.
 
 // The derives name the runtime as `::pinion`, also inside this crate (for `msgs`).
 extern crate self as pinion;
 
+pub mod alloc;
 pub mod auth;
 mod blob;
 pub mod error;

@@ -1,11 +1,24 @@
-//! `#[pinion::main]`: wrap `async fn main(node: Node) -> pinion::Result<()>`.
+//! `#[pinion::main]`: wrap `async fn main(node: Node) -> pinion::Result<()>`, and make
+//! `pinion::alloc::NodeAllocator` the binary's global allocator unless told
+//! `global_allocator = false`.
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::{FnArg, ItemFn, LitStr, ReturnType};
+use syn::{FnArg, ItemFn, LitBool, LitStr, ReturnType};
+
+/// What the attribute was told.
+struct Args {
+    /// `name = "..."`: the node's default name.
+    name: Option<LitStr>,
+    /// `global_allocator = false`: the binary sets its own.
+    global_allocator: bool,
+}
 
 pub fn expand(args: TokenStream, item: &ItemFn) -> syn::Result<TokenStream> {
-    let name = parse_args(args)?;
+    let Args {
+        name,
+        global_allocator,
+    } = parse_args(args)?;
     check_signature(item)?;
     let body = &item.block;
     let attrs = &item.attrs;
@@ -36,7 +49,9 @@ pub fn expand(args: TokenStream, item: &ItemFn) -> syn::Result<TokenStream> {
     } else {
         quote!(::pinion::__private::run_main(#default_name, __pinion_user_main))
     };
+    let allocator = global_allocator.then(|| quote!(::pinion::__install_node_allocator!();));
     Ok(quote! {
+        #allocator
         #(#attrs)*
         fn main() -> ::std::process::ExitCode {
                         async fn __pinion_user_main(#inputs) -> #output #body
@@ -56,21 +71,29 @@ pub fn fallback(error: syn::Error, item: &ItemFn) -> TokenStream {
     }
 }
 
-fn parse_args(args: TokenStream) -> syn::Result<Option<LitStr>> {
-    let mut name = None;
+fn parse_args(args: TokenStream) -> syn::Result<Args> {
+    let mut parsed = Args {
+        name: None,
+        global_allocator: true,
+    };
     if args.is_empty() {
-        return Ok(None);
+        return Ok(parsed);
     }
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("name") {
-            name = Some(meta.value()?.parse::<LitStr>()?);
+            parsed.name = Some(meta.value()?.parse::<LitStr>()?);
+            Ok(())
+        } else if meta.path.is_ident("global_allocator") {
+            parsed.global_allocator = meta.value()?.parse::<LitBool>()?.value;
             Ok(())
         } else {
-            Err(meta.error("unknown #[pinion::main] argument; expected `name = \"...\"`"))
+            Err(meta.error(
+                "unknown #[pinion::main] argument; expected `name = \"...\"` or `global_allocator = false`",
+            ))
         }
     });
     syn::parse::Parser::parse2(parser, args)?;
-    Ok(name)
+    Ok(parsed)
 }
 
 fn check_signature(item: &ItemFn) -> syn::Result<()> {
