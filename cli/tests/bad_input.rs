@@ -153,6 +153,7 @@ impl FakePublisher {
             seq,
             stamp_ns: 0,
         };
+        // The payload in a frame of its own, as a node sends a large one.
         let frames = vec![
             Bytes::from(lead_frame(&self.topic, &header).expect("header")),
             Bytes::from(payload),
@@ -215,7 +216,7 @@ async fn bad_frames_are_counted_and_dropped_and_good_ones_still_arrive() {
         Bytes::new(),
     ])
     .await; // header does not decode
-    fake.send_raw(vec![fake.topic.clone()]).await; // wrong frame count
+    fake.send_raw(vec![fake.topic.clone()]).await; // no header at all
     fake.send(Chatter::SCHEMA_HASH, seq + 3, good(seq + 3))
         .await;
 

@@ -3,8 +3,9 @@
 use crate::message::Message;
 use crate::names::TopicName;
 use crate::node::NodeInner;
-use crate::protocol::header::{lead_frame, topic_frame, FrameKind, Header};
+use crate::protocol::header::{lead_frame, topic_frame, FrameKind, Header, DATA_HEADER_LEN};
 use crate::protocol::master_to_node::{GraphVersion, Listing, SubscriberInfo};
+use crate::segments::Led;
 use crate::{Error, Result};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
@@ -93,8 +94,8 @@ pub(crate) struct PublisherShared {
 
 #[derive(Debug, Default)]
 struct PubState {
-    /// Last data message (seq, payload frames), kept for latched topics.
-    last: Option<(u64, Vec<Bytes>)>,
+    /// Last data message as sent (lead frame included), kept for latched topics.
+    last: Option<Vec<Bytes>>,
     /// Subscribers whose handshake completed: they receive this publisher's messages.
     confirmed: HashSet<u64>,
     /// Subscribers the master lists for the topic; `None` until the first list arrives.
@@ -131,28 +132,31 @@ impl PublisherShared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The first frame of a message: topic and header.
-    fn lead(&self, kind: FrameKind, seq: u64) -> Result<Bytes> {
-        let header = Header {
+    fn header(&self, kind: FrameKind, seq: u64) -> Header {
+        Header {
             kind,
             schema_hash: self.schema_hash,
             publisher_id: self.publisher_id,
             seq,
             stamp_ns: crate::node::host::now_ns(),
-        };
-        lead_frame(&self.topic_frame, &header).map(Bytes::from)
+        }
+    }
+
+    /// The gap a data message's payload is encoded behind, for its topic and header.
+    pub(crate) fn lead_len(&self) -> usize {
+        self.topic_frame.len() + DATA_HEADER_LEN
     }
 
     /// Sends a message with no payload: a probe or a flush marker.
     async fn send_marker(&self, node: &NodeInner, kind: FrameKind) -> Result<()> {
         let seq = self.seq.load(Ordering::Relaxed);
-        let mut frames = Vec::with_capacity(3);
-        frames.push(self.lead(kind, seq)?);
-        frames.push(Bytes::new());
+        let lead = lead_frame(&self.topic_frame, &self.header(kind, seq))?;
+        let mut frames = Vec::with_capacity(2);
+        frames.push(Bytes::from(lead));
         self.send(node, frames).await
     }
 
-    /// Sends `frames`: the lead frame, then the payload.
+    /// Sends `frames`: the first starts with the topic and the header.
     async fn send(&self, node: &NodeInner, frames: Vec<Bytes>) -> Result<()> {
         node.data
             .lock()
@@ -162,27 +166,37 @@ impl PublisherShared {
             .map_err(Error::from)
     }
 
-    /// Sends an encoded payload as the next data message. `frames[0]` is a placeholder
-    /// for the lead frame and the payload follows (see `segments::encode_after_lead`).
-    pub(crate) async fn publish_frames(
-        &self,
-        node: &NodeInner,
-        mut frames: Vec<Bytes>,
-    ) -> Result<u64> {
+    /// Sends a payload encoded behind a gap of [`Self::lead_len`] bytes as the next
+    /// data message: the topic and the header are written into the gap.
+    pub(crate) async fn publish_led(&self, node: &NodeInner, led: Led) -> Result<u64> {
         if let Some(max_block) = self.reliable {
             let stalled = node.credit.wait(&self.topic_frame, max_block).await;
             if stalled > 0 {
                 tracing::warn!(topic = %self.topic, stalled, ?max_block, "subscribers gave no room in time: skipped until they catch up");
             }
         }
+        let Led {
+            mut first,
+            mut frames,
+        } = led;
+        let Some((topic, header)) = first
+            .get_mut(..self.lead_len())
+            .map(|lead| lead.split_at_mut(self.topic_frame.len()))
+        else {
+            return Err(Error::Protocol(format!(
+                "{}: a payload encoded without room for its header",
+                self.topic
+            )));
+        };
+        topic.copy_from_slice(&self.topic_frame);
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        let lead = self.lead(FrameKind::Data, seq)?;
+        self.header(FrameKind::Data, seq).write(header)?;
         match frames.first_mut() {
-            Some(slot) => *slot = lead,
-            None => frames.push(lead),
+            Some(slot) => *slot = Bytes::from(first),
+            None => frames.push(Bytes::from(first)),
         }
         if self.latched {
-            self.state().last = Some((seq, frames[1..].to_vec()));
+            self.state().last = Some(frames.clone());
         }
         self.send(node, frames).await?;
         Ok(seq)
@@ -241,18 +255,9 @@ impl PublisherShared {
         };
         self.changed.notify_waiters();
         tracing::debug!(topic = %self.topic, subscriber_id, "subscriber confirmed");
-        if let Some((seq, payload)) = latched {
+        if let Some(frames) = latched {
             // Subscribers drop repeats by sequence number, so resending to all is safe.
-            let sent = match self.lead(FrameKind::Data, seq) {
-                Ok(lead) => {
-                    let mut frames = Vec::with_capacity(payload.len() + 2);
-                    frames.push(lead);
-                    frames.extend(payload);
-                    self.send(node, frames).await
-                }
-                Err(e) => Err(e),
-            };
-            if let Err(e) = sent {
+            if let Err(e) = self.send(node, frames).await {
                 tracing::warn!(topic = %self.topic, error = %e, "latched message not resent");
             }
         }
@@ -371,8 +376,8 @@ pub struct Publisher<T: Message> {
 impl<T: Message> Publisher<T> {
     /// Sends one message to every current subscriber. Returns its sequence number.
     pub async fn publish(&self, message: &T) -> Result<u64> {
-        let frames = crate::segments::encode_after_lead("message payload", message)?;
-        self.shared.publish_frames(&self.node, frames).await
+        let led = crate::segments::encode_led("message payload", message, self.shared.lead_len())?;
+        self.shared.publish_led(&self.node, led).await
     }
 
     /// The topic.
@@ -418,10 +423,8 @@ pub struct RawPublisher {
 impl RawPublisher {
     /// Sends one message, already encoded with postcard as the topic's type.
     pub async fn publish_bytes(&self, payload: Vec<u8>) -> Result<u64> {
-        let mut frames = Vec::with_capacity(3);
-        frames.push(Bytes::new());
-        frames.push(Bytes::from(payload));
-        self.shared.publish_frames(&self.node, frames).await
+        let led = Led::of_bytes(self.shared.lead_len(), payload);
+        self.shared.publish_led(&self.node, led).await
     }
 
     /// Waits until at least `count` subscribers receive this publisher's messages.

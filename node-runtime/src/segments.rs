@@ -80,26 +80,61 @@ pub(crate) fn share(v: &[u8]) -> Option<Bytes> {
 
 /// Encodes `value` with postcard into frames.
 pub fn encode<T: Serialize + ?Sized>(what: &'static str, value: &T) -> crate::Result<Vec<Bytes>> {
-    encode_into(what, value, Vec::new())
+    encode_into(what, value, Vec::new(), None).map(|(_, frames)| frames)
 }
 
-/// Encodes `value` into frames that follow an empty first frame, left for the caller's
-/// lead frame, with room for one frame more ahead of them (the engine's routing frame):
-/// a message on its way out is then built in one list, never copied into another.
-pub(crate) fn encode_after_lead<T: Serialize + ?Sized>(
+/// A message encoded behind a gap for its lead (topic and header), which the sender
+/// writes in when it sends.
+#[derive(Debug)]
+pub(crate) struct Led {
+    /// The first frame: the gap, then the start of the payload. Allocated at its size
+    /// unless it is large, so that it becomes a frame without another allocation.
+    pub(crate) first: Vec<u8>,
+    /// An empty slot for the first frame, then the rest of the payload, with room for
+    /// one frame more ahead of them (the engine's routing frame): a message on its way
+    /// out is then built in one list, never copied into another.
+    pub(crate) frames: Vec<Bytes>,
+}
+
+impl Led {
+    /// A payload already encoded, behind a gap of `gap` bytes: copied in after the gap
+    /// if it is smaller than [`SPLIT_AT`], a frame of its own otherwise.
+    pub(crate) fn of_bytes(gap: usize, payload: Vec<u8>) -> Self {
+        let mut frames = Vec::with_capacity(3);
+        frames.push(Bytes::new());
+        let small = payload.len() < SPLIT_AT;
+        let mut first = Vec::with_capacity(gap + if small { payload.len() } else { 0 });
+        first.resize(gap, 0);
+        if small {
+            first.extend_from_slice(&payload);
+        } else {
+            frames.push(Bytes::from(payload));
+        }
+        Self { first, frames }
+    }
+}
+
+/// Encodes `value` behind a gap of `gap` bytes.
+pub(crate) fn encode_led<T: Serialize + ?Sized>(
     what: &'static str,
     value: &T,
-) -> crate::Result<Vec<Bytes>> {
+    gap: usize,
+) -> crate::Result<Led> {
     let mut frames = Vec::with_capacity(4);
     frames.push(Bytes::new());
-    encode_into(what, value, frames)
+    let (first, frames) = encode_into(what, value, frames, Some(gap))?;
+    Ok(Led {
+        first: first.unwrap_or_default(),
+        frames,
+    })
 }
 
 fn encode_into<T: Serialize + ?Sized>(
     what: &'static str,
     value: &T,
     done: Vec<Bytes>,
-) -> crate::Result<Vec<Bytes>> {
+    gap: Option<usize>,
+) -> crate::Result<(Option<Vec<u8>>, Vec<Bytes>)> {
     struct Active(bool);
     impl Drop for Active {
         fn drop(&mut self) {
@@ -107,10 +142,14 @@ fn encode_into<T: Serialize + ?Sized>(
         }
     }
     let _active = Active(ENCODING.replace(true));
+    let mut current = SCRATCH.take();
+    current.resize(gap.unwrap_or(0), 0);
     let flavor = Frames {
         first: done.len(),
+        led: gap.is_some(),
+        lead: None,
         done,
-        current: SCRATCH.take(),
+        current,
     };
     postcard::serialize_with_flavor(value, flavor)
         .map_err(|source| crate::Error::Codec { what, source })
@@ -118,12 +157,17 @@ fn encode_into<T: Serialize + ?Sized>(
 
 /// The bytes written so far as a frame; `current` is left empty, ready for the next.
 fn cut(current: &mut Vec<u8>) -> Bytes {
+    Bytes::from(cut_vec(current))
+}
+
+/// [`cut`], as a vector that becomes a frame without another allocation if it is small.
+fn cut_vec(current: &mut Vec<u8>) -> Vec<u8> {
     if current.len() <= COPY_OUT_UP_TO {
-        let frame = Bytes::copy_from_slice(current);
+        let frame = current.to_vec();
         current.clear();
         frame
     } else {
-        Bytes::from(std::mem::take(current))
+        std::mem::take(current)
     }
 }
 
@@ -169,12 +213,28 @@ pub fn join(frames: &[Bytes]) -> Bytes {
 struct Frames {
     /// Frames before this index are not the encoder's.
     first: usize,
+    /// The first frame is kept apart, as a vector, for the caller to write its lead in.
+    led: bool,
+    /// That first frame, once cut.
+    lead: Option<Vec<u8>>,
     done: Vec<Bytes>,
     current: Vec<u8>,
 }
 
+impl Frames {
+    /// Ends the frame being written.
+    fn end_frame(&mut self) {
+        if self.led && self.lead.is_none() {
+            self.lead = Some(cut_vec(&mut self.current));
+        } else {
+            let frame = cut(&mut self.current);
+            self.done.push(frame);
+        }
+    }
+}
+
 impl ser_flavors::Flavor for Frames {
-    type Output = Vec<Bytes>;
+    type Output = (Option<Vec<u8>>, Vec<Bytes>);
 
     fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
         self.current.push(byte);
@@ -187,7 +247,7 @@ impl ser_flavors::Flavor for Frames {
         });
         match offered {
             Some(blob) => {
-                self.done.push(cut(&mut self.current));
+                self.end_frame();
                 self.done.push(blob);
             }
             None => self.current.extend_from_slice(data),
@@ -195,12 +255,12 @@ impl ser_flavors::Flavor for Frames {
         Ok(())
     }
 
-    fn finalize(mut self) -> postcard::Result<Vec<Bytes>> {
-        if !self.current.is_empty() || self.done.len() == self.first {
-            let frame = cut(&mut self.current);
-            self.done.push(frame);
+    fn finalize(mut self) -> postcard::Result<Self::Output> {
+        let started = self.lead.is_some() || self.done.len() > self.first;
+        if !self.current.is_empty() || !started {
+            self.end_frame();
         }
-        Ok(std::mem::take(&mut self.done))
+        Ok((self.lead.take(), std::mem::take(&mut self.done)))
     }
 }
 
@@ -330,6 +390,34 @@ mod tests {
         let inside = one[0].as_ptr_range();
         assert!(inside.contains(&back.pixels.as_ptr()));
         assert!(inside.contains(&back.small.as_ptr()));
+    }
+
+    #[test]
+    fn a_led_encoding_leaves_the_gap_first_and_the_payload_after_it() {
+        let value = frame();
+        let led = encode_led("test", &value, 5).expect("encode");
+        assert_eq!(&led.first[..5], &[0; 5], "the gap");
+        assert_eq!(
+            led.first.capacity(),
+            led.first.len(),
+            "no second allocation"
+        );
+        assert!(led.frames[0].is_empty(), "the slot for the first frame");
+        assert_eq!(led.frames[1].as_ptr(), value.pixels.as_ptr(), "not copied");
+        let mut frames = led.frames;
+        frames[0] = Bytes::from(led.first).slice(5..);
+        let back: Frame = decode("test", &frames).expect("decode");
+        assert_eq!(back, value);
+
+        // A small message is all in the first frame; a raw payload too.
+        let small = encode_led("test", &(7u32, "cam"), 3).expect("encode");
+        assert_eq!(small.frames.len(), 1);
+        let expected = postcard::to_stdvec(&(7u32, "cam")).expect("plain");
+        assert_eq!(&small.first[3..], &expected[..]);
+        let raw = Led::of_bytes(3, expected.clone());
+        assert_eq!((raw.first, raw.frames.len()), (small.first, 1));
+        let large = Led::of_bytes(3, vec![9; SPLIT_AT]);
+        assert_eq!((large.first.len(), large.frames[1].len()), (3, SPLIT_AT));
     }
 
     #[test]

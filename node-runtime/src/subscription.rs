@@ -9,6 +9,7 @@ use crate::protocol::master_to_node::{GraphVersion, Listing, PublisherInfo};
 use crate::subscriber::{Connection, MessageInfo, SubscriberCounters, Transport};
 use crate::transport::{DataSubscriber, Frames};
 use crate::{Error, Result};
+use bytes::Buf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -372,14 +373,18 @@ impl SubscriptionTask {
         }
     }
 
-    fn on_frames(&self, state: &mut State, frames: Frames) {
-        if frames.len() < 2 {
+    fn on_frames(&self, state: &mut State, mut frames: Frames) {
+        let Some(first) = frames.first_mut() else {
             self.stats.malformed.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(topic = %self.topic, frames = frames.len(), "dropped a message with a wrong frame count");
+            tracing::warn!(topic = %self.topic, "dropped a message with no frame");
             return;
-        }
-        let header = match read_lead_frame(&frames[0], &self.topic_frame) {
-            Ok(h) => h,
+        };
+        let header = match read_lead_frame(first, &self.topic_frame) {
+            Ok((header, payload_at)) => {
+                // What follows the header in the first frame is the start of the payload.
+                first.advance(payload_at);
+                header
+            }
             Err(e) => {
                 self.stats.malformed.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(topic = %self.topic, error = %e, "dropped a message whose header does not decode");
@@ -431,7 +436,7 @@ impl SubscriptionTask {
                     seq: header.seq,
                     stamp_ns: header.stamp_ns,
                 };
-                if (self.sink)(&frames[1..], info) {
+                if (self.sink)(&frames, info) {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
                 } else {
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);

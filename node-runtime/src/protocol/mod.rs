@@ -25,7 +25,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 /// a node of another build never reaches the data path (which carries no version).
 ///
 /// 2: topic and header share the first data frame; payloads may span several frames.
-pub const PROTOCOL_VERSION: u16 = 2;
+/// 3: the header has fixed-width numbers, and the payload starts in the first frame.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// One request or reply on the wire, with the protocol version in front.
 #[derive(Debug, Clone, Serialize, Deserialize)]
