@@ -1,15 +1,23 @@
 //! A bounded queue that keeps the newest items: the subscriber side of a topic.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use tokio::sync::Notify;
 
 /// Keep-last-N queue with one consumer; pushing into a full queue drops the oldest item
 /// and counts it, so slow user code never stalls the socket.
+///
+/// Each side signals the other only where the other can be waiting: a push into an
+/// empty queue (the consumer found it empty), a take from a full one (the producer
+/// found it full). A signal with no waiter is kept for the next wait, so none is lost,
+/// and a busy stream of messages costs no signal per message.
 #[derive(Debug)]
 pub struct KeepLast<T> {
     items: Mutex<Inner<T>>,
+    /// The number of items, also readable without the lock.
+    len: AtomicUsize,
+    capacity: usize,
     notify: Notify,
     /// Signalled when an item is taken, for a producer waiting for room.
     taken: Notify,
@@ -20,14 +28,13 @@ pub struct KeepLast<T> {
 pub trait Room: Send + Sync {
     /// Whether the queue holds as many items as it may.
     fn is_full(&self) -> bool;
-    /// Signalled (with a stored permit) each time an item is taken.
+    /// Signalled (with a stored permit) each time an item is taken from a full queue.
     fn taken(&self) -> &Notify;
 }
 
 impl<T: Send> Room for KeepLast<T> {
     fn is_full(&self) -> bool {
-        let inner = self.lock();
-        inner.queue.len() >= inner.capacity
+        self.len.load(Ordering::Acquire) >= self.capacity
     }
 
     fn taken(&self) -> &Notify {
@@ -38,7 +45,6 @@ impl<T: Send> Room for KeepLast<T> {
 #[derive(Debug)]
 struct Inner<T> {
     queue: VecDeque<T>,
-    capacity: usize,
     closed: bool,
 }
 
@@ -49,9 +55,10 @@ impl<T> KeepLast<T> {
         Self {
             items: Mutex::new(Inner {
                 queue: VecDeque::with_capacity(capacity.min(1024)),
-                capacity,
                 closed: false,
             }),
+            len: AtomicUsize::new(0),
+            capacity,
             notify: Notify::new(),
             taken: Notify::new(),
             dropped: AtomicU64::new(0),
@@ -60,15 +67,19 @@ impl<T> KeepLast<T> {
 
     /// Adds an item, dropping the oldest one if the queue is full.
     pub fn push(&self, item: T) {
-        {
+        let was_empty = {
             let mut inner = self.lock();
-            if inner.queue.len() >= inner.capacity {
+            if inner.queue.len() >= self.capacity {
                 inner.queue.pop_front();
                 self.dropped.fetch_add(1, Ordering::Relaxed);
             }
             inner.queue.push_back(item);
+            self.len.store(inner.queue.len(), Ordering::Release);
+            inner.queue.len() == 1
+        };
+        if was_empty {
+            self.notify.notify_one();
         }
-        self.notify.notify_one();
     }
 
     /// Marks the end: `recv` returns what is left, then `None`.
@@ -79,8 +90,15 @@ impl<T> KeepLast<T> {
 
     /// Takes the oldest item without waiting.
     pub fn try_recv(&self) -> Option<T> {
-        let item = self.lock().queue.pop_front();
-        if item.is_some() {
+        self.take(&mut self.lock())
+    }
+
+    /// Takes the oldest item, signalling a producer that may wait for room.
+    fn take(&self, inner: &mut Inner<T>) -> Option<T> {
+        let was_full = inner.queue.len() >= self.capacity;
+        let item = inner.queue.pop_front();
+        self.len.store(inner.queue.len(), Ordering::Release);
+        if item.is_some() && was_full {
             self.taken.notify_one();
         }
         item
@@ -92,9 +110,7 @@ impl<T> KeepLast<T> {
             let notified = self.notify.notified();
             {
                 let mut inner = self.lock();
-                if let Some(item) = inner.queue.pop_front() {
-                    drop(inner);
-                    self.taken.notify_one();
+                if let Some(item) = self.take(&mut inner) {
                     return Some(item);
                 }
                 if inner.closed {
@@ -114,7 +130,7 @@ impl<T> KeepLast<T> {
 
     /// How many items wait.
     pub fn len(&self) -> usize {
-        self.lock().queue.len()
+        self.len.load(Ordering::Acquire)
     }
 
     /// Whether no item waits.
@@ -167,5 +183,27 @@ mod tests {
             .expect("consumer ends")
             .expect("no panic");
         assert_eq!(got, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[tokio::test]
+    async fn a_producer_waiting_for_room_is_woken_by_a_take() {
+        let q = std::sync::Arc::new(KeepLast::new(2));
+        q.push(1);
+        q.push(2);
+        assert!(q.is_full());
+        let waiter = {
+            let q = q.clone();
+            tokio::spawn(async move {
+                while q.is_full() {
+                    q.taken().notified().await;
+                }
+            })
+        };
+        assert_eq!(q.recv().await, Some(1));
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .expect("the producer sees room")
+            .expect("no panic");
+        assert_eq!(q.len(), 1);
     }
 }

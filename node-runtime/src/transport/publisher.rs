@@ -18,7 +18,7 @@ use super::credit::{self, Control};
 use super::replier::bind_socket;
 use super::TransportError;
 use bytes::Bytes;
-use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -27,6 +27,8 @@ use zeromq::{RouterSendHalf, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMe
 /// One subscriber connection.
 #[derive(Debug)]
 struct Peer {
+    /// Its routing identity on the socket.
+    id: Bytes,
     /// Frame-0 prefixes it subscribed to.
     prefixes: Vec<Bytes>,
     /// Bytes it may still be sent.
@@ -51,15 +53,31 @@ impl Peer {
 }
 
 /// The subscriber connections of one data socket, and a signal when their credit changes.
+///
+/// A list, not a map: a node has a handful of subscriber connections, and every message
+/// goes through all of them.
 #[derive(Debug, Default)]
 struct PeerTable {
-    peers: Mutex<HashMap<Bytes, Peer>>,
+    peers: Mutex<Vec<Peer>>,
+    /// How many connections have no credit and are not marked stalled: while there are
+    /// none, a reliable publisher passes its gate without taking the lock. Written under
+    /// the lock, by [`Self::update`].
+    short: AtomicUsize,
     changed: Notify,
 }
 
 impl PeerTable {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Bytes, Peer>> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Peer>> {
         self.peers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts the connections short of credit again, after `peers` changed.
+    fn update(&self, peers: &[Peer]) {
+        let short = peers
+            .iter()
+            .filter(|p| !p.stalled && !p.has_credit())
+            .count();
+        self.short.store(short, Ordering::Release);
     }
 }
 
@@ -76,25 +94,30 @@ impl CreditGate {
     /// those marked stalled, or until `deadline` passes; then marks the ones still
     /// without credit stalled. Returns how many were newly marked.
     pub async fn wait(&self, topic: &[u8], deadline: Duration) -> usize {
+        if self.peers.short.load(Ordering::Acquire) == 0 {
+            return 0;
+        }
         let until = tokio::time::Instant::now() + deadline;
         loop {
             let notified = self.peers.changed.notified();
             let waiting = self
                 .peers
                 .lock()
-                .values()
+                .iter()
                 .any(|p| p.wants(topic) && !p.stalled && !p.has_credit());
             if !waiting {
                 return 0;
             }
             if tokio::time::timeout_at(until, notified).await.is_err() {
                 let mut stalled = 0;
-                for peer in self.peers.lock().values_mut() {
+                let mut peers = self.peers.lock();
+                for peer in peers.iter_mut() {
                     if peer.wants(topic) && !peer.stalled && !peer.has_credit() {
                         peer.stalled = true;
                         stalled += 1;
                     }
                 }
+                self.peers.update(&peers);
                 return stalled;
             }
         }
@@ -193,18 +216,19 @@ impl DataPublisher {
         self.targets.clear();
         {
             let mut peers = self.peers.lock();
-            for (id, peer) in peers.iter_mut() {
+            for peer in peers.iter_mut() {
                 if !peer.wants(topic) {
                     continue;
                 }
                 if peer.has_credit() {
                     peer.bytes -= size;
                     peer.messages -= 1;
-                    self.targets.push(id.clone());
+                    self.targets.push(peer.id.clone());
                 } else {
                     self.dropped += 1;
                 }
             }
+            self.peers.update(&peers);
         }
         let State::Running { send, .. } = &mut self.state else {
             return Ok(());
@@ -225,7 +249,10 @@ impl DataPublisher {
             };
             if send.send(message).await.is_err() {
                 // Gone: it subscribes again (with a new identity) if it comes back.
-                self.peers.lock().remove(&id);
+                let mut peers = self.peers.lock();
+                peers.retain(|p| p.id != id);
+                self.peers.update(&peers);
+                drop(peers);
                 self.peers.changed.notify_waiters();
             }
         }
@@ -269,26 +296,33 @@ async fn read_peers(mut recv: zeromq::RouterRecvHalf, peers: Peers) {
         };
         {
             let mut table = peers.lock();
-            match control {
-                Control::Subscribe(prefix) => {
-                    let peer = table.entry(id).or_insert(Peer {
-                        prefixes: Vec::new(),
-                        bytes: credit::WINDOW_BYTES,
-                        messages: credit::WINDOW_MESSAGES,
-                        stalled: false,
+            let known = table.iter().position(|p| p.id == id);
+            match (control, known) {
+                (Control::Subscribe(prefix), known) => {
+                    let at = known.unwrap_or_else(|| {
+                        table.push(Peer {
+                            id,
+                            prefixes: Vec::new(),
+                            bytes: credit::WINDOW_BYTES,
+                            messages: credit::WINDOW_MESSAGES,
+                            stalled: false,
+                        });
+                        table.len() - 1
                     });
+                    let peer = &mut table[at];
                     if !peer.prefixes.contains(&prefix) {
                         peer.prefixes.push(prefix);
                     }
                 }
-                Control::Credit { bytes, messages } => {
-                    if let Some(peer) = table.get_mut(&id) {
-                        peer.bytes = (peer.bytes + bytes).min(credit::WINDOW_BYTES);
-                        peer.messages = (peer.messages + messages).min(credit::WINDOW_MESSAGES);
-                        peer.stalled = false;
-                    }
+                (Control::Credit { bytes, messages }, Some(at)) => {
+                    let peer = &mut table[at];
+                    peer.bytes = (peer.bytes + bytes).min(credit::WINDOW_BYTES);
+                    peer.messages = (peer.messages + messages).min(credit::WINDOW_MESSAGES);
+                    peer.stalled = false;
                 }
+                (Control::Credit { .. }, None) => {}
             }
+            peers.update(&table);
         }
         peers.changed.notify_waiters();
     }

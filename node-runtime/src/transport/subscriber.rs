@@ -123,7 +123,8 @@ impl DataSubscriber {
 
         let id = ConnectionId(self.next_id);
         self.next_id += 1;
-        let frames = futures::stream::unfold(recv, |mut recv| async move {
+        // Boxed: the stream moves its state in and out of a future per message.
+        let frames = futures::stream::unfold(Box::new(recv), |mut recv| async move {
             match recv.recv().await {
                 Ok(message) => Some((message.into_vec(), recv)),
                 Err(e) => {
