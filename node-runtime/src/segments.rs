@@ -69,8 +69,8 @@ pub(crate) fn share(v: &[u8]) -> Option<Bytes> {
     if v.is_empty() {
         return Some(Bytes::new());
     }
-    RECEIVED.with_borrow(|frames| {
-        frames.iter().find_map(|f| {
+    RECEIVED.with(|received| {
+        received.try_borrow().ok()?.iter().find_map(|f| {
             let range = f.as_ptr_range();
             let end = v.as_ptr() as usize + v.len();
             (v.as_ptr() >= range.start && end <= range.end as usize).then(|| f.slice_ref(v))
@@ -181,14 +181,28 @@ fn keep(mut current: Vec<u8>) {
 
 /// Decodes a value from the frames of one message, refusing trailing bytes.
 pub fn decode<T: DeserializeOwned>(what: &'static str, frames: &[Bytes]) -> crate::Result<T> {
-    struct Reading;
-    impl Drop for Reading {
-        fn drop(&mut self) {
-            RECEIVED.with_borrow_mut(Vec::clear);
+    decode_owned(what, frames.to_vec())
+}
+
+/// [`decode`], given the frames: they are lent to the thread's decoder, not copied.
+pub fn decode_owned<T: DeserializeOwned>(
+    what: &'static str,
+    frames: Vec<Bytes>,
+) -> crate::Result<T> {
+    RECEIVED.with(|received| {
+        match received.try_borrow_mut() {
+            Ok(mut slot) => *slot = frames,
+            // Decoding already (a `Deserialize` that decodes a message itself): the
+            // inner message's blobs are copied.
+            Err(_) => return decode_from(what, &frames),
         }
-    }
-    RECEIVED.with_borrow_mut(|r| r.extend(frames.iter().cloned()));
-    let _reading = Reading;
+        let result = decode_from(what, &received.borrow());
+        received.borrow_mut().clear();
+        result
+    })
+}
+
+fn decode_from<T: DeserializeOwned>(what: &'static str, frames: &[Bytes]) -> crate::Result<T> {
     if let [only] = frames {
         return crate::message::decode(what, only);
     }

@@ -40,7 +40,7 @@ pub(crate) enum SubCommand {
 }
 
 /// Decodes a payload and queues it; returns false if it did not decode.
-pub(crate) type Sink = Box<dyn Fn(&[bytes::Bytes], MessageInfo) -> bool + Send + Sync>;
+pub(crate) type Sink = Box<dyn Fn(Frames, MessageInfo) -> bool + Send + Sync>;
 
 /// Counters and connection list shared between the task and the `Subscriber`.
 #[derive(Debug, Default)]
@@ -436,7 +436,7 @@ impl SubscriptionTask {
                     seq: header.seq,
                     stamp_ns: header.stamp_ns,
                 };
-                if (self.sink)(&frames, info) {
+                if (self.sink)(frames, info) {
                     self.stats.received.fetch_add(1, Ordering::Relaxed);
                 } else {
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);

@@ -233,8 +233,8 @@ impl Node {
         topic: &str,
         options: SubscribeOptions,
     ) -> Result<Subscriber<T>> {
-        let decode = Box::new(|frames: &[Bytes]| {
-            crate::segments::decode::<T>("message payload", frames).ok()
+        let decode = Box::new(|frames: Vec<Bytes>| {
+            crate::segments::decode_owned::<T>("message payload", frames).ok()
         });
         let core = self
             .start_subscription(topic, T::type_info(), &options, decode)
@@ -253,7 +253,7 @@ impl Node {
         type_info: crate::TypeInfo,
         options: SubscribeOptions,
     ) -> Result<crate::subscriber::RawSubscriber> {
-        let decode = Box::new(|frames: &[Bytes]| Some(crate::segments::join(frames).to_vec()));
+        let decode = Box::new(|frames: Vec<Bytes>| Some(crate::segments::join(&frames).to_vec()));
         let core = self
             .start_subscription(topic, type_info, &options, decode)
             .await?;
@@ -556,7 +556,7 @@ impl Node {
 }
 
 /// Turns a payload into a subscriber's item (`None`: it does not decode).
-type Decoder<I> = Box<dyn Fn(&[Bytes]) -> Option<I> + Send + Sync>;
+type Decoder<I> = Box<dyn Fn(Vec<Bytes>) -> Option<I> + Send + Sync>;
 
 fn tcp_host(ip: std::net::IpAddr) -> String {
     match ip {

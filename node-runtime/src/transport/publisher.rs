@@ -301,7 +301,9 @@ async fn read_peers(mut recv: zeromq::RouterRecvHalf, peers: Peers) {
                 (Control::Subscribe(prefix), known) => {
                     let at = known.unwrap_or_else(|| {
                         table.push(Peer {
-                            id,
+                            // Its own buffer: the received one's count of references is
+                            // shared with the whole read buffer, touched by the reader.
+                            id: Bytes::copy_from_slice(&id),
                             prefixes: Vec::new(),
                             bytes: credit::WINDOW_BYTES,
                             messages: credit::WINDOW_MESSAGES,
