@@ -183,10 +183,11 @@ impl PublisherShared {
             .get_mut(..self.lead_len())
             .map(|lead| lead.split_at_mut(self.topic_frame.len()))
         else {
-            return Err(Error::Protocol(format!(
-                "{}: a payload encoded without room for its header",
-                self.topic
-            )));
+            // Not from `encode_led` with `lead_len`: the header does not fit.
+            return Err(Error::Codec {
+                what: "message header",
+                source: postcard::Error::SerializeBufferFull,
+            });
         };
         topic.copy_from_slice(&self.topic_frame);
         let seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
