@@ -80,7 +80,11 @@ pub(crate) fn share(v: &[u8]) -> Option<Bytes> {
 
 /// Encodes `value` with postcard into frames.
 pub fn encode<T: Serialize + ?Sized>(what: &'static str, value: &T) -> crate::Result<Vec<Bytes>> {
-    encode_into(what, value, Vec::new(), None).map(|(_, frames)| frames)
+    let Led { first, mut frames } = encode_led(what, value, 0)?;
+    if let Some(slot) = frames.first_mut() {
+        *slot = Bytes::from(first);
+    }
+    Ok(frames)
 }
 
 /// A message encoded behind a gap for its lead (topic and header), which the sender
@@ -120,21 +124,6 @@ pub(crate) fn encode_led<T: Serialize + ?Sized>(
     value: &T,
     gap: usize,
 ) -> crate::Result<Led> {
-    let mut frames = Vec::with_capacity(4);
-    frames.push(Bytes::new());
-    let (first, frames) = encode_into(what, value, frames, Some(gap))?;
-    Ok(Led {
-        first: first.unwrap_or_default(),
-        frames,
-    })
-}
-
-fn encode_into<T: Serialize + ?Sized>(
-    what: &'static str,
-    value: &T,
-    done: Vec<Bytes>,
-    gap: Option<usize>,
-) -> crate::Result<(Option<Vec<u8>>, Vec<Bytes>)> {
     struct Active(bool);
     impl Drop for Active {
         fn drop(&mut self) {
@@ -143,12 +132,12 @@ fn encode_into<T: Serialize + ?Sized>(
     }
     let _active = Active(ENCODING.replace(true));
     let mut current = SCRATCH.take();
-    current.resize(gap.unwrap_or(0), 0);
+    current.resize(gap, 0);
+    let mut rest = Vec::with_capacity(4);
+    rest.push(Bytes::new());
     let flavor = Frames {
-        first: done.len(),
-        led: gap.is_some(),
-        lead: None,
-        done,
+        first: None,
+        rest,
         current,
     };
     postcard::serialize_with_flavor(value, flavor)
@@ -225,30 +214,27 @@ pub fn join(frames: &[Bytes]) -> Bytes {
 
 /// Serializer output: finished frames and the one being written.
 struct Frames {
-    /// Frames before this index are not the encoder's.
-    first: usize,
-    /// The first frame is kept apart, as a vector, for the caller to write its lead in.
-    led: bool,
-    /// That first frame, once cut.
-    lead: Option<Vec<u8>>,
-    done: Vec<Bytes>,
+    /// The first frame once it is cut, kept as a vector for the caller's lead.
+    first: Option<Vec<u8>>,
+    /// The slot for the first frame, then the frames after it.
+    rest: Vec<Bytes>,
     current: Vec<u8>,
 }
 
 impl Frames {
     /// Ends the frame being written.
     fn end_frame(&mut self) {
-        if self.led && self.lead.is_none() {
-            self.lead = Some(cut_vec(&mut self.current));
+        if self.first.is_none() {
+            self.first = Some(cut_vec(&mut self.current));
         } else {
             let frame = cut(&mut self.current);
-            self.done.push(frame);
+            self.rest.push(frame);
         }
     }
 }
 
 impl ser_flavors::Flavor for Frames {
-    type Output = (Option<Vec<u8>>, Vec<Bytes>);
+    type Output = Led;
 
     fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
         self.current.push(byte);
@@ -262,19 +248,21 @@ impl ser_flavors::Flavor for Frames {
         match offered {
             Some(blob) => {
                 self.end_frame();
-                self.done.push(blob);
+                self.rest.push(blob);
             }
             None => self.current.extend_from_slice(data),
         }
         Ok(())
     }
 
-    fn finalize(mut self) -> postcard::Result<Self::Output> {
-        let started = self.lead.is_some() || self.done.len() > self.first;
-        if !self.current.is_empty() || !started {
+    fn finalize(mut self) -> postcard::Result<Led> {
+        if self.first.is_none() || !self.current.is_empty() {
             self.end_frame();
         }
-        Ok((self.lead.take(), std::mem::take(&mut self.done)))
+        Ok(Led {
+            first: self.first.take().unwrap_or_default(),
+            frames: std::mem::take(&mut self.rest),
+        })
     }
 }
 
