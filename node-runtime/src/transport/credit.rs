@@ -5,9 +5,16 @@
 use bytes::Bytes;
 
 /// Bytes a publisher may send one subscriber ahead of its credit.
-pub const WINDOW_BYTES: i64 = 8 << 20;
+pub const WINDOW_BYTES: i64 = 16 << 20;
 /// Messages a publisher may send one subscriber ahead of its credit.
 pub const WINDOW_MESSAGES: i64 = 20_000;
+/// Bytes a subscriber connection consumes before it returns credit for them: half a
+/// window. Each return wakes a task on both ends (and a reliable publisher waiting for
+/// room), so returns are few; half a window still leaves the other half in flight while
+/// the credit travels back.
+pub const RETURN_BYTES: i64 = WINDOW_BYTES / 2;
+/// Messages a subscriber connection consumes before it returns credit: half a window.
+pub const RETURN_MESSAGES: i64 = WINDOW_MESSAGES / 2;
 
 const SUBSCRIBE: u8 = 1;
 const CREDIT: u8 = 2;

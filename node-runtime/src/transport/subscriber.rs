@@ -34,12 +34,12 @@ struct Connection {
 }
 
 impl Connection {
-    /// Counts what it delivered, and returns credit for it a quarter window at a time.
+    /// Counts what it delivered, and returns credit for it half a window at a time.
     fn consumed(&mut self, frames: &Frames) {
         self.consumed.bytes += frames.iter().map(|f| f.len() as i64).sum::<i64>();
         self.consumed.messages += 1;
-        if self.consumed.bytes >= credit::WINDOW_BYTES / 4
-            || self.consumed.messages >= credit::WINDOW_MESSAGES / 4
+        if self.consumed.bytes >= credit::RETURN_BYTES
+            || self.consumed.messages >= credit::RETURN_MESSAGES
         {
             let consumed = std::mem::take(&mut self.consumed);
             let _ = self.credit.send(Control::Credit {
