@@ -9,27 +9,36 @@ use tokio::sync::Notify;
 /// and counts it, so slow user code never stalls the socket.
 ///
 /// Each side signals the other only where the other can be waiting: a push into an
-/// empty queue (the consumer found it empty), a take from a full one (the producer
-/// found it full). A signal with no waiter is kept for the next wait, so none is lost,
-/// and a busy stream of messages costs no signal per message.
+/// empty queue (the consumer found it empty), and a take that brings the queue down to
+/// half its capacity (a producer that holds back while the queue is full goes on from
+/// there). A signal with no waiter is kept for the next wait, so none is lost, and a
+/// busy stream of messages costs no signal per message. Resuming at half, not at the
+/// first free place, spares a producer and consumer on two threads a wake-up per
+/// message while the consumer is the slower one.
 #[derive(Debug)]
 pub struct KeepLast<T> {
     items: Mutex<Inner<T>>,
     /// The number of items, also readable without the lock.
     len: AtomicUsize,
     capacity: usize,
+    /// The length at which a producer that held back goes on: half the capacity.
+    resume_at: usize,
     notify: Notify,
-    /// Signalled when an item is taken, for a producer waiting for room.
-    taken: Notify,
+    /// Signalled when a take brings the queue down to `resume_at`.
+    drained: Notify,
     dropped: AtomicU64,
 }
 
 /// A queue whose producer can hold back while it is full.
 pub trait Room: Send + Sync {
-    /// Whether the queue holds as many items as it may.
+    /// Whether the queue holds as many items as it may: the producer holds back.
     fn is_full(&self) -> bool;
-    /// Signalled (with a stored permit) each time an item is taken from a full queue.
-    fn taken(&self) -> &Notify;
+    /// Whether a producer that held back may go on: the queue has drained to its
+    /// resume mark.
+    fn has_room(&self) -> bool;
+    /// Signalled (with a stored permit) each time a take brings the queue down to its
+    /// resume mark.
+    fn drained(&self) -> &Notify;
 }
 
 impl<T: Send> Room for KeepLast<T> {
@@ -37,8 +46,12 @@ impl<T: Send> Room for KeepLast<T> {
         self.len.load(Ordering::Acquire) >= self.capacity
     }
 
-    fn taken(&self) -> &Notify {
-        &self.taken
+    fn has_room(&self) -> bool {
+        self.len.load(Ordering::Acquire) <= self.resume_at
+    }
+
+    fn drained(&self) -> &Notify {
+        &self.drained
     }
 }
 
@@ -59,8 +72,9 @@ impl<T> KeepLast<T> {
             }),
             len: AtomicUsize::new(0),
             capacity,
+            resume_at: capacity / 2,
             notify: Notify::new(),
-            taken: Notify::new(),
+            drained: Notify::new(),
             dropped: AtomicU64::new(0),
         }
     }
@@ -95,11 +109,10 @@ impl<T> KeepLast<T> {
 
     /// Takes the oldest item, signalling a producer that may wait for room.
     fn take(&self, inner: &mut Inner<T>) -> Option<T> {
-        let was_full = inner.queue.len() >= self.capacity;
         let item = inner.queue.pop_front();
         self.len.store(inner.queue.len(), Ordering::Release);
-        if item.is_some() && was_full {
-            self.taken.notify_one();
+        if item.is_some() && inner.queue.len() == self.resume_at {
+            self.drained.notify_one();
         }
         item
     }
@@ -186,24 +199,39 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_producer_waiting_for_room_is_woken_by_a_take() {
-        let q = std::sync::Arc::new(KeepLast::new(2));
-        q.push(1);
-        q.push(2);
+    async fn a_producer_held_back_goes_on_once_the_queue_is_down_to_half() {
+        let q = std::sync::Arc::new(KeepLast::new(4));
+        for i in 1..=4 {
+            q.push(i);
+        }
         assert!(q.is_full());
+        assert!(!q.has_room());
         let waiter = {
             let q = q.clone();
             tokio::spawn(async move {
-                while q.is_full() {
-                    q.taken().notified().await;
+                while !q.has_room() {
+                    q.drained().notified().await;
                 }
+                q.len()
             })
         };
         assert_eq!(q.recv().await, Some(1));
-        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+        assert!(!q.is_full(), "one place free");
+        assert!(!q.has_room(), "but not yet down to half");
+        assert_eq!(q.recv().await, Some(2));
+        let len = tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
             .await
-            .expect("the producer sees room")
+            .expect("the producer is signalled at half")
             .expect("no panic");
-        assert_eq!(q.len(), 1);
+        assert_eq!(len, 2);
+    }
+
+    #[test]
+    fn a_queue_of_one_resumes_when_empty() {
+        let q = KeepLast::new(1);
+        q.push(1);
+        assert!(q.is_full() && !q.has_room());
+        assert_eq!(q.try_recv(), Some(1));
+        assert!(q.has_room());
     }
 }

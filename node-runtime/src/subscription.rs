@@ -511,10 +511,14 @@ async fn recv(socket: &mut Option<DataSubscriber>) -> Frames {
     }
 }
 
-/// Waits until the user takes a message from a full reliable queue.
+/// Waits until the user has drained a full reliable queue to its resume mark.
 async fn room(queue: &Option<Arc<dyn crate::queue::Room>>) {
     match queue {
-        Some(q) => q.taken().notified().await,
+        Some(q) => {
+            while !q.has_room() {
+                q.drained().notified().await;
+            }
+        }
         None => std::future::pending().await,
     }
 }
