@@ -3,7 +3,9 @@
 //! - `discovery [ROUNDS]`: new publisher to first message, beside a bare PUB/SUB pair.
 //! - `pubsub [SIZE...]`: round-trip latency (p50, p99) and throughput with 1 and 4
 //!   subscribers, over ipc and tcp, beside the bare `zeromq` crate.
-//! - `throughput [SIZE...]`: the throughput rows of `pubsub` alone.
+//! - `throughput [SIZE...] [--via ipc|tcp] [--subs N] [--only pinion|bare]`: the
+//!   throughput rows of `pubsub` alone; those of one transport or subscriber count, and
+//!   one system alone (rows without a ratio), so that `perf` sees one side at a time.
 //! - `startup [N,N...] [ROUNDS]`: N node processes until every listener has its first
 //!   message (all registered and connected), beside spawning N processes of the same
 //!   binaries; the master's CPU and RSS.
@@ -50,9 +52,11 @@ fn main() -> anyhow::Result<()> {
     if std::env::var_os("RUST_LOG").is_some() {
         pinion::runtime::init_logging();
     }
-    let all: Vec<String> = std::env::args().skip(1).collect();
+    let mut all: Vec<String> = std::env::args().skip(1).collect();
     let check = all.iter().any(|a| a == "--check");
-    let args: Vec<String> = all.into_iter().filter(|a| a != "--check").collect();
+    all.retain(|a| a != "--check");
+    let selection = selection(&mut all)?;
+    let args = all;
     let what = args.first().map(String::as_str).unwrap_or("discovery");
     let number = |i: usize, default: f64| -> anyhow::Result<f64> {
         Ok(args
@@ -97,7 +101,7 @@ fn main() -> anyhow::Result<()> {
             } else {
                 pubsub::SIZES.to_vec()
             };
-            let rows = runtime.block_on(pubsub::run(&sizes, figures))?;
+            let rows = runtime.block_on(pubsub::run(&sizes, figures, &selection))?;
             pubsub::print(&rows);
             Ok(())
         }
@@ -111,7 +115,11 @@ fn main() -> anyhow::Result<()> {
         "all" => {
             runtime.block_on(discovery::discovery(30))?;
             codec::run()?;
-            let rows = runtime.block_on(pubsub::run(&pubsub::SIZES, pubsub::Figures::Both))?;
+            let rows = runtime.block_on(pubsub::run(
+                &pubsub::SIZES,
+                pubsub::Figures::Both,
+                &pubsub::Selection::default(),
+            ))?;
             pubsub::print(&rows);
             for n in GRAPH_SIZES {
                 graph::startup(n, 3)?;
@@ -124,4 +132,43 @@ fn main() -> anyhow::Result<()> {
         "role" => runtime.block_on(stall::role(&args[1..])),
         other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `throughput`, `codec`, `startup`, `launch`, `footprint` or `stall`"),
     }
+}
+
+/// Takes `--via ipc|tcp`, `--subs N` and `--only pinion|bare` out of `args`: which
+/// throughput rows run, and whether one system runs alone.
+fn selection(args: &mut Vec<String>) -> anyhow::Result<pubsub::Selection> {
+    let mut selection = pubsub::Selection::default();
+    let mut take = |flag: &str| -> anyhow::Result<Option<String>> {
+        let Some(at) = args.iter().position(|a| a == flag) else {
+            return Ok(None);
+        };
+        if at + 1 >= args.len() {
+            anyhow::bail!("{flag} needs a value");
+        }
+        let value = args.remove(at + 1);
+        args.remove(at);
+        Ok(Some(value))
+    };
+    if let Some(via) = take("--via")? {
+        selection.transports = match via.as_str() {
+            "ipc" => vec!["ipc"],
+            "tcp" => vec!["tcp"],
+            other => anyhow::bail!("--via {other}: expected ipc or tcp"),
+        };
+    }
+    if let Some(subs) = take("--subs")? {
+        let n: usize = subs
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--subs {subs}: {e}"))?;
+        anyhow::ensure!(n > 0, "--subs 0: at least one subscriber");
+        selection.subscribers = vec![n];
+    }
+    if let Some(only) = take("--only")? {
+        selection.only = Some(match only.as_str() {
+            "pinion" => pubsub::System::Pinion,
+            "bare" => pubsub::System::Bare,
+            other => anyhow::bail!("--only {other}: expected pinion or bare"),
+        });
+    }
+    Ok(selection)
 }

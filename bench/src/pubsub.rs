@@ -74,9 +74,9 @@ pub struct Row {
 }
 
 impl Row {
-    /// Pinion's figure over the baseline's.
-    pub fn ratio(&self) -> f64 {
-        self.pinion / self.bare.max(1e-12)
+    /// Pinion's figure over the baseline's; none if either system did not run.
+    pub fn ratio(&self) -> Option<f64> {
+        (self.pinion > 0.0 && self.bare > 0.0).then(|| self.pinion / self.bare)
     }
 }
 
@@ -89,20 +89,57 @@ pub enum Figures {
     Throughput,
 }
 
+/// One of the two systems a figure compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum System {
+    Pinion,
+    Bare,
+}
+
+/// Which rows a run measures: by default every transport, both subscriber counts and
+/// both systems. Running one system alone lets `perf` see one side at a time; its rows
+/// then have no ratio.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub transports: Vec<&'static str>,
+    pub subscribers: Vec<usize>,
+    /// Only this system's throughput rounds run.
+    pub only: Option<System>,
+}
+
+impl Default for Selection {
+    fn default() -> Self {
+        Self {
+            transports: vec!["ipc", "tcp"],
+            subscribers: vec![1, 4],
+            only: None,
+        }
+    }
+}
+
 /// Runs the benchmarks; the rows of the table.
-pub async fn run(sizes: &[usize], figures: Figures) -> anyhow::Result<Vec<Row>> {
+pub async fn run(
+    sizes: &[usize],
+    figures: Figures,
+    selection: &Selection,
+) -> anyhow::Result<Vec<Row>> {
     let endpoint = crate::util::serve_master("tcp://127.0.0.1:0").await?;
     let dir = std::env::temp_dir().join(format!("pinion-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let mut rows = Vec::new();
-    for transport in ["ipc", "tcp"] {
+    for &transport in &selection.transports {
         for &size in sizes {
             eprintln!("pubsub: {transport} {size} B");
             if figures == Figures::Both {
                 rows.extend(latency(&endpoint, &dir, transport, size).await?);
             }
-            for subscribers in [1, 4] {
-                rows.push(throughput(&endpoint, &dir, transport, size, subscribers).await?);
+            for &subscribers in &selection.subscribers {
+                let place = Place {
+                    master: &endpoint,
+                    dir: &dir,
+                    transport,
+                };
+                rows.push(throughput(place, size, subscribers, selection.only).await?);
             }
         }
     }
@@ -271,13 +308,25 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-async fn throughput(
-    master: &str,
-    dir: &std::path::Path,
+/// Where a figure runs: the master, the directory for ipc sockets, the transport.
+#[derive(Debug, Clone, Copy)]
+struct Place<'a> {
+    master: &'a str,
+    dir: &'a std::path::Path,
     transport: &'static str,
+}
+
+async fn throughput(
+    place: Place<'_>,
     size: usize,
     subscribers: usize,
+    only: Option<System>,
 ) -> anyhow::Result<Row> {
+    let Place {
+        master,
+        dir,
+        transport,
+    } = place;
     let count = throughput_count(size);
     let (ha, hb) = hosts(transport);
     let topic = format!("thr/s{size}n{subscribers}");
@@ -335,39 +384,46 @@ async fn throughput(
     let (mut p_lost, mut b_lost) = (0usize, 0usize);
     let (mut p_cpu, mut b_cpu) = (Vec::new(), Vec::new());
     let (mut p_allocs, mut b_allocs) = (Vec::new(), Vec::new());
-    for _ in 0..throughput_rounds(size) {
-        // Pinion.
-        let counters = subs.drain(..).map(|s| count_arrivals(s, count)).collect();
-        let cpu = cpu_seconds();
-        let allocs = crate::allocations::count();
-        let start = Instant::now();
-        for _ in 0..count {
-            publisher.publish(&blob).await?;
+    let rounds = throughput_rounds(size);
+    let run_pinion = only != Some(System::Bare);
+    let run_bare = only != Some(System::Pinion);
+    for round in 0..rounds * 2 {
+        let pinion_turn = round % 2 == 0;
+        if (pinion_turn && !run_pinion) || (!pinion_turn && !run_bare) {
+            continue;
         }
-        let (got, end) = gather(counters, &mut subs).await;
-        p_cpu.push((cpu_seconds() - cpu) / got.max(1) as f64);
-        p_allocs.push((crate::allocations::count() - allocs) as f64 / got.max(1) as f64);
-        p_rate.push(got as f64 / (end - start).as_secs_f64() / subscribers as f64);
-        p_lost += count * subscribers - got;
-
-        // Bare.
-        let counters = bare_subs
-            .drain(..)
-            .map(|s| count_arrivals(s, count))
-            .collect();
-        let cpu = cpu_seconds();
-        let allocs = crate::allocations::count();
-        let start = Instant::now();
-        for _ in 0..count {
-            bare_pub
-                .send(vec![Bytes::from_static(b"t"), payload.clone()])
-                .await?;
+        if pinion_turn {
+            let counters = subs.drain(..).map(|s| count_arrivals(s, count)).collect();
+            let cpu = cpu_seconds();
+            let allocs = crate::allocations::count();
+            let start = Instant::now();
+            for _ in 0..count {
+                publisher.publish(&blob).await?;
+            }
+            let (got, end) = gather(counters, &mut subs).await;
+            p_cpu.push((cpu_seconds() - cpu) / got.max(1) as f64);
+            p_allocs.push((crate::allocations::count() - allocs) as f64 / got.max(1) as f64);
+            p_rate.push(got as f64 / (end - start).as_secs_f64() / subscribers as f64);
+            p_lost += count * subscribers - got;
+        } else {
+            let counters = bare_subs
+                .drain(..)
+                .map(|s| count_arrivals(s, count))
+                .collect();
+            let cpu = cpu_seconds();
+            let allocs = crate::allocations::count();
+            let start = Instant::now();
+            for _ in 0..count {
+                bare_pub
+                    .send(vec![Bytes::from_static(b"t"), payload.clone()])
+                    .await?;
+            }
+            let (got, end) = gather(counters, &mut bare_subs).await;
+            b_cpu.push((cpu_seconds() - cpu) / got.max(1) as f64);
+            b_allocs.push((crate::allocations::count() - allocs) as f64 / got.max(1) as f64);
+            b_rate.push(got as f64 / (end - start).as_secs_f64() / subscribers as f64);
+            b_lost += count * subscribers - got;
         }
-        let (got, end) = gather(counters, &mut bare_subs).await;
-        b_cpu.push((cpu_seconds() - cpu) / got.max(1) as f64);
-        b_allocs.push((crate::allocations::count() - allocs) as f64 / got.max(1) as f64);
-        b_rate.push(got as f64 / (end - start).as_secs_f64() / subscribers as f64);
-        b_lost += count * subscribers - got;
     }
     pub_node.close().await;
     for n in sub_nodes {
@@ -378,10 +434,16 @@ async fn throughput(
     round_ratios.sort_by(f64::total_cmp);
     let median_ratio = round_ratios
         .get(round_ratios.len() / 2)
-        .copied()
-        .unwrap_or(0.0);
-    let least = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-    let total = throughput_rounds(size) * count * subscribers;
+        .map_or("-".to_owned(), |x| format!("{x:.2}"));
+    // The least of a figure's rounds, scaled; "-" for a system that did not run.
+    let least = |v: &[f64], scale: f64, decimals: usize| {
+        v.iter()
+            .copied()
+            .reduce(f64::min)
+            .map_or("-".to_owned(), |x| format!("{:.*}", decimals, x * scale))
+    };
+    // What each system was sent (a system that did not run lost nothing).
+    let total = (rounds * count * subscribers).max(1);
     Ok(Row {
         what: format!("throughput, {subscribers} sub"),
         transport,
@@ -390,13 +452,13 @@ async fn throughput(
         bare: best(&b_rate),
         unit: "msg/s",
         note: format!(
-            "median of the rounds' ratios {median_ratio:.2}; lost pinion {:.1}% bare {:.1}%; per delivery: cpu pinion {:.2} µs bare {:.2} µs, allocations pinion {:.1} bare {:.1}",
+            "median of the rounds' ratios {median_ratio}; lost pinion {:.1}% bare {:.1}%; per delivery: cpu pinion {} µs bare {} µs, allocations pinion {} bare {}",
             100.0 * p_lost as f64 / total as f64,
             100.0 * b_lost as f64 / total as f64,
-            least(&p_cpu) * 1e6,
-            least(&b_cpu) * 1e6,
-            least(&p_allocs),
-            least(&b_allocs),
+            least(&p_cpu, 1e6, 2),
+            least(&b_cpu, 1e6, 2),
+            least(&p_allocs, 1.0, 1),
+            least(&b_allocs, 1.0, 1),
         ),
     })
 }
@@ -467,7 +529,7 @@ pub fn print(rows: &[Row]) {
     );
     for r in rows {
         println!(
-            "{:<20} {:<4} {:>8} {:>10.1} {:<3} {:>10.1} {:<3} {:>7.2}  {}",
+            "{:<20} {:<4} {:>8} {:>10.1} {:<3} {:>10.1} {:<3} {:>7}  {}",
             r.what,
             r.transport,
             human(r.size),
@@ -475,7 +537,7 @@ pub fn print(rows: &[Row]) {
             r.unit,
             r.bare,
             r.unit,
-            r.ratio(),
+            r.ratio().map_or("-".to_owned(), |x| format!("{x:.2}")),
             r.note
         );
     }
@@ -483,8 +545,14 @@ pub fn print(rows: &[Row]) {
         .iter()
         .map(|r| {
             format!(
-                "{{\"figure\":\"{}\",\"transport\":\"{}\",\"size\":{},\"pinion\":{:.3},\"bare\":{:.3},\"unit\":\"{}\",\"ratio\":{:.3}}}",
-                r.what, r.transport, r.size, r.pinion, r.bare, r.unit, r.ratio()
+                "{{\"figure\":\"{}\",\"transport\":\"{}\",\"size\":{},\"pinion\":{:.3},\"bare\":{:.3},\"unit\":\"{}\",\"ratio\":{}}}",
+                r.what,
+                r.transport,
+                r.size,
+                r.pinion,
+                r.bare,
+                r.unit,
+                r.ratio().map_or("null".to_owned(), |x| format!("{x:.3}"))
             )
         })
         .collect();
