@@ -105,6 +105,7 @@ impl FakePublisher {
     async fn start(env: &Env, topic: &str) -> Self {
         let mut socket = DataPublisher::new();
         let data = socket.bind("tcp://127.0.0.1:0").await.expect("bind");
+        socket.start();
         let caller = Caller {
             node: NodeName::new("fake_pub").expect("name"),
             session: 77,
@@ -158,11 +159,11 @@ impl FakePublisher {
             Bytes::from(lead_frame(&self.topic, &header).expect("header")),
             Bytes::from(payload),
         ];
-        self.socket.send(frames).await.expect("send");
+        self.socket.send(&frames).expect("send");
     }
 
     async fn send_raw(&mut self, frames: Vec<Bytes>) {
-        self.socket.send(frames).await.expect("send");
+        self.socket.send(&frames).expect("send");
     }
 }
 

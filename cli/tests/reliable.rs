@@ -1,5 +1,6 @@
-//! Reliable publishers and subscribers: backpressure instead of loss, and a stalled
-//! subscriber that costs a reliable publisher one deadline, not one per message.
+//! Reliable publishers and subscribers: backpressure instead of loss, a stalled
+//! subscriber that costs a reliable publisher one deadline, not one per message, and
+//! small messages (batched) and large ones (sent alone) that arrive whole and in order.
 
 mod support;
 
@@ -184,4 +185,71 @@ async fn stalled_subscriber_is_skipped_once_and_the_healthy_one_gets_everything(
     );
     pub_node.close().await;
     sub_node.close().await;
+}
+
+/// The text of message `seq` in the mixed burst: mostly small (batched), some past the
+/// batch limit of 8 KiB (sent alone, between batches), some in between.
+fn mixed_text(seq: u64) -> String {
+    let len = match seq % 10 {
+        0 => 20_000,
+        5 => 3_000,
+        _ => 1 + (seq % 7) as usize,
+    };
+    let letter = char::from(b'a' + (seq % 26) as u8);
+    std::iter::repeat_n(letter, len).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_and_large_messages_interleaved_arrive_whole_and_in_order() {
+    const COUNT: u64 = 3_000;
+    // One host id, then two: over ipc, then over tcp.
+    for (name, hosts) in [
+        ("mixed_ipc", ("pi-a", "pi-a")),
+        ("mixed_tcp", ("pi-a", "pi-b")),
+    ] {
+        let Setup {
+            pub_node,
+            sub_node,
+            mut subs,
+            publisher,
+            _master,
+            _dir,
+        } = setup(name, hosts, 2, Duration::from_secs(10)).await;
+        let task = tokio::spawn(async move {
+            for seq in 0..COUNT {
+                let message = Chatter {
+                    seq,
+                    text: mixed_text(seq),
+                };
+                publisher.publish(&message).await.expect("publish");
+            }
+            publisher
+        });
+        for sub in &mut subs {
+            let mut got = Vec::new();
+            while (got.len() as u64) < COUNT {
+                match recv_within(sub, Duration::from_secs(2)).await {
+                    Some(m) => got.push(m),
+                    None => break,
+                }
+            }
+            assert_eq!(got.len() as u64, COUNT, "{name}: every message arrives");
+            for (seq, m) in (0..COUNT).zip(&got) {
+                assert_eq!(m.seq, seq, "{name}: in order");
+                assert_eq!(m.text, mixed_text(seq), "{name}: message {seq} whole");
+            }
+            let counters = sub.counters();
+            assert_eq!(
+                (counters.gaps, counters.malformed),
+                (0, 0),
+                "{name}: {counters:?}"
+            );
+        }
+        tokio::time::timeout(SOON, task)
+            .await
+            .expect("publisher done")
+            .expect("publisher task");
+        pub_node.close().await;
+        sub_node.close().await;
+    }
 }

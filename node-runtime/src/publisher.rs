@@ -27,7 +27,7 @@ const DEFAULT_MAX_BLOCK: Duration = Duration::from_millis(500);
 
 /// Options of `Node::advertise_with`.
 ///
-/// By default a publisher never waits: a subscriber more than a window behind (8 MiB or
+/// By default a publisher never waits: a subscriber more than a window behind (16 MiB or
 /// 20 000 messages) misses messages, counted as gaps on its side, like ROS 2's best
 /// effort. A reliable publisher waits for room instead, so subscribers that keep up
 /// lose nothing and a fast publisher is slowed to its slowest subscriber, like ROS 2's
@@ -148,22 +148,18 @@ impl PublisherShared {
     }
 
     /// Sends a message with no payload: a probe or a flush marker.
-    async fn send_marker(&self, node: &NodeInner, kind: FrameKind) -> Result<()> {
+    fn send_marker(&self, node: &NodeInner, kind: FrameKind) -> Result<()> {
         let seq = self.seq.load(Ordering::Relaxed);
         let lead = lead_frame(&self.topic_frame, &self.header(kind, seq))?;
         let mut frames = Vec::with_capacity(2);
         frames.push(Bytes::from(lead));
-        self.send(node, frames).await
+        self.send(node, frames)
     }
 
-    /// Sends `frames`: the first starts with the topic and the header.
-    async fn send(&self, node: &NodeInner, frames: Vec<Bytes>) -> Result<()> {
-        node.data
-            .lock()
-            .await
-            .send(frames)
-            .await
-            .map_err(Error::from)
+    /// Queues `frames` on the node's data socket: the first starts with the topic and the
+    /// header.
+    fn send(&self, node: &NodeInner, frames: Vec<Bytes>) -> Result<()> {
+        node.data.send(&frames).map_err(Error::from)
     }
 
     /// Sends a payload encoded behind a gap of [`Self::lead_len`] bytes as the next
@@ -199,7 +195,7 @@ impl PublisherShared {
         if self.latched {
             self.state().last = Some(frames.clone());
         }
-        self.send(node, frames).await?;
+        self.send(node, frames)?;
         Ok(seq)
     }
 
@@ -229,9 +225,7 @@ impl PublisherShared {
                 if !this.state().probing.contains(&subscriber_id) {
                     return;
                 }
-                let sent = this
-                    .send_marker(&node, FrameKind::Probe { subscriber_id })
-                    .await;
+                let sent = this.send_marker(&node, FrameKind::Probe { subscriber_id });
                 if let Err(e) = sent {
                     tracing::warn!(topic = %this.topic, error = %e, "probe not sent");
                 }
@@ -258,7 +252,7 @@ impl PublisherShared {
         tracing::debug!(topic = %self.topic, subscriber_id, "subscriber confirmed");
         if let Some(frames) = latched {
             // Subscribers drop repeats by sequence number, so resending to all is safe.
-            if let Err(e) = self.send(node, frames).await {
+            if let Err(e) = self.send(node, frames) {
                 tracing::warn!(topic = %self.topic, error = %e, "latched message not resent");
             }
         }
@@ -334,7 +328,7 @@ impl PublisherShared {
             if missing == 0 || tokio::time::Instant::now() >= deadline {
                 break missing;
             }
-            self.send_marker(node, FrameKind::Flush { token }).await?;
+            self.send_marker(node, FrameKind::Flush { token })?;
             let _ = tokio::time::timeout(
                 FLUSH_REPEAT.min(deadline - tokio::time::Instant::now()),
                 notified,

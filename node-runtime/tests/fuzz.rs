@@ -1,6 +1,6 @@
 //! Property fuzzing of the decoders that face the network: the master's request decoder,
 //! the topic frame header, a node's control requests, the data path's credit frames and
-//! request signatures. Random bytes and mutations of valid encodings must never panic,
+//! batches, and request signatures. Random bytes and mutations of valid encodings must never panic,
 //! and one decode must never allocate much more than a fixed bound, whatever lengths
 //! the input claims. Bounded: `PINION_FUZZ_ITERS` inputs per target (default 20 000).
 
@@ -15,7 +15,7 @@ use pinion::protocol::control::ControlRequest;
 use pinion::protocol::header::{FrameKind, Header};
 use pinion::protocol::master_to_node::MasterReply;
 use pinion::protocol::node_to_master::{Caller, NodeToMaster};
-use pinion::transport::credit;
+use pinion::transport::{batch, credit};
 use pinion::{Message, NodeName, TopicName};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -242,4 +242,50 @@ fn control_credit_and_signature_decoders() {
     fuzz("signature", 6, &seeds, |b| {
         postcard::from_bytes::<Signature>(b).is_ok()
     });
+}
+
+/// The frames of a multipart message written as one byte string: each frame is its
+/// length (one byte) and its bytes; a length past the end takes what is left.
+fn frames_of(input: &[u8]) -> Vec<bytes::Bytes> {
+    let mut frames = Vec::new();
+    let mut rest = input;
+    while let Some((&len, tail)) = rest.split_first() {
+        let (frame, after) = tail.split_at(usize::from(len).min(tail.len()));
+        frames.push(bytes::Bytes::copy_from_slice(frame));
+        rest = after;
+    }
+    frames
+}
+
+/// The byte string [`frames_of`] reads back as `frames`.
+fn joined(frames: &[&[u8]]) -> Vec<u8> {
+    frames
+        .iter()
+        .flat_map(|f| std::iter::once(f.len() as u8).chain(f.iter().copied()))
+        .collect()
+}
+
+#[test]
+fn batch_unpacker() {
+    let seeds = vec![
+        joined(&[&[0, 1, 2], b"chatter\0one", b"chatter\0two", b"blob"]),
+        joined(&[&[0, 1, 1, 1], b"a\0", b"b\0", b"c\0"]),
+    ];
+    let unpacked = fuzz("batch", 7, &seeds, |b| {
+        let frames = frames_of(b);
+        let count = frames.len();
+        match batch::unpack(frames) {
+            Ok(messages) => {
+                // Every frame after the counts lands in exactly one message, none empty.
+                assert!(messages.iter().all(|m| !m.is_empty()));
+                assert_eq!(messages.iter().map(Vec::len).sum::<usize>(), count - 1);
+                true
+            }
+            Err(back) => {
+                assert_eq!(back.len(), count, "a refused batch comes back whole");
+                false
+            }
+        }
+    });
+    assert!(unpacked > 0);
 }

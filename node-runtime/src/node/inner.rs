@@ -38,7 +38,8 @@ pub(crate) struct NodeInner {
     pub(crate) host: String,
     pub(crate) control: Endpoints,
     pub(crate) data_endpoints: Endpoints,
-    pub(crate) data: tokio::sync::Mutex<DataPublisher>,
+    /// The node's data socket, shared by its publishers.
+    pub(crate) data: DataPublisher,
     /// Where reliable publishers wait for their subscribers' credit.
     pub(crate) credit: crate::transport::CreditGate,
     pub(crate) master: MasterLink,

@@ -144,7 +144,7 @@ impl Node {
             host: options.host,
             control,
             data_endpoints,
-            data: tokio::sync::Mutex::new(data),
+            data,
             credit,
             master,
             master_session: AtomicU64::new(0),

@@ -26,7 +26,8 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 ///
 /// 2: topic and header share the first data frame; payloads may span several frames.
 /// 3: the header has fixed-width numbers, and the payload starts in the first frame.
-pub const PROTOCOL_VERSION: u16 = 3;
+/// 4: small messages may travel in batches (`transport::batch`).
+pub const PROTOCOL_VERSION: u16 = 4;
 
 /// One request or reply on the wire, with the protocol version in front.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -11,6 +11,7 @@
 //!   is ROUTER/DEALER with credit-based flow control ([`credit`]), not PUB/SUB, whose
 //!   per-subscriber queue has no byte limit.
 
+pub mod batch;
 pub mod credit;
 mod endpoint;
 mod publisher;

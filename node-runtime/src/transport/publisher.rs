@@ -13,7 +13,11 @@
 //! publisher's deadline is marked stalled and skipped (dropped for, as above) until it
 //! returns credit, so one frozen peer costs a reliable publisher one deadline, not one per
 //! message.
+//!
+//! Publishers only queue; the socket's sender task sends, runs of small messages as
+//! batches ([`super::batch`]).
 
+use super::batch::Outgoing;
 use super::credit::{self, Control};
 use super::replier::bind_socket;
 use super::TransportError;
@@ -124,31 +128,39 @@ impl CreditGate {
     }
 }
 
-enum State {
-    /// Binding: nothing is read or sent yet.
-    Binding(RouterSocket),
-    /// Running: a task reads subscriptions and credit.
-    Running {
-        send: RouterSendHalf,
-        reader: tokio::task::JoinHandle<()>,
-    },
-    /// Between the two (only while switching).
-    Switching,
+/// What publishers queued, and a signal to the task that sends it.
+#[derive(Debug, Default)]
+struct Outbox {
+    outgoing: Mutex<Outgoing>,
+    /// Something was queued while nothing was: the sender takes it.
+    queued: Notify,
+}
+
+impl Outbox {
+    fn lock(&self) -> MutexGuard<'_, Outgoing> {
+        self.outgoing.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The tasks of a running data socket.
+struct Running {
+    outbox: Arc<Outbox>,
+    reader: tokio::task::JoinHandle<()>,
+    sender: tokio::task::JoinHandle<()>,
 }
 
 /// A node's data socket, shared by all its publishers.
 pub struct DataPublisher {
-    state: State,
+    /// Until [`DataPublisher::start`].
+    binding: Option<RouterSocket>,
+    running: Option<Running>,
     peers: Peers,
-    dropped: u64,
-    /// The connections one message goes to (kept to reuse its allocation).
-    targets: Vec<Bytes>,
 }
 
 impl std::fmt::Debug for DataPublisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DataPublisher")
-            .field("dropped", &self.dropped)
+            .field("running", &self.running.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -157,35 +169,38 @@ impl DataPublisher {
     /// A data socket with no endpoint yet.
     pub fn new() -> Self {
         Self {
-            state: State::Binding(RouterSocket::new()),
+            binding: Some(RouterSocket::new()),
+            running: None,
             peers: Arc::default(),
-            dropped: 0,
-            targets: Vec::new(),
         }
     }
 
-    /// Binds `endpoint` and returns the endpoint actually bound. Only before the first `send`.
+    /// Binds `endpoint` and returns the endpoint actually bound. Only before `start`.
     pub async fn bind(&mut self, endpoint: &str) -> Result<String, TransportError> {
-        match &mut self.state {
-            State::Binding(socket) => bind_socket(socket, endpoint).await,
-            _ => Err(TransportError::Bind {
+        match &mut self.binding {
+            Some(socket) => bind_socket(socket, endpoint).await,
+            None => Err(TransportError::Bind {
                 endpoint: endpoint.to_owned(),
                 reason: "the data socket already runs".to_owned(),
             }),
         }
     }
 
-    /// Starts reading subscriptions and credit (done by the first `send` otherwise).
+    /// Starts reading subscriptions and credit, and the task that sends batches. Needs
+    /// a tokio runtime; until then `send` fails.
     pub fn start(&mut self) {
-        if let State::Binding(_) = self.state {
-            let State::Binding(socket) = std::mem::replace(&mut self.state, State::Switching)
-            else {
-                return;
-            };
-            let (send, recv) = socket.split();
-            let reader = tokio::spawn(read_peers(recv, self.peers.clone()));
-            self.state = State::Running { send, reader };
-        }
+        let Some(socket) = self.binding.take() else {
+            return;
+        };
+        let (send, recv) = socket.split();
+        let outbox = Arc::<Outbox>::default();
+        let reader = tokio::spawn(read_peers(recv, self.peers.clone()));
+        let sender = tokio::spawn(send_queued(send, outbox.clone(), self.peers.clone()));
+        self.running = Some(Running {
+            outbox,
+            reader,
+            sender,
+        });
     }
 
     /// The gate a reliable publisher waits at before [`DataPublisher::send`].
@@ -195,17 +210,19 @@ impl DataPublisher {
         }
     }
 
-    /// Messages not sent to some subscriber because it had no credit, since the start.
-    pub fn dropped(&self) -> u64 {
-        self.dropped
-    }
-
-    /// Sends one multipart message (frame 0 starts with the topic) to every subscriber
-    /// of a matching prefix that has credit for it. Never waits for a slow subscriber.
-    /// `frames` with room for one more frame is sent to the last subscriber as it is;
-    /// the others get copies of the list (the frames themselves are shared).
-    pub async fn send(&mut self, mut frames: Vec<Bytes>) -> Result<(), TransportError> {
-        self.start();
+    /// Queues one multipart message (frame 0 starts with the topic) for every subscriber
+    /// of a matching prefix that has credit for it; the others drop it. Never waits.
+    ///
+    /// The socket's sender task sends what is queued as soon as the caller lets go of
+    /// the runtime, runs of small messages as batches (see [`super::batch`]), in the
+    /// order they were queued.
+    pub fn send(&self, frames: &[Bytes]) -> Result<(), TransportError> {
+        let Some(running) = &self.running else {
+            return Err(TransportError::Socket {
+                endpoint: "data".to_owned(),
+                reason: "the data socket is not started".to_owned(),
+            });
+        };
         let Some(topic) = frames.first() else {
             return Err(TransportError::Socket {
                 endpoint: "data".to_owned(),
@@ -213,57 +230,65 @@ impl DataPublisher {
             });
         };
         let size = frames.iter().map(|f| f.len() as i64).sum::<i64>();
-        self.targets.clear();
+        let mut outgoing = running.outbox.lock();
+        let was_empty = outgoing.is_empty();
         {
             let mut peers = self.peers.lock();
             for peer in peers.iter_mut() {
-                if !peer.wants(topic) {
-                    continue;
-                }
-                if peer.has_credit() {
+                if peer.wants(topic) && peer.has_credit() {
                     peer.bytes -= size;
                     peer.messages -= 1;
-                    self.targets.push(peer.id.clone());
-                } else {
-                    self.dropped += 1;
+                    outgoing.push(frames, &peer.id);
                 }
             }
             self.peers.update(&peers);
         }
-        let State::Running { send, .. } = &mut self.state else {
-            return Ok(());
-        };
-        let last = self.targets.len().saturating_sub(1);
-        for (i, id) in self.targets.drain(..).enumerate() {
-            let parts = if i == last {
-                frames.insert(0, id.clone());
-                std::mem::take(&mut frames)
-            } else {
-                let mut parts = Vec::with_capacity(frames.len() + 1);
-                parts.push(id.clone());
-                parts.extend(frames.iter().cloned());
-                parts
-            };
-            let Ok(message) = ZmqMessage::try_from(parts) else {
-                continue;
-            };
-            if send.send(message).await.is_err() {
-                // Gone: it subscribes again (with a new identity) if it comes back.
-                let mut peers = self.peers.lock();
-                peers.retain(|p| p.id != id);
-                self.peers.update(&peers);
-                drop(peers);
-                self.peers.changed.notify_waiters();
-            }
+        if was_empty && !outgoing.is_empty() {
+            running.outbox.queued.notify_one();
         }
         Ok(())
     }
 }
 
+/// Sends what publishers queue, in order, until the socket is dropped.
+async fn send_queued(mut send: RouterSendHalf, outbox: Arc<Outbox>, peers: Peers) {
+    loop {
+        outbox.queued.notified().await;
+        loop {
+            let messages = outbox.lock().take();
+            if messages.is_empty() {
+                break;
+            }
+            for parts in messages {
+                send_one(&mut send, parts, &peers).await;
+            }
+        }
+    }
+}
+
+/// Sends `parts` (routing identity first); forgets the connection if it is gone.
+async fn send_one(send: &mut RouterSendHalf, parts: Vec<Bytes>, peers: &PeerTable) {
+    let Some(id) = parts.first().cloned() else {
+        return;
+    };
+    let Ok(message) = ZmqMessage::try_from(parts) else {
+        return;
+    };
+    if send.send(message).await.is_err() {
+        // Gone: it subscribes again (with a new identity) if it comes back.
+        let mut table = peers.lock();
+        table.retain(|p| p.id != id);
+        peers.update(&table);
+        drop(table);
+        peers.changed.notify_waiters();
+    }
+}
+
 impl Drop for DataPublisher {
     fn drop(&mut self) {
-        if let State::Running { reader, .. } = &self.state {
-            reader.abort();
+        if let Some(running) = &self.running {
+            running.reader.abort();
+            running.sender.abort();
         }
     }
 }

@@ -5,6 +5,7 @@
 //! subscription task), not by tasks of their own: a message reaches the subscription
 //! without a hop between tasks.
 
+use super::batch;
 use super::credit::{self, Control};
 use super::{normalize, Frames, TransportError};
 use futures::future::FutureExt;
@@ -28,6 +29,8 @@ struct Connection {
     endpoint: String,
     /// What it receives; dropping it drops the socket.
     frames: BoxStream<'static, Frames>,
+    /// The rest of a batch it brought.
+    batch: std::vec::IntoIter<Frames>,
     consumed: Consumed,
     credit: mpsc::UnboundedSender<Control>,
     writer: JoinHandle<()>,
@@ -150,6 +153,7 @@ impl DataSubscriber {
             id,
             endpoint,
             frames: frames.boxed(),
+            batch: Vec::new().into_iter(),
             consumed: Consumed::default(),
             credit,
             writer,
@@ -180,17 +184,38 @@ impl DataSubscriber {
         while tried < self.connections.len() {
             let turn = (self.next_turn + tried) % self.connections.len();
             let connection = &mut self.connections[turn];
-            match connection.frames.poll_next_unpin(cx) {
-                Poll::Ready(Some(frames)) => {
+            let frames = match connection.batch.next() {
+                Some(frames) => Some(frames),
+                None => match connection.frames.poll_next_unpin(cx) {
+                    Poll::Ready(Some(frames)) if batch::is_batch(&frames) => {
+                        match batch::unpack(frames) {
+                            Ok(messages) => {
+                                let mut messages = messages.into_iter();
+                                let first = messages.next();
+                                connection.batch = messages;
+                                first
+                            }
+                            // Delivered as it is, to be counted as malformed.
+                            Err(frames) => Some(frames),
+                        }
+                    }
+                    Poll::Ready(Some(frames)) => Some(frames),
+                    Poll::Ready(None) => {
+                        // Closed by the peer: forget it, and look at the one that took
+                        // its place.
+                        drop(self.connections.swap_remove(turn));
+                        continue;
+                    }
+                    Poll::Pending => None,
+                },
+            };
+            match frames {
+                Some(frames) => {
                     connection.consumed(&frames);
                     self.next_turn = turn + 1;
                     return Poll::Ready(frames);
                 }
-                Poll::Ready(None) => {
-                    // Closed by the peer: forget it, and look at the one that took its place.
-                    drop(self.connections.swap_remove(turn));
-                }
-                Poll::Pending => tried += 1,
+                None => tried += 1,
             }
         }
         Poll::Pending
