@@ -159,11 +159,11 @@ impl FakePublisher {
             Bytes::from(lead_frame(&self.topic, &header).expect("header")),
             Bytes::from(payload),
         ];
-        self.socket.send(&frames).expect("send");
+        self.socket.send(frames).await.expect("send");
     }
 
     async fn send_raw(&mut self, frames: Vec<Bytes>) {
-        self.socket.send(&frames).expect("send");
+        self.socket.send(frames).await.expect("send");
     }
 }
 

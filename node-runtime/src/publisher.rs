@@ -148,18 +148,18 @@ impl PublisherShared {
     }
 
     /// Sends a message with no payload: a probe or a flush marker.
-    fn send_marker(&self, node: &NodeInner, kind: FrameKind) -> Result<()> {
+    async fn send_marker(&self, node: &NodeInner, kind: FrameKind) -> Result<()> {
         let seq = self.seq.load(Ordering::Relaxed);
         let lead = lead_frame(&self.topic_frame, &self.header(kind, seq))?;
         let mut frames = Vec::with_capacity(2);
         frames.push(Bytes::from(lead));
-        self.send(node, frames)
+        self.send(node, frames).await
     }
 
-    /// Queues `frames` on the node's data socket: the first starts with the topic and the
+    /// Sends `frames` on the node's data socket: the first starts with the topic and the
     /// header.
-    fn send(&self, node: &NodeInner, frames: Vec<Bytes>) -> Result<()> {
-        node.data.send(&frames).map_err(Error::from)
+    async fn send(&self, node: &NodeInner, frames: Vec<Bytes>) -> Result<()> {
+        node.data.send(frames).await.map_err(Error::from)
     }
 
     /// Sends a payload encoded behind a gap of [`Self::lead_len`] bytes as the next
@@ -195,7 +195,7 @@ impl PublisherShared {
         if self.latched {
             self.state().last = Some(frames.clone());
         }
-        self.send(node, frames)?;
+        self.send(node, frames).await?;
         Ok(seq)
     }
 
@@ -225,7 +225,9 @@ impl PublisherShared {
                 if !this.state().probing.contains(&subscriber_id) {
                     return;
                 }
-                let sent = this.send_marker(&node, FrameKind::Probe { subscriber_id });
+                let sent = this
+                    .send_marker(&node, FrameKind::Probe { subscriber_id })
+                    .await;
                 if let Err(e) = sent {
                     tracing::warn!(topic = %this.topic, error = %e, "probe not sent");
                 }
@@ -252,7 +254,7 @@ impl PublisherShared {
         tracing::debug!(topic = %self.topic, subscriber_id, "subscriber confirmed");
         if let Some(frames) = latched {
             // Subscribers drop repeats by sequence number, so resending to all is safe.
-            if let Err(e) = self.send(node, frames) {
+            if let Err(e) = self.send(node, frames).await {
                 tracing::warn!(topic = %self.topic, error = %e, "latched message not resent");
             }
         }
@@ -328,7 +330,7 @@ impl PublisherShared {
             if missing == 0 || tokio::time::Instant::now() >= deadline {
                 break missing;
             }
-            self.send_marker(node, FrameKind::Flush { token })?;
+            self.send_marker(node, FrameKind::Flush { token }).await?;
             let _ = tokio::time::timeout(
                 FLUSH_REPEAT.min(deadline - tokio::time::Instant::now()),
                 notified,

@@ -3,16 +3,17 @@
 //! Every message the engine carries costs a send, a queue push, a wake-up of the
 //! connection's writer and a read on the far side, whatever its size. At 64 bytes that
 //! cost is most of the work, and a publisher with four subscribers pays it four times.
-//! So publishers only queue their messages, per connection ([`Outgoing`]), and the data
-//! socket's sender task sends what it finds: a lone message as it is, and a run of small
-//! ones as one engine message, whose first frame is `[0, n1, n2, ...]` (`n1` is the
-//! number of frames of the first message, and so on), followed by the messages' frames
-//! in order. The first frame of a topic message starts with the topic, never with a zero
-//! byte, so the zero marks a batch.
+//! So in a burst, publishers only queue their messages, per connection ([`Outgoing`]),
+//! and the data socket's sender task sends what it finds: a lone message as it is, and a
+//! run of small ones as one engine message, whose first frame is `[0, n1, n2, ...]` (`n1`
+//! is the number of frames of the first message, and so on), followed by the messages'
+//! frames in order. The first frame of a topic message starts with the topic, never with
+//! a zero byte, so the zero marks a batch.
 //!
-//! Nothing waits for a batch to fill: when the sender is idle, it takes each message as
-//! it comes; while it is busy sending, the next messages gather, and the busier it is,
-//! the larger the batches.
+//! Nothing waits for a batch to fill: a message after a quiet spell goes straight to the
+//! engine (see `DataPublisher::send`), an idle sender task takes each queued message as
+//! it comes, and while it is busy sending, the next ones gather: the busier, the larger
+//! the batches.
 
 use bytes::Bytes;
 
