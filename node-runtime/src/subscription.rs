@@ -189,7 +189,13 @@ impl SubscriptionTask {
                 _ = room(&backpressure), if full => {}
                 frames = recv(&mut state.socket), if !full => {
                     self.on_frames(&mut state, frames);
-                    self.drain_ready(&mut state);
+                    // A message out of a batch means a burst: take the rest, and what
+                    // else has arrived, in one go. A lone one is sparse traffic: back to
+                    // the loop without another read of the socket, which would delay
+                    // whoever waits for this message on this worker.
+                    if state.socket.as_ref().is_some_and(DataSubscriber::has_buffered) {
+                        self.drain_ready(&mut state);
+                    }
                 }
                 Some((publisher_id, ok)) = probes.recv() => {
                     state.probing.remove(&publisher_id);

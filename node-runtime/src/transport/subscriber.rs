@@ -173,6 +173,12 @@ impl DataSubscriber {
         std::future::poll_fn(|cx| self.poll_recv(cx)).await
     }
 
+    /// Whether messages of a batch that arrived are still to be taken: `try_recv` then
+    /// returns one without reading a socket.
+    pub fn has_buffered(&self) -> bool {
+        self.connections.iter().any(|c| c.batch.len() > 0)
+    }
+
     /// The next message if one has arrived already; never waits. Lets a caller drain
     /// what is ready in one go instead of one wake-up per message.
     pub fn try_recv(&mut self) -> Option<Frames> {
