@@ -94,16 +94,26 @@ async fn setup(name: &str, hosts: (&str, &str), subscribers: usize, max_block: D
     }
 }
 
-/// Receives until `count` messages or `quiet` without one; their sequence numbers.
-async fn drain(sub: &mut Subscriber<Chatter>, count: u64, quiet: Duration) -> Vec<u64> {
-    let mut seqs = Vec::new();
-    while (seqs.len() as u64) < count {
+/// Receives until `count` messages or `quiet` without one.
+async fn drain_messages(
+    sub: &mut Subscriber<Chatter>,
+    count: u64,
+    quiet: Duration,
+) -> Vec<Chatter> {
+    let mut got = Vec::new();
+    while (got.len() as u64) < count {
         match recv_within(sub, quiet).await {
-            Some(m) => seqs.push(m.seq),
+            Some(m) => got.push(m),
             None => break,
         }
     }
-    seqs
+    got
+}
+
+/// Receives until `count` messages or `quiet` without one; their sequence numbers.
+async fn drain(sub: &mut Subscriber<Chatter>, count: u64, quiet: Duration) -> Vec<u64> {
+    let got = drain_messages(sub, count, quiet).await;
+    got.into_iter().map(|m| m.seq).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -207,14 +217,8 @@ async fn small_and_large_messages_interleaved_arrive_whole_and_in_order() {
         ("mixed_ipc", ("pi-a", "pi-a")),
         ("mixed_tcp", ("pi-a", "pi-b")),
     ] {
-        let Setup {
-            pub_node,
-            sub_node,
-            mut subs,
-            publisher,
-            _master,
-            _dir,
-        } = setup(name, hosts, 2, Duration::from_secs(10)).await;
+        let mut s = setup(name, hosts, 2, Duration::from_secs(10)).await;
+        let publisher = s.publisher;
         let task = tokio::spawn(async move {
             for seq in 0..COUNT {
                 let message = Chatter {
@@ -225,14 +229,8 @@ async fn small_and_large_messages_interleaved_arrive_whole_and_in_order() {
             }
             publisher
         });
-        for sub in &mut subs {
-            let mut got = Vec::new();
-            while (got.len() as u64) < COUNT {
-                match recv_within(sub, Duration::from_secs(2)).await {
-                    Some(m) => got.push(m),
-                    None => break,
-                }
-            }
+        for sub in &mut s.subs {
+            let got = drain_messages(sub, COUNT, Duration::from_secs(2)).await;
             assert_eq!(got.len() as u64, COUNT, "{name}: every message arrives");
             for (seq, m) in (0..COUNT).zip(&got) {
                 assert_eq!(m.seq, seq, "{name}: in order");
@@ -249,7 +247,7 @@ async fn small_and_large_messages_interleaved_arrive_whole_and_in_order() {
             .await
             .expect("publisher done")
             .expect("publisher task");
-        pub_node.close().await;
-        sub_node.close().await;
+        s.pub_node.close().await;
+        s.sub_node.close().await;
     }
 }

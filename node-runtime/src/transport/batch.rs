@@ -47,10 +47,7 @@ pub fn is_batch(frames: &[Bytes]) -> bool {
 #[derive(Debug)]
 struct Pending {
     id: Bytes,
-    /// Every frame of its messages.
-    frames: Vec<Bytes>,
-    /// How many frames each message has.
-    counts: Vec<usize>,
+    messages: Vec<Vec<Bytes>>,
 }
 
 /// Messages waiting to be sent, by connection, in the order they were queued.
@@ -67,15 +64,12 @@ impl Outgoing {
             None => {
                 self.pending.push(Pending {
                     id: id.clone(),
-                    frames: Vec::new(),
-                    counts: Vec::new(),
+                    messages: Vec::new(),
                 });
                 self.pending.len() - 1
             }
         };
-        let pending = &mut self.pending[at];
-        pending.frames.extend(frames.iter().cloned());
-        pending.counts.push(frames.len());
+        self.pending[at].messages.push(frames.to_vec());
     }
 
     /// Whether nothing is queued.
@@ -96,11 +90,9 @@ impl Outgoing {
 
 /// Appends one connection's messages to `out`, as batches where they are small.
 fn split_into_batches(pending: Pending, out: &mut Vec<Vec<Bytes>>) {
-    let Pending { id, frames, counts } = pending;
-    let mut frames = frames.into_iter();
+    let Pending { id, messages } = pending;
     let mut batch = Batch::new(&id);
-    for count in counts {
-        let message: Vec<Bytes> = frames.by_ref().take(count).collect();
+    for message in messages {
         if !batchable(&message) {
             batch.close(out);
             let mut alone = Vec::with_capacity(message.len() + 1);
