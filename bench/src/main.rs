@@ -6,6 +6,9 @@
 //! - `throughput [SIZE...] [--via ipc|tcp] [--subs N] [--only pinion|bare]`: the
 //!   throughput rows of `pubsub` alone; those of one transport or subscriber count, and
 //!   one system alone (rows without a ratio), so that `perf` sees one side at a time.
+//!   `pubsub` and `throughput` take `--threads 1`: both systems on a runtime of one
+//!   thread, where no wake-up crosses threads, so that what remains between them is
+//!   the work each does per message (steadier than the default two workers).
 //! - `startup [N,N...] [ROUNDS]`: N node processes until every listener has its first
 //!   message (all registered and connected), beside spawning N processes of the same
 //!   binaries; the master's CPU and RSS.
@@ -75,10 +78,16 @@ fn main() -> anyhow::Result<()> {
             None => Ok(default.to_vec()),
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = if selection.one_thread {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?
+    };
     match what {
         "discovery" => runtime.block_on(discovery::discovery(number(1, 30.0)? as usize)),
         "stall" => stall::run(
@@ -101,7 +110,16 @@ fn main() -> anyhow::Result<()> {
             } else {
                 pubsub::SIZES.to_vec()
             };
-            let rows = runtime.block_on(pubsub::run(&sizes, figures, &selection))?;
+            let rows = if selection.one_thread {
+                // As a task, not as the future of `block_on`: on a one-thread runtime
+                // that future is polled only after an extra poll of the I/O driver
+                // whenever a task (not the driver) wakes it, as Pinion's subscription
+                // task does and the bare socket does not.
+                let run = runtime.spawn(async move { pubsub::run(&sizes, figures, &selection).await });
+                runtime.block_on(run)??
+            } else {
+                runtime.block_on(pubsub::run(&sizes, figures, &selection))?
+            };
             pubsub::print(&rows);
             Ok(())
         }
@@ -134,8 +152,8 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Takes `--via ipc|tcp`, `--subs N` and `--only pinion|bare` out of `args`: which
-/// throughput rows run, and whether one system runs alone.
+/// Takes `--via ipc|tcp`, `--subs N`, `--threads 1|2` and `--only pinion|bare` out of
+/// `args`: which rows run, on how many threads, and whether one system runs alone.
 fn selection(args: &mut Vec<String>) -> anyhow::Result<pubsub::Selection> {
     let mut selection = pubsub::Selection::default();
     let mut take = |flag: &str| -> anyhow::Result<Option<String>> {
@@ -162,6 +180,13 @@ fn selection(args: &mut Vec<String>) -> anyhow::Result<pubsub::Selection> {
             .map_err(|e| anyhow::anyhow!("--subs {subs}: {e}"))?;
         anyhow::ensure!(n > 0, "--subs 0: at least one subscriber");
         selection.subscribers = vec![n];
+    }
+    if let Some(threads) = take("--threads")? {
+        selection.one_thread = match threads.as_str() {
+            "1" => true,
+            "2" => false,
+            other => anyhow::bail!("--threads {other}: expected 1 or 2"),
+        };
     }
     if let Some(only) = take("--only")? {
         selection.only = Some(match only.as_str() {

@@ -105,6 +105,8 @@ pub struct Selection {
     pub subscribers: Vec<usize>,
     /// Only this system's throughput rounds run.
     pub only: Option<System>,
+    /// A runtime of one thread instead of two workers.
+    pub one_thread: bool,
 }
 
 impl Default for Selection {
@@ -113,6 +115,7 @@ impl Default for Selection {
             transports: vec!["ipc", "tcp"],
             subscribers: vec![1, 4],
             only: None,
+            one_thread: false,
         }
     }
 }
