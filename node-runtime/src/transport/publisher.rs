@@ -131,9 +131,12 @@ impl CreditGate {
 
 /// A message that follows the one before by less than this is queued for the sender
 /// task, where it may join a batch; one after a quieter spell goes straight to the
-/// engine, without the hop to that task. Bursts come microseconds apart; a sensor at
-/// 1 kHz leaves a millisecond between its messages.
-const QUIET: Duration = Duration::from_micros(20);
+/// engine, without the hop to that task. A burst from a loop that publishes without
+/// waiting comes under a microsecond apart here (a few on a Pi); a sensor at 1 kHz
+/// leaves a millisecond between its messages, and a request/reply exchange on one
+/// thread 10 µs. At 20 µs that exchange took the hop every time, for 0.5 µs more per
+/// round trip; bursts batched the same at 5 µs (see `BENCHMARKS.md`).
+const QUIET: Duration = Duration::from_micros(5);
 
 /// What waits to be sent, and when the last message came.
 #[derive(Debug, Default)]
