@@ -9,6 +9,8 @@
 //!   `pubsub` and `throughput` take `--threads 1`: both systems on a runtime of one
 //!   thread, where no wake-up crosses threads, so that what remains between them is
 //!   the work each does per message (steadier than the default two workers).
+//!   `pubsub --pong-apart` runs the latency figures' pong sides in processes of their
+//!   own, as nodes are deployed.
 //! - `startup [N,N...] [ROUNDS]`: N node processes until every listener has its first
 //!   message (all registered and connected), beside spawning N processes of the same
 //!   binaries; the master's CPU and RSS.
@@ -40,7 +42,9 @@ mod discovery;
 mod graph;
 mod launch;
 mod netns;
+mod pingpong;
 mod pubsub;
+mod role;
 mod stall;
 mod util;
 
@@ -57,8 +61,10 @@ fn main() -> anyhow::Result<()> {
     }
     let mut all: Vec<String> = std::env::args().skip(1).collect();
     let check = all.iter().any(|a| a == "--check");
-    all.retain(|a| a != "--check");
-    let selection = selection(&mut all)?;
+    let pong_apart = all.iter().any(|a| a == "--pong-apart");
+    all.retain(|a| a != "--check" && a != "--pong-apart");
+    let mut selection = selection(&mut all)?;
+    selection.pong_apart = pong_apart;
     let args = all;
     let what = args.first().map(String::as_str).unwrap_or("discovery");
     let number = |i: usize, default: f64| -> anyhow::Result<f64> {
@@ -147,7 +153,7 @@ fn main() -> anyhow::Result<()> {
         }
         "footprint" => graph::footprint(),
         "codec" => codec::run(),
-        "role" => runtime.block_on(stall::role(&args[1..])),
+        "role" => runtime.block_on(role::run(&args[1..])),
         other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `throughput`, `codec`, `startup`, `launch`, `footprint` or `stall`"),
     }
 }

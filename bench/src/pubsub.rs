@@ -107,6 +107,8 @@ pub struct Selection {
     pub only: Option<System>,
     /// A runtime of one thread instead of two workers.
     pub one_thread: bool,
+    /// The latency figures' pong sides in processes of their own.
+    pub pong_apart: bool,
 }
 
 impl Default for Selection {
@@ -116,6 +118,7 @@ impl Default for Selection {
             subscribers: vec![1, 4],
             only: None,
             one_thread: false,
+            pong_apart: false,
         }
     }
 }
@@ -134,7 +137,12 @@ pub async fn run(
         for &size in sizes {
             eprintln!("pubsub: {transport} {size} B");
             if figures == Figures::Both {
-                rows.extend(latency(&endpoint, &dir, transport, size).await?);
+                rows.extend(if selection.pong_apart {
+                    crate::pingpong::latency(&endpoint, &dir, transport, size, selection.one_thread)
+                        .await?
+                } else {
+                    latency(&endpoint, &dir, transport, size).await?
+                });
             }
             for &subscribers in &selection.subscribers {
                 let place = Place {
@@ -150,7 +158,7 @@ pub async fn run(
     Ok(rows)
 }
 
-fn node_options(master: &str, name: &str, host: &str) -> pinion::NodeOptions {
+pub(crate) fn node_options(master: &str, name: &str, host: &str) -> pinion::NodeOptions {
     let mut o = pinion::NodeOptions::from_env(name)
         .master(master.to_owned())
         .host(host);
@@ -159,7 +167,7 @@ fn node_options(master: &str, name: &str, host: &str) -> pinion::NodeOptions {
 }
 
 /// The host ids of two nodes: equal means ipc, different means tcp.
-fn hosts(transport: &str) -> (&'static str, &'static str) {
+pub(crate) fn hosts(transport: &str) -> (&'static str, &'static str) {
     if transport == "ipc" {
         ("bench", "bench")
     } else {
@@ -170,7 +178,7 @@ fn hosts(transport: &str) -> (&'static str, &'static str) {
 /// A fresh endpoint for a bare socket. ipc paths are never reused: the engine deletes a
 /// socket's file when the socket is dropped, which may happen after the next phase bound
 /// the same path.
-fn bare_endpoint(dir: &std::path::Path, transport: &str, name: &str) -> String {
+pub(crate) fn bare_endpoint(dir: &std::path::Path, transport: &str, name: &str) -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     if transport == "ipc" {
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -186,23 +194,14 @@ async fn latency(
     transport: &'static str,
     size: usize,
 ) -> anyhow::Result<Vec<Row>> {
-    let n = round_trips(size);
     let (ha, hb) = hosts(transport);
     let ping_node = Node::init(node_options(master, "lat_ping", ha)).await?;
     let pong_node = Node::init(node_options(master, "lat_pong", hb)).await?;
-    // Reliable, as the bare PUB never drops a message it has room for: with a window of
-    // two 4 MiB messages, a best-effort publisher drops a ping whenever the credit for
-    // earlier ones is late, and a round trip is lost.
-    let reliable = || AdvertiseOptions::reliable().max_block(Duration::from_secs(5));
-    let ping = ping_node
-        .advertise_with::<Payload>("lat/ping", reliable())
-        .await?;
-    let mut pongs = ping_node.subscribe::<Payload>("lat/pong").await?;
     let mut pings = pong_node.subscribe::<Payload>("lat/ping").await?;
     let pong = pong_node
         .advertise_with::<Payload>("lat/pong", reliable())
         .await?;
-    handshake(ping.wait_for_subscribers(1)).await?;
+    let mut pinion = PinionPinger::new(&ping_node, size).await?;
     handshake(pong.wait_for_subscribers(1)).await?;
     let echo = tokio::spawn(async move {
         while let Some(m) = pings.recv().await {
@@ -212,10 +211,10 @@ async fn latency(
         }
     });
 
-    let (mut bare_ping, ping_ep) = BarePub::bind(&bare_endpoint(dir, transport, "ping")).await?;
+    let (bare_ping, ping_ep) = BarePub::bind(&bare_endpoint(dir, transport, "ping")).await?;
     let (mut bare_pong, pong_ep) = BarePub::bind(&bare_endpoint(dir, transport, "pong")).await?;
     let mut bare_pings = BareSub::connect(&ping_ep, "p").await?;
-    let mut bare_pongs = BareSub::connect(&pong_ep, "p").await?;
+    let bare_pongs = BareSub::connect(&pong_ep, "p").await?;
     let bare_echo = tokio::spawn(async move {
         while let Ok(frames) = bare_pings.recv().await {
             if bare_pong.send(frames).await.is_err() {
@@ -223,62 +222,158 @@ async fn latency(
             }
         }
     });
+    let mut bare = BarePinger::new(bare_ping, bare_pongs, size).await?;
 
-    let blob = Payload {
-        data: vec![7; size].into(),
-    };
-    let payload = Bytes::from(vec![7u8; size]);
-    let timeout = Duration::from_secs(5);
-    // The bare pair has no handshake: send until the first echo comes back.
-    for _ in 0..10_000 {
-        bare_ping
-            .send(vec![Bytes::from_static(b"p"), payload.clone()])
-            .await?;
-        if tokio::time::timeout(Duration::from_millis(2), bare_pongs.recv())
-            .await
-            .is_ok()
-        {
-            break;
-        }
-    }
-    while tokio::time::timeout(Duration::from_millis(20), bare_pongs.recv())
-        .await
-        .is_ok()
-    {}
-
-    let (mut p, mut b) = (Vec::new(), Vec::new());
-    for block in 0..BLOCKS + 1 {
-        let warm_up = block == 0;
-        for _ in 0..n / BLOCKS {
-            let start = Instant::now();
-            ping.publish(&blob).await?;
-            tokio::time::timeout(timeout, pongs.recv())
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("pong node gone"))?;
-            if !warm_up {
-                p.push(start.elapsed());
-            }
-        }
-        for _ in 0..n / BLOCKS {
-            let start = Instant::now();
-            bare_ping
-                .send(vec![Bytes::from_static(b"p"), payload.clone()])
-                .await?;
-            tokio::time::timeout(timeout, bare_pongs.recv()).await??;
-            if !warm_up {
-                b.push(start.elapsed());
-            }
-        }
-    }
+    let rows = alternate(&mut pinion, &mut bare, transport, size, "").await;
     echo.abort();
     bare_echo.abort();
     ping_node.close().await;
     pong_node.close().await;
+    rows
+}
+
+/// Publisher options of the latency figures. Reliable, as the bare PUB never drops a
+/// message it has room for: with a window of two 4 MiB messages, a best-effort publisher
+/// drops a ping whenever the credit for earlier ones is late, and a round trip is lost.
+pub(crate) fn reliable() -> AdvertiseOptions {
+    AdvertiseOptions::reliable().max_block(Duration::from_secs(5))
+}
+
+/// The time allowed for one round trip before the figure fails.
+const ROUND_TRIP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The ping side of a latency figure: sends a ping and waits for its echo.
+pub(crate) trait Pinger {
+    fn round_trip(&mut self) -> impl std::future::Future<Output = anyhow::Result<()>> + Send;
+}
+
+/// Pinion's ping side: publishes on `lat/ping`, receives on `lat/pong`.
+pub(crate) struct PinionPinger {
+    ping: Publisher<Payload>,
+    pongs: Subscriber<Payload>,
+    blob: Payload,
+}
+
+impl PinionPinger {
+    /// Advertises and subscribes on `node`; connected once the pong side's publisher and
+    /// subscriber are (see [`PinionPinger::connected`]).
+    pub(crate) async fn new(node: &Node, size: usize) -> anyhow::Result<Self> {
+        Ok(Self {
+            ping: node
+                .advertise_with::<Payload>("lat/ping", reliable())
+                .await?,
+            pongs: node.subscribe::<Payload>("lat/pong").await?,
+            blob: Payload {
+                data: vec![7; size].into(),
+            },
+        })
+    }
+
+    /// Waits until the pong side is subscribed to the pings and its pongs arrive here.
+    pub(crate) async fn connected(&self) -> anyhow::Result<()> {
+        handshake(self.ping.wait_for_subscribers(1)).await?;
+        handshake(self.pongs.wait_for_publishers(1)).await
+    }
+}
+
+impl Pinger for PinionPinger {
+    async fn round_trip(&mut self) -> anyhow::Result<()> {
+        self.ping.publish(&self.blob).await?;
+        tokio::time::timeout(ROUND_TRIP_TIMEOUT, self.pongs.recv())
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("pong node gone"))?;
+        Ok(())
+    }
+}
+
+/// The bare pair's ping side: the payload as one frame after a one-byte topic.
+pub(crate) struct BarePinger {
+    ping: BarePub,
+    pongs: BareSub,
+    payload: Bytes,
+}
+
+impl BarePinger {
+    /// Ready once the first echo came back: the bare pair has no handshake, so it sends
+    /// until one does, then drains the echoes of the extra pings.
+    pub(crate) async fn new(
+        mut ping: BarePub,
+        mut pongs: BareSub,
+        size: usize,
+    ) -> anyhow::Result<Self> {
+        let payload = Bytes::from(vec![7u8; size]);
+        let mut echoed = false;
+        for _ in 0..10_000 {
+            ping.send(vec![Bytes::from_static(b"p"), payload.clone()])
+                .await?;
+            if tokio::time::timeout(Duration::from_millis(2), pongs.recv())
+                .await
+                .is_ok()
+            {
+                echoed = true;
+                break;
+            }
+        }
+        anyhow::ensure!(echoed, "the bare pong side never echoed");
+        while tokio::time::timeout(Duration::from_millis(20), pongs.recv())
+            .await
+            .is_ok()
+        {}
+        Ok(Self {
+            ping,
+            pongs,
+            payload,
+        })
+    }
+}
+
+impl Pinger for BarePinger {
+    async fn round_trip(&mut self) -> anyhow::Result<()> {
+        self.ping
+            .send(vec![Bytes::from_static(b"p"), self.payload.clone()])
+            .await?;
+        tokio::time::timeout(ROUND_TRIP_TIMEOUT, self.pongs.recv()).await??;
+        Ok(())
+    }
+}
+
+/// Makes `count` round trips, keeping their times in `times` unless warming up.
+async fn time_block(
+    pinger: &mut impl Pinger,
+    count: usize,
+    mut times: Option<&mut Vec<Duration>>,
+) -> anyhow::Result<()> {
+    for _ in 0..count {
+        let start = Instant::now();
+        pinger.round_trip().await?;
+        if let Some(times) = times.as_mut() {
+            times.push(start.elapsed());
+        }
+    }
+    Ok(())
+}
+
+/// Times the round trips of both systems in alternating blocks, after a warm-up block of
+/// each; the p50 and p99 rows, their figure names ending in `suffix`.
+pub(crate) async fn alternate(
+    pinion: &mut impl Pinger,
+    bare: &mut impl Pinger,
+    transport: &'static str,
+    size: usize,
+    suffix: &str,
+) -> anyhow::Result<Vec<Row>> {
+    let n = round_trips(size);
+    let (mut p, mut b) = (Vec::new(), Vec::new());
+    for block in 0..BLOCKS + 1 {
+        let warm_up = block == 0;
+        time_block(pinion, n / BLOCKS, (!warm_up).then_some(&mut p)).await?;
+        time_block(bare, n / BLOCKS, (!warm_up).then_some(&mut b)).await?;
+    }
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let (p50, b50) = (median(&mut p), median(&mut b));
     let (p99, b99) = (percentile(&p, 0.99), percentile(&b, 0.99));
     let row = |what: &str, pinion: Duration, bare: Duration| Row {
-        what: what.to_owned(),
+        what: format!("{what}{suffix}"),
         transport,
         size,
         pinion: us(pinion),

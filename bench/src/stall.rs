@@ -7,11 +7,9 @@
 //! subscriber received every message; and whether the stalled one received again.
 
 use crate::netns;
+use crate::role::{Place, Role};
 use crate::util::rss_bytes;
 use pinion::prelude::*;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const TOPIC: &str = "stall_data";
@@ -20,100 +18,6 @@ const TOPIC: &str = "stall_data";
 struct Blob {
     seq: u64,
     data: Vec<u8>,
-}
-
-/// A child process of the benchmark whose stdout lines arrive on a channel.
-struct Role {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    last: String,
-}
-
-impl Role {
-    fn spawn(place: &Place, args: &[String]) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe()?;
-        let mut command = match &place.namespace {
-            Some(ns) => {
-                let mut c = Command::new("ip");
-                c.args(["netns", "exec", ns]).arg(exe);
-                c
-            }
-            None => Command::new(exe),
-        };
-        command
-            .arg("role")
-            .args(args)
-            .env("PINION_MASTER", &place.master)
-            .env("PINION_HOST", &place.host)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped());
-        if let Some(ip) = &place.ip {
-            command.env("PINION_IP", ip);
-        }
-        let mut child = command.spawn()?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stdout"))?;
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Ok(Self {
-            child,
-            lines,
-            last: String::new(),
-        })
-    }
-
-    /// Waits for a line starting with `prefix`.
-    fn expect(&mut self, prefix: &str, timeout: Duration) -> anyhow::Result<String> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = self
-                .lines
-                .recv_timeout(left)
-                .map_err(|_| anyhow::anyhow!("no `{prefix}` line within {timeout:?}"))?;
-            self.last.clone_from(&line);
-            if line.starts_with(prefix) {
-                return Ok(line);
-            }
-        }
-    }
-
-    /// The newest line printed so far.
-    fn latest(&mut self) -> &str {
-        while let Ok(line) = self.lines.try_recv() {
-            self.last = line;
-        }
-        &self.last
-    }
-
-    fn signal(&self, signal: nix::sys::signal::Signal) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), signal);
-    }
-}
-
-impl Drop for Role {
-    fn drop(&mut self) {
-        self.signal(nix::sys::signal::Signal::SIGCONT);
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Where a role process runs.
-#[derive(Debug, Clone)]
-struct Place {
-    master: String,
-    host: String,
-    ip: Option<String>,
-    namespace: Option<String>,
 }
 
 /// How one subscriber stalls.
@@ -280,7 +184,7 @@ fn one_run(
         ],
     )?;
     publisher.expect("ready", ready)?;
-    let pid = publisher.child.id();
+    let pid = publisher.pid();
     let start = rss_bytes(pid).unwrap_or(0);
     set_stalled(stall, link, &victim, true)?;
     let mut series = Vec::new();

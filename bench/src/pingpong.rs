@@ -1,0 +1,99 @@
+//! Round-trip latency with the pong side in a process of its own, as nodes are deployed:
+//! the ping side runs in this process, the echo in a child (`pinion-bench role
+//! pong|bare-pong`) with its own runtime, of the same kind as this process's. With both sides in one process,
+//! three threads of one process share the two vCPUs, and where the kernel puts them
+//! moves a round trip by more than the difference between the systems.
+
+use crate::baseline::{BarePub, BareSub};
+use crate::pubsub::{alternate, reliable, BarePinger, Payload, PinionPinger, Row};
+use crate::role::{Place, Role};
+use pinion::prelude::*;
+use std::time::Duration;
+
+/// Time allowed for a child to start and connect.
+const READY: Duration = Duration::from_secs(15);
+
+/// The latency rows of one transport and size, the pong sides in child processes.
+pub async fn latency(
+    master: &str,
+    dir: &std::path::Path,
+    transport: &'static str,
+    size: usize,
+    one_thread: bool,
+) -> anyhow::Result<Vec<Row>> {
+    // The children run on the same kind of runtime as this process.
+    let threads = [
+        "--threads".to_owned(),
+        if one_thread { "1" } else { "2" }.to_owned(),
+    ];
+    let (ha, hb) = crate::pubsub::hosts(transport);
+    let place = Place {
+        master: master.to_owned(),
+        host: hb.to_owned(),
+        ip: None,
+        namespace: None,
+    };
+    let ping_node = Node::init(crate::pubsub::node_options(master, "lat_ping", ha)).await?;
+    let mut pinion = PinionPinger::new(&ping_node, size).await?;
+    let pong = ready(Role::spawn(
+        &place,
+        &[&["pong".to_owned()][..], &threads].concat(),
+    )?)
+    .await?;
+    pinion.connected().await?;
+
+    let (bare_ping, ping_ep) =
+        BarePub::bind(&crate::pubsub::bare_endpoint(dir, transport, "ping")).await?;
+    let pong_bind = crate::pubsub::bare_endpoint(dir, transport, "pong");
+    let args = [&["bare-pong".to_owned(), ping_ep, pong_bind][..], &threads].concat();
+    let mut bare_pong = Role::spawn(&place, &args)?;
+    let (bare_pong, line) = tokio::task::spawn_blocking(move || {
+        let line = bare_pong.expect("ready ", READY)?;
+        anyhow::Ok((bare_pong, line))
+    })
+    .await??;
+    let pong_ep = line.trim_start_matches("ready ").to_owned();
+    let bare_pongs = BareSub::connect(&pong_ep, "p").await?;
+    let mut bare = BarePinger::new(bare_ping, bare_pongs, size).await?;
+
+    let rows = alternate(&mut pinion, &mut bare, transport, size, ", pong apart").await;
+    drop((pong, bare_pong));
+    ping_node.close().await;
+    rows
+}
+
+/// Waits, off the runtime, for a child's `ready` line.
+async fn ready(mut role: Role) -> anyhow::Result<Role> {
+    tokio::task::spawn_blocking(move || {
+        role.expect("ready", READY)?;
+        Ok(role)
+    })
+    .await?
+}
+
+/// `role pong`: a node that republishes on `lat/pong` what arrives on `lat/ping`.
+pub async fn pong() -> anyhow::Result<()> {
+    let node = Node::init(pinion::NodeOptions::from_env("lat_pong")).await?;
+    let mut pings = node.subscribe::<Payload>("lat/ping").await?;
+    let pong = node
+        .advertise_with::<Payload>("lat/pong", reliable())
+        .await?;
+    tokio::time::timeout(READY, pong.wait_for_subscribers(1)).await??;
+    println!("ready");
+    while let Some(m) = pings.recv().await {
+        pong.publish(&m).await?;
+    }
+    Ok(())
+}
+
+/// `role bare-pong PING_ENDPOINT BIND`: a bare PUB bound at BIND that sends back what a
+/// bare SUB of PING_ENDPOINT receives; prints `ready ENDPOINT` once bound.
+pub async fn bare_pong(ping: &str, bind: &str) -> anyhow::Result<()> {
+    let (mut pong, endpoint) = BarePub::bind(bind).await?;
+    let mut pings = BareSub::connect(ping, "p").await?;
+    println!("ready {endpoint}");
+    while let Ok(frames) = pings.recv().await {
+        pong.send(frames).await?;
+    }
+    Ok(())
+}
