@@ -1,7 +1,7 @@
 //! Round-trip latency with the pong side in a process of its own, as nodes are deployed:
 //! the ping side runs in this process, the echo in a child (`pinion-bench role
-//! pong|bare-pong`) with its own runtime, of the same kind as this process's. With both sides in one process,
-//! three threads of one process share the two vCPUs, and where the kernel puts them
+//! pong|bare-pong`) with a runtime of the same kind as this process's. With both sides
+//! in one process, three threads share the two vCPUs, and where the kernel puts them
 //! moves a round trip by more than the difference between the systems.
 
 use crate::baseline::{BarePub, BareSub};
@@ -22,10 +22,13 @@ pub async fn latency(
     one_thread: bool,
 ) -> anyhow::Result<Vec<Row>> {
     // The children run on the same kind of runtime as this process.
-    let threads = [
-        "--threads".to_owned(),
-        if one_thread { "1" } else { "2" }.to_owned(),
-    ];
+    let threads = if one_thread { "1" } else { "2" };
+    let role_args = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .chain(&["--threads", threads])
+            .map(|a| (*a).to_owned())
+            .collect()
+    };
     let (ha, hb) = crate::pubsub::hosts(transport);
     let place = Place {
         master: master.to_owned(),
@@ -35,18 +38,13 @@ pub async fn latency(
     };
     let ping_node = Node::init(crate::pubsub::node_options(master, "lat_ping", ha)).await?;
     let mut pinion = PinionPinger::new(&ping_node, size).await?;
-    let pong = ready(Role::spawn(
-        &place,
-        &[&["pong".to_owned()][..], &threads].concat(),
-    )?)
-    .await?;
+    let pong = ready(Role::spawn(&place, &role_args(&["pong"]))?).await?;
     pinion.connected().await?;
 
     let (bare_ping, ping_ep) =
         BarePub::bind(&crate::pubsub::bare_endpoint(dir, transport, "ping")).await?;
     let pong_bind = crate::pubsub::bare_endpoint(dir, transport, "pong");
-    let args = [&["bare-pong".to_owned(), ping_ep, pong_bind][..], &threads].concat();
-    let mut bare_pong = Role::spawn(&place, &args)?;
+    let mut bare_pong = Role::spawn(&place, &role_args(&["bare-pong", &ping_ep, &pong_bind]))?;
     let (bare_pong, line) = tokio::task::spawn_blocking(move || {
         let line = bare_pong.expect("ready ", READY)?;
         anyhow::Ok((bare_pong, line))
