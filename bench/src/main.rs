@@ -61,10 +61,8 @@ fn main() -> anyhow::Result<()> {
     }
     let mut all: Vec<String> = std::env::args().skip(1).collect();
     let check = all.iter().any(|a| a == "--check");
-    let pong_apart = all.iter().any(|a| a == "--pong-apart");
-    all.retain(|a| a != "--check" && a != "--pong-apart");
-    let mut selection = selection(&mut all)?;
-    selection.pong_apart = pong_apart;
+    all.retain(|a| a != "--check");
+    let selection = selection(&mut all)?;
     let args = all;
     let what = args.first().map(String::as_str).unwrap_or("discovery");
     let number = |i: usize, default: f64| -> anyhow::Result<f64> {
@@ -158,10 +156,15 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Takes `--via ipc|tcp`, `--subs N`, `--threads 1|2` and `--only pinion|bare` out of
-/// `args`: which rows run, on how many threads, and whether one system runs alone.
+/// Takes `--via ipc|tcp`, `--subs N`, `--threads 1|2`, `--pong-apart` and `--only
+/// pinion|bare` out of `args`: which rows run, on how many threads, where the pong sides
+/// run, and whether one system runs alone.
 fn selection(args: &mut Vec<String>) -> anyhow::Result<pubsub::Selection> {
     let mut selection = pubsub::Selection::default();
+    if let Some(at) = args.iter().position(|a| a == "--pong-apart") {
+        args.remove(at);
+        selection.pong_apart = true;
+    }
     let mut take = |flag: &str| -> anyhow::Result<Option<String>> {
         let Some(at) = args.iter().position(|a| a == flag) else {
             return Ok(None);

@@ -38,18 +38,14 @@ pub async fn latency(
     };
     let ping_node = Node::init(crate::pubsub::node_options(master, "lat_ping", ha)).await?;
     let mut pinion = PinionPinger::new(&ping_node, size).await?;
-    let pong = ready(Role::spawn(&place, &role_args(&["pong"]))?).await?;
+    let (pong, _) = ready(Role::spawn(&place, &role_args(&["pong"]))?, "ready").await?;
     pinion.connected().await?;
 
     let (bare_ping, ping_ep) =
         BarePub::bind(&crate::pubsub::bare_endpoint(dir, transport, "ping")).await?;
     let pong_bind = crate::pubsub::bare_endpoint(dir, transport, "pong");
-    let mut bare_pong = Role::spawn(&place, &role_args(&["bare-pong", &ping_ep, &pong_bind]))?;
-    let (bare_pong, line) = tokio::task::spawn_blocking(move || {
-        let line = bare_pong.expect("ready ", READY)?;
-        anyhow::Ok((bare_pong, line))
-    })
-    .await??;
+    let bare_pong = Role::spawn(&place, &role_args(&["bare-pong", &ping_ep, &pong_bind]))?;
+    let (bare_pong, line) = ready(bare_pong, "ready ").await?;
     let pong_ep = line.trim_start_matches("ready ").to_owned();
     let bare_pongs = BareSub::connect(&pong_ep, "p").await?;
     let mut bare = BarePinger::new(bare_ping, bare_pongs, size).await?;
@@ -60,11 +56,12 @@ pub async fn latency(
     rows
 }
 
-/// Waits, off the runtime, for a child's `ready` line.
-async fn ready(mut role: Role) -> anyhow::Result<Role> {
+/// Waits, off the runtime, for a child's line starting with `prefix`; the child and the
+/// line.
+async fn ready(mut role: Role, prefix: &'static str) -> anyhow::Result<(Role, String)> {
     tokio::task::spawn_blocking(move || {
-        role.expect("ready", READY)?;
-        Ok(role)
+        let line = role.expect(prefix, READY)?;
+        Ok((role, line))
     })
     .await?
 }

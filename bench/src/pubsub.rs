@@ -204,6 +204,7 @@ async fn latency(
         .advertise_with::<Payload>("lat/pong", reliable())
         .await?;
     let mut pinion = PinionPinger::new(&ping_node, size).await?;
+    pinion.connected().await?;
     handshake(pong.wait_for_subscribers(1)).await?;
     let echo = tokio::spawn(async move {
         while let Some(m) = pings.recv().await {
