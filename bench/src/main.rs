@@ -10,7 +10,8 @@
 //!   thread, where no wake-up crosses threads, so that what remains between them is
 //!   the work each does per message (steadier than the default two workers).
 //!   `pubsub --pong-apart` runs the latency figures' pong sides in processes of their
-//!   own, as nodes are deployed.
+//!   own, as nodes are deployed. `--repeat N` measures every row N times, each time set
+//!   up anew, and shows each row's median run with every run's ratio beside it.
 //! - `startup [N,N...] [ROUNDS]`: N node processes until every listener has its first
 //!   message (all registered and connected), beside spawning N processes of the same
 //!   binaries; the master's CPU and RSS.
@@ -45,7 +46,9 @@ mod netns;
 mod pingpong;
 mod pubsub;
 mod role;
+mod rows;
 mod stall;
+mod throughput;
 mod util;
 
 #[global_allocator]
@@ -124,7 +127,7 @@ fn main() -> anyhow::Result<()> {
             } else {
                 runtime.block_on(pubsub::run(&sizes, figures, &selection))?
             };
-            pubsub::print(&rows);
+            rows::print(&rows);
             Ok(())
         }
         "startup" => {
@@ -142,7 +145,7 @@ fn main() -> anyhow::Result<()> {
                 pubsub::Figures::Both,
                 &pubsub::Selection::default(),
             ))?;
-            pubsub::print(&rows);
+            rows::print(&rows);
             for n in GRAPH_SIZES {
                 graph::startup(n, 3)?;
             }
@@ -156,9 +159,9 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Takes `--via ipc|tcp`, `--subs N`, `--threads 1|2`, `--pong-apart` and `--only
-/// pinion|bare` out of `args`: which rows run, on how many threads, where the pong sides
-/// run, and whether one system runs alone.
+/// Takes `--via ipc|tcp`, `--subs N`, `--threads 1|2`, `--pong-apart`, `--repeat N` and
+/// `--only pinion|bare` out of `args`: which rows run, on how many threads, where the pong
+/// sides run, how many times, and whether one system runs alone.
 fn selection(args: &mut Vec<String>) -> anyhow::Result<pubsub::Selection> {
     let mut selection = pubsub::Selection::default();
     if let Some(at) = args.iter().position(|a| a == "--pong-apart") {
@@ -196,6 +199,13 @@ fn selection(args: &mut Vec<String>) -> anyhow::Result<pubsub::Selection> {
             "2" => false,
             other => anyhow::bail!("--threads {other}: expected 1 or 2"),
         };
+    }
+    if let Some(repeat) = take("--repeat")? {
+        let n: usize = repeat
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--repeat {repeat}: {e}"))?;
+        anyhow::ensure!(n > 0, "--repeat 0: at least one run");
+        selection.repeat = n;
     }
     if let Some(only) = take("--only")? {
         selection.only = Some(match only.as_str() {

@@ -5,8 +5,9 @@
 //! moves a round trip by more than the difference between the systems.
 
 use crate::baseline::{BarePub, BareSub};
-use crate::pubsub::{alternate, reliable, BarePinger, Payload, PinionPinger, Row};
+use crate::pubsub::{alternate, reliable, BarePinger, Payload, PinionPinger};
 use crate::role::{Place, Role};
+use crate::rows::Row;
 use pinion::prelude::*;
 use std::time::Duration;
 

@@ -1,16 +1,15 @@
-//! Pub/sub latency and throughput, Pinion beside the bare `zeromq` crate.
+//! Pub/sub latency and throughput, Pinion beside the bare `zeromq` crate: the run of
+//! every row (`run`), and the latency figure.
 //!
 //! Latency: a ping node publishes a message of SIZE bytes, a pong node republishes what
 //! it receives, and the ping node times the round trip. The bare baseline does the same
-//! with two PUB/SUB pairs and the payload as one frame. Throughput: one publisher sends
-//! COUNT messages as fast as it can to 1 or 4 subscribers; measured is what arrives per
-//! second, what is lost, and the process's CPU time per message delivered (steadier
-//! than the rate on a shared machine). Pinion's publisher and subscribers are reliable
-//! there (they wait for room instead of dropping), as the bare PUB queues everything.
-//! Both sides run in this process on the same runtime, and the two systems alternate in
-//! blocks so that the machine's noise falls on both.
-
+//! with two PUB/SUB pairs and the payload as one frame. Here both sides run in this
+//! process on the same runtime; `pingpong.rs` puts the pong sides in processes of their
+//! own. The two systems alternate in blocks so that the machine's noise falls on both.
+//! Throughput is in `throughput.rs`; rows and their repetitions in `rows.rs`.
 use crate::baseline::{BarePub, BareSub};
+use crate::rows::Row;
+use crate::throughput::{throughput, Place};
 use crate::util::median;
 use bytes::Bytes;
 use pinion::prelude::*;
@@ -21,6 +20,15 @@ use std::time::{Duration, Instant};
 #[message(name = "bench/Payload")]
 pub struct Payload {
     data: pinion::Blob,
+}
+
+impl Payload {
+    /// `size` bytes of payload.
+    pub fn of_size(size: usize) -> Self {
+        Self {
+            data: vec![7; size].into(),
+        }
+    }
 }
 
 /// The message sizes measured.
@@ -41,47 +49,6 @@ fn round_trips(size: usize) -> usize {
         _ => 200,
     }
 }
-
-/// Alternating rounds of the throughput figure; the best of each system's rates is
-/// compared, and the median of the rounds' own ratios is noted. A round takes 40 to
-/// 150 ms, so that one pause of a shared machine spoils a round, not the figure: with
-/// two rounds, runs of the same build differed by 0.3 at 1 MiB.
-fn throughput_rounds(size: usize) -> usize {
-    if size <= 65536 {
-        10
-    } else {
-        8
-    }
-}
-
-fn throughput_count(size: usize) -> usize {
-    match size {
-        s if s <= 1024 => 50_000,
-        s if s <= 65536 => 5_000,
-        s if s <= 1 << 20 => 300,
-        _ => 80,
-    }
-}
-
-/// One row of results.
-#[derive(Debug, Clone)]
-pub struct Row {
-    pub what: String,
-    pub transport: &'static str,
-    pub size: usize,
-    pub pinion: f64,
-    pub bare: f64,
-    pub unit: &'static str,
-    pub note: String,
-}
-
-impl Row {
-    /// Pinion's figure over the baseline's; none if either system did not run.
-    pub fn ratio(&self) -> Option<f64> {
-        (self.pinion > 0.0 && self.bare > 0.0).then(|| self.pinion / self.bare)
-    }
-}
-
 /// Which figures a run measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Figures {
@@ -111,6 +78,8 @@ pub struct Selection {
     pub one_thread: bool,
     /// The latency figures' pong sides in processes of their own.
     pub pong_apart: bool,
+    /// How many times every row is measured; each row shows its median repetition.
+    pub repeat: usize,
 }
 
 impl Default for Selection {
@@ -121,11 +90,15 @@ impl Default for Selection {
             only: None,
             one_thread: false,
             pong_apart: false,
+            repeat: 1,
         }
     }
 }
 
-/// Runs the benchmarks; the rows of the table.
+/// Runs the benchmarks `selection.repeat` times, each time every row anew, and keeps of
+/// each row its median repetition (see [`crate::rows::median_of_runs`]); the rows of the
+/// table. Repetitions are the outer loop, so a noisy spell of the machine falls on one
+/// repetition of many rows rather than on every repetition of one.
 pub async fn run(
     sizes: &[usize],
     figures: Figures,
@@ -134,29 +107,48 @@ pub async fn run(
     let endpoint = crate::util::serve_master("tcp://127.0.0.1:0").await?;
     let dir = std::env::temp_dir().join(format!("pinion-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    let mut runs = Vec::new();
+    for repetition in 1..=selection.repeat.max(1) {
+        let place = |transport| Place {
+            master: &endpoint,
+            dir: &dir,
+            transport,
+        };
+        runs.push(run_once(sizes, figures, selection, place, repetition).await?);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    crate::rows::median_of_runs(runs)
+}
+
+/// Every row once.
+async fn run_once<'a>(
+    sizes: &[usize],
+    figures: Figures,
+    selection: &Selection,
+    place: impl Fn(&'static str) -> Place<'a>,
+    repetition: usize,
+) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for &transport in &selection.transports {
+        let Place { master, dir, .. } = place(transport);
         for &size in sizes {
-            eprintln!("pubsub: {transport} {size} B");
+            eprintln!(
+                "pubsub: {transport} {size} B (run {repetition} of {})",
+                selection.repeat.max(1)
+            );
             if figures == Figures::Both {
                 rows.extend(if selection.pong_apart {
-                    crate::pingpong::latency(&endpoint, &dir, transport, size, selection.one_thread)
+                    crate::pingpong::latency(master, dir, transport, size, selection.one_thread)
                         .await?
                 } else {
-                    latency(&endpoint, &dir, transport, size).await?
+                    latency(master, dir, transport, size).await?
                 });
             }
             for &subscribers in &selection.subscribers {
-                let place = Place {
-                    master: &endpoint,
-                    dir: &dir,
-                    transport,
-                };
-                rows.push(throughput(place, size, subscribers, selection.only).await?);
+                rows.push(throughput(place(transport), size, subscribers, selection.only).await?);
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(rows)
 }
 
@@ -266,9 +258,7 @@ impl PinionPinger {
                 .advertise_with::<Payload>("lat/ping", reliable())
                 .await?,
             pongs: node.subscribe::<Payload>("lat/pong").await?,
-            blob: Payload {
-                data: vec![7; size].into(),
-            },
+            blob: Payload::of_size(size),
         })
     }
 
@@ -383,6 +373,7 @@ pub(crate) async fn alternate(
         bare: us(bare),
         unit: "µs",
         note: format!("{} round trips each", p.len()),
+        runs: Vec::new(),
     };
     Ok(vec![
         row("latency p50", p50, b50),
@@ -391,7 +382,7 @@ pub(crate) async fn alternate(
 }
 
 /// A subscriber handshake, bounded: a benchmark that waits for ever measures nothing.
-async fn handshake(
+pub(crate) async fn handshake(
     wait: impl std::future::Future<Output = pinion::Result<()>>,
 ) -> anyhow::Result<()> {
     tokio::time::timeout(Duration::from_secs(10), wait)
@@ -407,272 +398,4 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
     }
     let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
     sorted[i.min(sorted.len() - 1)]
-}
-
-/// Where a figure runs: the master, the directory for ipc sockets, the transport.
-#[derive(Debug, Clone, Copy)]
-struct Place<'a> {
-    master: &'a str,
-    dir: &'a std::path::Path,
-    transport: &'static str,
-}
-
-async fn throughput(
-    place: Place<'_>,
-    size: usize,
-    subscribers: usize,
-    only: Option<System>,
-) -> anyhow::Result<Row> {
-    let Place {
-        master,
-        dir,
-        transport,
-    } = place;
-    let count = throughput_count(size);
-    let (ha, hb) = hosts(transport);
-    let topic = format!("thr/s{size}n{subscribers}");
-    let pub_node = Node::init(node_options(master, "thr_pub", ha)).await?;
-    // Reliable on both sides: the bare PUB queues a whole burst, so compare with a
-    // publisher that waits for room rather than one that drops past its window.
-    let publisher = pub_node
-        .advertise_with::<Payload>(
-            &topic,
-            AdvertiseOptions::reliable().max_block(Duration::from_secs(5)),
-        )
-        .await?;
-    let mut sub_nodes = Vec::new();
-    let mut subs = Vec::new();
-    for i in 0..subscribers {
-        let node = Node::init(node_options(master, &format!("thr_sub{i}"), hb)).await?;
-        subs.push(
-            node.subscribe_with::<Payload>(&topic, SubscribeOptions::queue(1000).reliable())
-                .await?,
-        );
-        sub_nodes.push(node);
-    }
-    handshake(publisher.wait_for_subscribers(subscribers)).await?;
-
-    let (mut bare_pub, ep) = BarePub::bind(&bare_endpoint(dir, transport, "thr")).await?;
-    let mut bare_subs = Vec::new();
-    for _ in 0..subscribers {
-        bare_subs.push(BareSub::connect(&ep, "t").await?);
-    }
-    // Until every bare subscriber gets one (no handshake).
-    let probe = vec![Bytes::from_static(b"t"), Bytes::from_static(b"probe")];
-    for s in &mut bare_subs {
-        for _ in 0..10_000 {
-            bare_pub.send(probe.clone()).await?;
-            if tokio::time::timeout(Duration::from_millis(2), s.recv())
-                .await
-                .is_ok()
-            {
-                break;
-            }
-        }
-    }
-    for s in &mut bare_subs {
-        while tokio::time::timeout(Duration::from_millis(20), s.recv())
-            .await
-            .is_ok()
-        {}
-    }
-
-    let blob = Payload {
-        data: vec![7; size].into(),
-    };
-    let payload = Bytes::from(vec![7u8; size]);
-    let (mut p_rate, mut b_rate) = (Vec::new(), Vec::new());
-    let (mut p_lost, mut b_lost) = (0usize, 0usize);
-    let (mut p_cpu, mut b_cpu) = (Vec::new(), Vec::new());
-    let (mut p_allocs, mut b_allocs) = (Vec::new(), Vec::new());
-    let rounds = throughput_rounds(size);
-    let run_pinion = only != Some(System::Bare);
-    let run_bare = only != Some(System::Pinion);
-    for round in 0..rounds * 2 {
-        let pinion_turn = round % 2 == 0;
-        if (pinion_turn && !run_pinion) || (!pinion_turn && !run_bare) {
-            continue;
-        }
-        if pinion_turn {
-            let counters = subs.drain(..).map(|s| count_arrivals(s, count)).collect();
-            let cpu = cpu_seconds();
-            let allocs = crate::allocations::count();
-            let start = Instant::now();
-            for _ in 0..count {
-                publisher.publish(&blob).await?;
-            }
-            let (got, end) = gather(counters, &mut subs).await;
-            p_cpu.push((cpu_seconds() - cpu) / got.max(1) as f64);
-            p_allocs.push((crate::allocations::count() - allocs) as f64 / got.max(1) as f64);
-            p_rate.push(got as f64 / (end - start).as_secs_f64() / subscribers as f64);
-            p_lost += count * subscribers - got;
-        } else {
-            let counters = bare_subs
-                .drain(..)
-                .map(|s| count_arrivals(s, count))
-                .collect();
-            let cpu = cpu_seconds();
-            let allocs = crate::allocations::count();
-            let start = Instant::now();
-            for _ in 0..count {
-                bare_pub
-                    .send(vec![Bytes::from_static(b"t"), payload.clone()])
-                    .await?;
-            }
-            let (got, end) = gather(counters, &mut bare_subs).await;
-            b_cpu.push((cpu_seconds() - cpu) / got.max(1) as f64);
-            b_allocs.push((crate::allocations::count() - allocs) as f64 / got.max(1) as f64);
-            b_rate.push(got as f64 / (end - start).as_secs_f64() / subscribers as f64);
-            b_lost += count * subscribers - got;
-        }
-    }
-    pub_node.close().await;
-    for n in sub_nodes {
-        n.close().await;
-    }
-    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
-    let mut round_ratios: Vec<f64> = p_rate.iter().zip(&b_rate).map(|(p, b)| p / b).collect();
-    round_ratios.sort_by(f64::total_cmp);
-    let median_ratio = round_ratios
-        .get(round_ratios.len() / 2)
-        .map_or("-".to_owned(), |x| format!("{x:.2}"));
-    // The least of a figure's rounds, scaled; "-" for a system that did not run.
-    let least = |v: &[f64], scale: f64, decimals: usize| {
-        v.iter()
-            .copied()
-            .reduce(f64::min)
-            .map_or("-".to_owned(), |x| format!("{:.*}", decimals, x * scale))
-    };
-    // What each system was sent (a system that did not run lost nothing).
-    let total = (rounds * count * subscribers).max(1);
-    Ok(Row {
-        what: format!("throughput, {subscribers} sub"),
-        transport,
-        size,
-        pinion: best(&p_rate),
-        bare: best(&b_rate),
-        unit: "msg/s",
-        note: format!(
-            "median of the rounds' ratios {median_ratio}; lost pinion {:.1}% bare {:.1}%; per delivery: cpu pinion {} µs bare {} µs, allocations pinion {} bare {}",
-            100.0 * p_lost as f64 / total as f64,
-            100.0 * b_lost as f64 / total as f64,
-            least(&p_cpu, 1e6, 2),
-            least(&b_cpu, 1e6, 2),
-            least(&p_allocs, 1.0, 1),
-            least(&b_allocs, 1.0, 1),
-        ),
-    })
-}
-
-/// A receiver whose arrivals the throughput figure counts.
-trait Arrivals: Send + 'static {
-    /// Waits for the next message; false if there is none (closed or failed).
-    fn arrive(&mut self) -> impl std::future::Future<Output = bool> + Send;
-}
-
-impl Arrivals for Subscriber<Payload> {
-    async fn arrive(&mut self) -> bool {
-        self.recv().await.is_some()
-    }
-}
-
-impl Arrivals for BareSub {
-    async fn arrive(&mut self) -> bool {
-        self.recv().await.is_ok()
-    }
-}
-
-/// Counts up to `count` arrivals, until half a second passes without one; hands back the
-/// count, the time of the last arrival and the receiver.
-fn count_arrivals<S: Arrivals>(
-    mut s: S,
-    count: usize,
-) -> tokio::task::JoinHandle<(usize, Instant, S)> {
-    tokio::spawn(async move {
-        let mut got = 0;
-        let mut last = Instant::now();
-        while got < count {
-            match tokio::time::timeout(Duration::from_millis(500), s.arrive()).await {
-                Ok(true) => {
-                    got += 1;
-                    last = Instant::now();
-                }
-                _ => break,
-            }
-        }
-        (got, last, s)
-    })
-}
-
-/// Waits for the counting tasks; the messages received in all and when the last arrived.
-async fn gather<S>(
-    tasks: Vec<tokio::task::JoinHandle<(usize, Instant, S)>>,
-    back: &mut Vec<S>,
-) -> (usize, Instant) {
-    let mut got = 0;
-    let mut end: Option<Instant> = None;
-    for t in tasks {
-        if let Ok((n, last, s)) = t.await {
-            got += n;
-            end = Some(end.map_or(last, |e| e.max(last)));
-            back.push(s);
-        }
-    }
-    (got, end.unwrap_or_else(Instant::now))
-}
-
-/// Prints the rows as a table, then one JSON line.
-#[allow(clippy::print_stdout)]
-pub fn print(rows: &[Row]) {
-    println!(
-        "{:<20} {:<4} {:>8} {:>14} {:>14} {:>7}  note",
-        "figure", "via", "size", "pinion", "bare zeromq", "ratio"
-    );
-    for r in rows {
-        println!(
-            "{:<20} {:<4} {:>8} {:>10.1} {:<3} {:>10.1} {:<3} {:>7}  {}",
-            r.what,
-            r.transport,
-            human(r.size),
-            r.pinion,
-            r.unit,
-            r.bare,
-            r.unit,
-            r.ratio().map_or("-".to_owned(), |x| format!("{x:.2}")),
-            r.note
-        );
-    }
-    let json: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            format!(
-                "{{\"figure\":\"{}\",\"transport\":\"{}\",\"size\":{},\"pinion\":{:.3},\"bare\":{:.3},\"unit\":\"{}\",\"ratio\":{}}}",
-                r.what,
-                r.transport,
-                r.size,
-                r.pinion,
-                r.bare,
-                r.unit,
-                r.ratio().map_or("null".to_owned(), |x| format!("{x:.3}"))
-            )
-        })
-        .collect();
-    println!("{{\"bench\":\"pubsub\",\"rows\":[{}]}}", json.join(","));
-}
-
-fn human(size: usize) -> String {
-    match size {
-        s if s >= 1 << 20 => format!("{} MiB", s >> 20),
-        s if s >= 1 << 10 => format!("{} KiB", s >> 10),
-        s => format!("{s} B"),
-    }
-}
-
-/// CPU time (user and system) this process has used, in seconds.
-fn cpu_seconds() -> f64 {
-    use nix::sys::resource::{getrusage, UsageWho};
-    let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
-    getrusage(UsageWho::RUSAGE_SELF)
-        .map(|u| seconds(u.user_time()) + seconds(u.system_time()))
-        .unwrap_or(0.0)
 }

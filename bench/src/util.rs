@@ -37,3 +37,12 @@ pub fn threads(pid: u32) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("Threads:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// CPU time (user and system) this process has used, in seconds.
+pub fn cpu_seconds() -> f64 {
+    use nix::sys::resource::{getrusage, UsageWho};
+    let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 * 1e-6;
+    getrusage(UsageWho::RUSAGE_SELF)
+        .map(|u| seconds(u.user_time()) + seconds(u.system_time()))
+        .unwrap_or(0.0)
+}
