@@ -3,6 +3,10 @@
 //! - `discovery [ROUNDS]`: new publisher to first message, beside a bare PUB/SUB pair.
 //! - `pubsub [SIZE...]`: round-trip latency (p50, p99) and throughput with 1 and 4
 //!   subscribers, over ipc and tcp, beside the bare `zeromq` crate.
+//! - `latency [SIZE...] [--via ipc|tcp] [--gap-ms MS]`: the latency rows of `pubsub`
+//!   alone; with `--gap-ms`, sparse traffic: a pause of MS before every round trip (all
+//!   threads idle when a message comes, as with a sensor at a few hundred Hz), the two
+//!   systems taking turns one round trip at a time.
 //! - `throughput [SIZE...] [--via ipc|tcp] [--subs N] [--only pinion|bare]`: the
 //!   throughput rows of `pubsub` alone; those of one transport or subscriber count, and
 //!   one system alone (rows without a ratio), so that `perf` sees one side at a time.
@@ -103,11 +107,11 @@ fn main() -> anyhow::Result<()> {
             number(3, 65536.0)? as usize,
             check,
         ),
-        "pubsub" | "throughput" => {
-            let figures = if what == "pubsub" {
-                pubsub::Figures::Both
-            } else {
-                pubsub::Figures::Throughput
+        "pubsub" | "throughput" | "latency" => {
+            let figures = match what {
+                "pubsub" => pubsub::Figures::Both,
+                "throughput" => pubsub::Figures::Throughput,
+                _ => pubsub::Figures::Latency,
             };
             let sizes: Vec<usize> = if args.len() > 1 {
                 args[1..]
@@ -155,13 +159,14 @@ fn main() -> anyhow::Result<()> {
         "footprint" => graph::footprint(),
         "codec" => codec::run(),
         "role" => runtime.block_on(role::run(&args[1..])),
-        other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `throughput`, `codec`, `startup`, `launch`, `footprint` or `stall`"),
+        other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `latency`, `throughput`, `codec`, `startup`, `launch`, `footprint` or `stall`"),
     }
 }
 
-/// Takes `--via ipc|tcp`, `--subs N`, `--threads 1|2`, `--pong-apart`, `--repeat N` and
-/// `--only pinion|bare` out of `args`: which rows run, on how many threads, where the pong
-/// sides run, how many times, and whether one system runs alone.
+/// Takes `--via ipc|tcp`, `--subs N`, `--threads 1|2`, `--pong-apart`, `--repeat N`,
+/// `--gap-ms MS` and `--only pinion|bare` out of `args`: which rows run, on how many
+/// threads, where the pong sides run, how many times, how sparse the latency traffic is,
+/// and whether one system runs alone.
 fn selection(args: &mut Vec<String>) -> anyhow::Result<pubsub::Selection> {
     let mut selection = pubsub::Selection::default();
     if let Some(at) = args.iter().position(|a| a == "--pong-apart") {
@@ -206,6 +211,16 @@ fn selection(args: &mut Vec<String>) -> anyhow::Result<pubsub::Selection> {
             .map_err(|e| anyhow::anyhow!("--repeat {repeat}: {e}"))?;
         anyhow::ensure!(n > 0, "--repeat 0: at least one run");
         selection.repeat = n;
+    }
+    if let Some(gap) = take("--gap-ms")? {
+        let ms: u64 = gap
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--gap-ms {gap}: {e}"))?;
+        anyhow::ensure!(
+            ms > 0,
+            "--gap-ms 0: leave the flag out for back-to-back round trips"
+        );
+        selection.gap = Some(std::time::Duration::from_millis(ms));
     }
     if let Some(only) = take("--only")? {
         selection.only = Some(match only.as_str() {

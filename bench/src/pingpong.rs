@@ -20,10 +20,10 @@ pub async fn latency(
     dir: &std::path::Path,
     transport: &'static str,
     size: usize,
-    one_thread: bool,
+    selection: &crate::pubsub::Selection,
 ) -> anyhow::Result<Vec<Row>> {
     // The children run on the same kind of runtime as this process.
-    let threads = if one_thread { "1" } else { "2" };
+    let threads = if selection.one_thread { "1" } else { "2" };
     let role_args = |args: &[&str]| -> Vec<String> {
         args.iter()
             .chain(&["--threads", threads])
@@ -51,7 +51,19 @@ pub async fn latency(
     let bare_pongs = BareSub::connect(&pong_ep, "p").await?;
     let mut bare = BarePinger::new(bare_ping, bare_pongs, size).await?;
 
-    let rows = alternate(&mut pinion, &mut bare, transport, size, ", pong apart").await;
+    let suffix = match selection.gap {
+        Some(_) => ", pong apart, sparse",
+        None => ", pong apart",
+    };
+    let rows = alternate(
+        &mut pinion,
+        &mut bare,
+        transport,
+        size,
+        selection.gap,
+        suffix,
+    )
+    .await;
     drop((pong, bare_pong));
     ping_node.close().await;
     rows

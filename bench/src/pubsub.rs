@@ -37,6 +37,10 @@ pub const SIZES: [usize; 5] = [64, 1 << 10, 64 << 10, 1 << 20, 4 << 20];
 /// Alternating blocks per figure.
 const BLOCKS: usize = 8;
 
+/// Round trips of each system in sparse traffic (`--gap-ms`): each is preceded by a
+/// pause, so this many take a few seconds per figure.
+const SPARSE_ROUND_TRIPS: usize = 1000;
+
 /// Round trips per system. Small sizes take many: at 50 µs a round trip, the median of
 /// a few hundred moves by a third from run to run on a shared machine. Large sizes take
 /// at least 200, so that the p99 is not simply the slowest round trip (with 40 at
@@ -56,6 +60,8 @@ pub enum Figures {
     Both,
     /// Throughput only (quicker when working on the send or receive path).
     Throughput,
+    /// Latency only.
+    Latency,
 }
 
 /// One of the two systems a figure compares.
@@ -80,6 +86,8 @@ pub struct Selection {
     pub pong_apart: bool,
     /// How many times every row is measured; each row shows its median repetition.
     pub repeat: usize,
+    /// Sparse traffic in the latency figures: a pause before each round trip.
+    pub gap: Option<Duration>,
 }
 
 impl Default for Selection {
@@ -91,6 +99,7 @@ impl Default for Selection {
             one_thread: false,
             pong_apart: false,
             repeat: 1,
+            gap: None,
         }
     }
 }
@@ -136,15 +145,18 @@ async fn run_once<'a>(
                 "pubsub: {transport} {size} B (run {repetition} of {})",
                 selection.repeat.max(1)
             );
-            if figures == Figures::Both {
+            if figures != Figures::Throughput {
                 rows.extend(if selection.pong_apart {
-                    crate::pingpong::latency(master, dir, transport, size, selection.one_thread)
-                        .await?
+                    crate::pingpong::latency(master, dir, transport, size, selection).await?
                 } else {
-                    latency(master, dir, transport, size).await?
+                    latency(master, dir, transport, size, selection.gap).await?
                 });
             }
-            for &subscribers in &selection.subscribers {
+            let subscribers = match figures {
+                Figures::Latency => &[][..],
+                _ => &selection.subscribers,
+            };
+            for &subscribers in subscribers {
                 rows.push(throughput(place(transport), size, subscribers, selection.only).await?);
             }
         }
@@ -187,6 +199,7 @@ async fn latency(
     dir: &std::path::Path,
     transport: &'static str,
     size: usize,
+    gap: Option<Duration>,
 ) -> anyhow::Result<Vec<Row>> {
     let (ha, hb) = hosts(transport);
     let ping_node = Node::init(node_options(master, "lat_ping", ha)).await?;
@@ -219,7 +232,8 @@ async fn latency(
     });
     let mut bare = BarePinger::new(bare_ping, bare_pongs, size).await?;
 
-    let rows = alternate(&mut pinion, &mut bare, transport, size, "").await;
+    let suffix = if gap.is_some() { ", sparse" } else { "" };
+    let rows = alternate(&mut pinion, &mut bare, transport, size, gap, suffix).await;
     echo.abort();
     bare_echo.abort();
     ping_node.close().await;
@@ -330,13 +344,17 @@ impl Pinger for BarePinger {
     }
 }
 
-/// Makes `count` round trips, keeping their times in `times` unless warming up.
+/// Makes `count` round trips, each after a pause of `gap` if given, keeping their times in `times` unless warming up.
 async fn time_block(
     pinger: &mut impl Pinger,
     count: usize,
+    gap: Option<Duration>,
     mut times: Option<&mut Vec<Duration>>,
 ) -> anyhow::Result<()> {
     for _ in 0..count {
+        if let Some(gap) = gap {
+            tokio::time::sleep(gap).await;
+        }
         let start = Instant::now();
         pinger.round_trip().await?;
         if let Some(times) = times.as_mut() {
@@ -347,20 +365,28 @@ async fn time_block(
 }
 
 /// Times the round trips of both systems in alternating blocks, after a warm-up block of
-/// each; the p50 and p99 rows, their figure names ending in `suffix`.
+/// each; the p50 and p99 rows, their figure names ending in `suffix`. With a `gap`, the
+/// traffic is sparse (a sensor at a few hundred Hz): every thread of both sides has gone
+/// idle before each message, and the systems take turns one round trip at a time.
 pub(crate) async fn alternate(
     pinion: &mut impl Pinger,
     bare: &mut impl Pinger,
     transport: &'static str,
     size: usize,
+    gap: Option<Duration>,
     suffix: &str,
 ) -> anyhow::Result<Vec<Row>> {
-    let n = round_trips(size);
+    // Sparse: one round trip of each system in turn, after a pause each; otherwise
+    // back-to-back round trips in blocks.
+    let (blocks, len) = match gap {
+        Some(_) => (SPARSE_ROUND_TRIPS, 1),
+        None => (BLOCKS, round_trips(size) / BLOCKS),
+    };
     let (mut p, mut b) = (Vec::new(), Vec::new());
-    for block in 0..BLOCKS + 1 {
+    for block in 0..blocks + 1 {
         let warm_up = block == 0;
-        time_block(pinion, n / BLOCKS, (!warm_up).then_some(&mut p)).await?;
-        time_block(bare, n / BLOCKS, (!warm_up).then_some(&mut b)).await?;
+        time_block(pinion, len, gap, (!warm_up).then_some(&mut p)).await?;
+        time_block(bare, len, gap, (!warm_up).then_some(&mut b)).await?;
     }
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let (p50, b50) = (median(&mut p), median(&mut b));
