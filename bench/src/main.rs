@@ -5,8 +5,7 @@
 //!   subscribers, over ipc and tcp, beside the bare `zeromq` crate.
 //! - `latency [SIZE...] [--via ipc|tcp] [--gap-ms MS]`: the latency rows of `pubsub`
 //!   alone; with `--gap-ms`, sparse traffic: a pause of MS before every round trip (all
-//!   threads idle when a message comes, as with a sensor at a few hundred Hz), the two
-//!   systems taking turns one round trip at a time.
+//!   threads idle when a message comes, as with a sensor at a few hundred Hz).
 //! - `throughput [SIZE...] [--via ipc|tcp] [--subs N] [--only pinion|bare]`: the
 //!   throughput rows of `pubsub` alone; those of one transport or subscriber count, and
 //!   one system alone (rows without a ratio), so that `perf` sees one side at a time.

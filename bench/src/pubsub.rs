@@ -367,7 +367,10 @@ async fn time_block(
 /// Times the round trips of both systems in alternating blocks, after a warm-up block of
 /// each; the p50 and p99 rows, their figure names ending in `suffix`. With a `gap`, the
 /// traffic is sparse (a sensor at a few hundred Hz): every thread of both sides has gone
-/// idle before each message, and the systems take turns one round trip at a time.
+/// idle before each message. Blocks, not turns of one round trip: in one process, what
+/// one system does after its round trip (a timer, a thread still spinning) changes how
+/// warm the runtime is for the other's next one; taking turns one round trip at a time
+/// gave the bare pair 95 µs and Pinion 177 µs at ipc 64 B, each 156-166 µs alone.
 pub(crate) async fn alternate(
     pinion: &mut impl Pinger,
     bare: &mut impl Pinger,
@@ -376,14 +379,12 @@ pub(crate) async fn alternate(
     gap: Option<Duration>,
     suffix: &str,
 ) -> anyhow::Result<Vec<Row>> {
-    // Sparse: one round trip of each system in turn, after a pause each; otherwise
-    // back-to-back round trips in blocks.
-    let (blocks, len) = match gap {
-        Some(_) => (SPARSE_ROUND_TRIPS, 1),
-        None => (BLOCKS, round_trips(size) / BLOCKS),
+    let len = match gap {
+        Some(_) => SPARSE_ROUND_TRIPS / BLOCKS,
+        None => round_trips(size) / BLOCKS,
     };
     let (mut p, mut b) = (Vec::new(), Vec::new());
-    for block in 0..blocks + 1 {
+    for block in 0..BLOCKS + 1 {
         let warm_up = block == 0;
         time_block(pinion, len, gap, (!warm_up).then_some(&mut p)).await?;
         time_block(bare, len, gap, (!warm_up).then_some(&mut b)).await?;
