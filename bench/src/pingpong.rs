@@ -51,17 +51,13 @@ pub async fn latency(
     let bare_pongs = BareSub::connect(&pong_ep, "p").await?;
     let mut bare = BarePinger::new(bare_ping, bare_pongs, size).await?;
 
-    let suffix = match selection.gap {
-        Some(_) => ", pong apart, sparse",
-        None => ", pong apart",
-    };
     let rows = alternate(
         &mut pinion,
         &mut bare,
         transport,
         size,
         selection.gap,
-        suffix,
+        ", pong apart",
     )
     .await;
     drop((pong, bare_pong));

@@ -7,6 +7,7 @@
 //! process on the same runtime; `pingpong.rs` puts the pong sides in processes of their
 //! own. The two systems alternate in blocks so that the machine's noise falls on both.
 //! Throughput is in `throughput.rs`; rows and their repetitions in `rows.rs`.
+
 use crate::baseline::{BarePub, BareSub};
 use crate::rows::Row;
 use crate::throughput::{throughput, Place};
@@ -53,6 +54,7 @@ fn round_trips(size: usize) -> usize {
         _ => 200,
     }
 }
+
 /// Which figures a run measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Figures {
@@ -116,35 +118,33 @@ pub async fn run(
     let endpoint = crate::util::serve_master("tcp://127.0.0.1:0").await?;
     let dir = std::env::temp_dir().join(format!("pinion-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
+    let repeat = selection.repeat.max(1);
     let mut runs = Vec::new();
-    for repetition in 1..=selection.repeat.max(1) {
-        let place = |transport| Place {
-            master: &endpoint,
-            dir: &dir,
-            transport,
-        };
-        runs.push(run_once(sizes, figures, selection, place, repetition).await?);
+    for repetition in 1..=repeat {
+        eprintln!("pubsub: run {repetition} of {repeat}");
+        runs.push(run_once(sizes, figures, selection, &endpoint, &dir).await?);
     }
     let _ = std::fs::remove_dir_all(&dir);
     crate::rows::median_of_runs(runs)
 }
 
 /// Every row once.
-async fn run_once<'a>(
+async fn run_once(
     sizes: &[usize],
     figures: Figures,
     selection: &Selection,
-    place: impl Fn(&'static str) -> Place<'a>,
-    repetition: usize,
+    master: &str,
+    dir: &std::path::Path,
 ) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for &transport in &selection.transports {
-        let Place { master, dir, .. } = place(transport);
+        let place = Place {
+            master,
+            dir,
+            transport,
+        };
         for &size in sizes {
-            eprintln!(
-                "pubsub: {transport} {size} B (run {repetition} of {})",
-                selection.repeat.max(1)
-            );
+            eprintln!("pubsub: {transport} {size} B");
             if figures != Figures::Throughput {
                 rows.extend(if selection.pong_apart {
                     crate::pingpong::latency(master, dir, transport, size, selection).await?
@@ -157,7 +157,7 @@ async fn run_once<'a>(
                 _ => &selection.subscribers,
             };
             for &subscribers in subscribers {
-                rows.push(throughput(place(transport), size, subscribers, selection.only).await?);
+                rows.push(throughput(place, size, subscribers, selection.only).await?);
             }
         }
     }
@@ -232,8 +232,7 @@ async fn latency(
     });
     let mut bare = BarePinger::new(bare_ping, bare_pongs, size).await?;
 
-    let suffix = if gap.is_some() { ", sparse" } else { "" };
-    let rows = alternate(&mut pinion, &mut bare, transport, size, gap, suffix).await;
+    let rows = alternate(&mut pinion, &mut bare, transport, size, gap, "").await;
     echo.abort();
     bare_echo.abort();
     ping_node.close().await;
@@ -365,9 +364,9 @@ async fn time_block(
 }
 
 /// Times the round trips of both systems in alternating blocks, after a warm-up block of
-/// each; the p50 and p99 rows, their figure names ending in `suffix`. With a `gap`, the
-/// traffic is sparse (a sensor at a few hundred Hz): every thread of both sides has gone
-/// idle before each message. Blocks, not turns of one round trip: in one process, what
+/// each; the p50 and p99 rows, their figure names ending in `suffix` (and ", sparse"
+/// with a `gap`). With a `gap`, the traffic is sparse (a sensor at a few hundred Hz):
+/// every thread of both sides has gone idle before each message. Blocks, not turns of one round trip: in one process, what
 /// one system does after its round trip (a timer, a thread still spinning) changes how
 /// warm the runtime is for the other's next one; taking turns one round trip at a time
 /// gave the bare pair 95 µs and Pinion 177 µs at ipc 64 B, each 156-166 µs alone.
@@ -392,8 +391,9 @@ pub(crate) async fn alternate(
     let us = |d: Duration| d.as_secs_f64() * 1e6;
     let (p50, b50) = (median(&mut p), median(&mut b));
     let (p99, b99) = (percentile(&p, 0.99), percentile(&b, 0.99));
+    let sparse = if gap.is_some() { ", sparse" } else { "" };
     let row = |what: &str, pinion: Duration, bare: Duration| Row {
-        what: format!("{what}{suffix}"),
+        what: format!("{what}{suffix}{sparse}"),
         transport,
         size,
         pinion: us(pinion),
