@@ -103,7 +103,7 @@ struct FakePublisher {
 
 impl FakePublisher {
     async fn start(env: &Env, topic: &str) -> Self {
-        let mut socket = DataPublisher::new();
+        let mut socket = DataPublisher::new(None);
         let data = socket.bind("tcp://127.0.0.1:0").await.expect("bind");
         socket.start();
         let caller = Caller {

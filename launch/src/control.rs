@@ -63,7 +63,10 @@ pub struct ControlError {
 /// file already runs.
 pub async fn bind(file: &Path) -> Result<pinion::transport::Replier, ControlError> {
     let path = socket_path(file);
-    let mut replier = pinion::transport::Replier::new();
+    let mut replier = pinion::transport::Replier::new(pinion::transport::Guard::new(
+        "launch control",
+        pinion::limits::MAX_CONTROL_MESSAGE,
+    ));
     match replier.bind(&format!("ipc://{}", path.display())).await {
         Ok(_) => Ok(replier),
         Err(e) => {

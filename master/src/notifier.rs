@@ -18,14 +18,17 @@ const TRIES: usize = 3;
 #[derive(Debug)]
 pub struct Notifier {
     host: String,
+    key: Option<pinion::auth::Key>,
     queues: HashMap<(String, u64), mpsc::UnboundedSender<NoticeKind>>,
 }
 
 impl Notifier {
-    /// A notifier for a master running on host `host` (ipc is used for nodes on it).
-    pub fn new(host: String) -> Self {
+    /// A notifier for a master running on host `host` (ipc is used for nodes on it);
+    /// with the robot key, its connections prove they hold it.
+    pub fn new(host: String, key: Option<pinion::auth::Key>) -> Self {
         Self {
             host,
+            key,
             queues: HashMap::new(),
         }
     }
@@ -36,10 +39,10 @@ impl Notifier {
         let sender = self
             .queues
             .entry(key)
-            .or_insert_with(|| spawn_queue(notice.to.clone(), &self.host));
+            .or_insert_with(|| spawn_queue(notice.to.clone(), &self.host, self.key.clone()));
         if sender.send(notice.request.clone()).is_err() {
             // The task ended (unreachable node); start a fresh one.
-            let sender = spawn_queue(notice.to.clone(), &self.host);
+            let sender = spawn_queue(notice.to.clone(), &self.host, self.key.clone());
             let _ = sender.send(notice.request);
             self.queues
                 .insert((notice.to.name.to_string(), notice.to.session), sender);
@@ -52,7 +55,11 @@ impl Notifier {
     }
 }
 
-fn spawn_queue(to: NodeRegistration, master_host: &str) -> mpsc::UnboundedSender<NoticeKind> {
+fn spawn_queue(
+    to: NodeRegistration,
+    master_host: &str,
+    key: Option<pinion::auth::Key>,
+) -> mpsc::UnboundedSender<NoticeKind> {
     let (sender, mut receiver) = mpsc::unbounded_channel::<NoticeKind>();
     let endpoint = to.control.pick(&to.host, master_host).map(str::to_owned);
     tokio::spawn(async move {
@@ -61,7 +68,7 @@ fn spawn_queue(to: NodeRegistration, master_host: &str) -> mpsc::UnboundedSender
             return;
         };
         let mut requester = match Requester::new(&endpoint, NOTICE_TIMEOUT) {
-            Ok(r) => r,
+            Ok(r) => r.with_key(key),
             Err(e) => {
                 tracing::warn!(node = %to.name, error = %e, "bad control endpoint");
                 return;

@@ -5,7 +5,7 @@ use crate::registry::{Notice, Registry};
 use pinion::auth::{Domain, Signature, Signed, Verifier};
 use pinion::protocol::master_to_node::{MasterError, MasterErrorKind, MasterReply};
 use pinion::protocol::{self, NodeToMaster};
-use pinion::transport::{Replier, TransportError};
+use pinion::transport::{Guard, Replier, TransportError};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -74,7 +74,9 @@ impl Master {
         if endpoints.is_empty() {
             return Err(ServerError::NoEndpoint);
         }
-        let mut replier = Replier::new();
+        // Not keyed at the connection: with a key every request is signed, and one
+        // without a signature gets an answer that says so.
+        let mut replier = Replier::new(Guard::new("master", pinion::limits::MAX_CONTROL_MESSAGE));
         let mut bound = Vec::new();
         for endpoint in endpoints {
             bound.push(replier.bind(endpoint).await?);
@@ -101,7 +103,7 @@ impl Master {
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         let session = pinion::node::host::random_id();
         let mut registry = Registry::new(session, self.config.expiry);
-        let mut notifier = Notifier::new(self.config.host.clone());
+        let mut notifier = Notifier::new(self.config.host.clone(), self.config.key.clone());
         let mut verifier = self
             .config
             .key

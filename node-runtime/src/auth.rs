@@ -19,6 +19,9 @@ pub enum Domain {
     Agent,
     /// Requests to `pinion master`.
     Master,
+    /// Connections to a keyed process's sockets (the token a connecting socket sends
+    /// as its ZMTP identity; see `transport::guard`).
+    Connect,
 }
 
 impl Domain {
@@ -26,6 +29,7 @@ impl Domain {
         match self {
             Domain::Agent => b"pinion-agent/1\0",
             Domain::Master => b"pinion-master/1\0",
+            Domain::Connect => b"pinion-connect/1\0",
         }
     }
 }

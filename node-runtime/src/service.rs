@@ -198,7 +198,8 @@ impl<Req: Message, Resp: Message> ServiceClient<Req, Resp> {
                 message: "its server has no reachable endpoint".to_owned(),
             })?;
         Ok((
-            Requester::new(endpoint, timeout.max(Duration::from_millis(100)) * 2)?,
+            Requester::new(endpoint, timeout.max(Duration::from_millis(100)) * 2)?
+                .with_key(self.node.master.key().cloned()),
             info,
         ))
     }

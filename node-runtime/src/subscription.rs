@@ -251,8 +251,12 @@ impl SubscriptionTask {
         }
         if state.socket.is_none() {
             state.linked.clear();
-            state.socket = match DataSubscriber::new(&frame_prefix(&self.topic), CONNECT_TIMEOUT)
-                .await
+            state.socket = match DataSubscriber::new(
+                &frame_prefix(&self.topic),
+                CONNECT_TIMEOUT,
+                self.node.master.key().cloned(),
+            )
+            .await
             {
                 Ok(s) => Some(s),
                 Err(e) => {

@@ -1,6 +1,6 @@
 //! Property fuzzing of the decoders that face the network: the master's request decoder,
 //! the topic frame header, a node's control requests, the data path's credit frames and
-//! batches, and request signatures. Random bytes and mutations of valid encodings must never panic,
+//! batches, request signatures, and what the transport guard reads of ZMTP. Random bytes and mutations of valid encodings must never panic,
 //! and one decode must never allocate much more than a fixed bound, whatever lengths
 //! the input claims. Bounded: `PINION_FUZZ_ITERS` inputs per target (default 20 000).
 
@@ -288,4 +288,57 @@ fn batch_unpacker() {
         }
     });
     assert!(unpacked > 0);
+}
+
+#[test]
+fn zmtp_guard() {
+    use pinion::transport::guard::zmtp::{self, FrameLimits, Scanner, GREETING_LEN};
+    let limits = FrameLimits {
+        max_message: 1 << 20,
+        max_frames: 64,
+    };
+    let mut ready = vec![0x04, 28, 5];
+    ready.extend_from_slice(b"READY");
+    ready.push(11);
+    ready.extend_from_slice(b"Socket-Type");
+    ready.extend_from_slice(&6u32.to_be_bytes());
+    ready.extend_from_slice(b"DEALER");
+    let mut stream = zmtp::greeting().to_vec();
+    stream.extend_from_slice(&ready);
+    stream.extend_from_slice(&[0x01, 3, b'a', b'b', b'c', 0x02]);
+    stream.extend_from_slice(&(1u64 << 62).to_be_bytes());
+    let seeds = vec![stream];
+    let passed = fuzz("zmtp guard", 8, &seeds, |b| {
+        let Some(greeting) = b.get(..GREETING_LEN) else {
+            return false;
+        };
+        let greeting: [u8; GREETING_LEN] = greeting.try_into().expect("64 bytes");
+        if zmtp::check_greeting(&greeting).is_err() {
+            return false;
+        }
+        let rest = &b[GREETING_LEN..];
+        let Ok(Some(h)) = zmtp::header(rest) else {
+            return false;
+        };
+        let body_end = h.size.saturating_add(h.len.min(4096) as usize);
+        let Some(body) = rest.get(h.size..body_end) else {
+            return false;
+        };
+        if zmtp::ready(body).is_err() {
+            return false;
+        }
+        // The rest, fed in pieces of every size: the same verdict however it is cut.
+        let whole = Scanner::new(limits).feed(&rest[body_end..]).is_ok();
+        let mut pieces = Scanner::new(limits);
+        let split = rest[body_end..]
+            .chunks(3)
+            .try_for_each(|c| pieces.feed(c))
+            .is_ok();
+        assert_eq!(
+            whole, split,
+            "the verdict depends on how reads cut the stream"
+        );
+        whole
+    });
+    assert!(passed > 0);
 }

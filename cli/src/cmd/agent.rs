@@ -38,7 +38,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let mut replier = pinion::transport::Replier::new();
+        // Not keyed at the connection: every request is signed, and one without a
+        // valid signature gets an answer that says so.
+        let mut replier = pinion::transport::Replier::new(pinion::transport::Guard::new(
+            "agent",
+            pinion_launch::agent::MAX_REQUEST,
+        ));
         let bound = replier
             .bind(&args.listen)
             .await

@@ -31,7 +31,7 @@ pub async fn ask_node(
     timeout: Duration,
 ) -> anyhow::Result<(ControlReply, Duration)> {
     let endpoint = endpoint(node)?;
-    let mut client = Requester::new(&endpoint, timeout)?;
+    let mut client = Requester::new(&endpoint, timeout)?.with_key(pinion::auth::key_from_env()?);
     let body = protocol::encode("control request", request)?;
     let sent = Instant::now();
     let reply = client

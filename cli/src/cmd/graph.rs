@@ -44,7 +44,8 @@ pub async fn ask_master(request: &NodeToMaster) -> anyhow::Result<MasterReply> {
         .unwrap_or_else(|_| pinion::node::host::DEFAULT_MASTER.to_owned());
     let key = pinion::auth::key_from_env()?;
     let frames = pinion::node::master_link::request_frames(request, key.as_ref())?;
-    let mut requester = Requester::new(&endpoint, Duration::from_secs(2))?;
+    let key = key.clone();
+    let mut requester = Requester::new(&endpoint, Duration::from_secs(2))?.with_key(key);
     let reply = requester
         .request_frames(frames)
         .await
@@ -138,7 +139,8 @@ pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
                 .build()?;
             runtime
                 .block_on(async {
-                    let mut client = Requester::new(&endpoint, Duration::from_secs(2))?;
+                    let mut client = Requester::new(&endpoint, Duration::from_secs(2))?
+                        .with_key(pinion::auth::key_from_env()?);
                     client
                         .request(protocol::encode("shutdown", &request)?)
                         .await?;

@@ -16,7 +16,9 @@ impl AgentClient {
     /// A client of the agent at `endpoint`; `timeout` bounds each request.
     pub fn new(endpoint: &str, key: Key, timeout: Duration) -> Result<Self, String> {
         Ok(Self {
-            requester: Requester::new(endpoint, timeout).map_err(|e| e.to_string())?,
+            requester: Requester::new(endpoint, timeout)
+                .map_err(|e| e.to_string())?
+                .with_key(Some(key.clone())),
             key,
         })
     }

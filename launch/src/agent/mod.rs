@@ -14,3 +14,7 @@ pub mod deployments;
 pub mod protocol;
 pub mod server;
 pub mod store;
+
+/// The largest request an agent accepts, signature included (blobs travel in parts of
+/// at most [`protocol::BLOB_PART`]).
+pub const MAX_REQUEST: usize = 256 << 20;

@@ -25,7 +25,7 @@ impl GraphClient {
             None
         });
         Ok(Self {
-            master: Requester::new(endpoint, TIMEOUT)?,
+            master: Requester::new(endpoint, TIMEOUT)?.with_key(key.clone()),
             host,
             key,
         })
@@ -60,9 +60,10 @@ impl GraphClient {
         let Some(endpoint) = node.control.pick(&node.host, &self.host) else {
             return false;
         };
-        let Ok(mut client) = Requester::new(endpoint, TIMEOUT) else {
+        let Ok(client) = Requester::new(endpoint, TIMEOUT) else {
             return false;
         };
+        let mut client = client.with_key(self.key.clone());
         let request = ControlRequest::Shutdown {
             reason: reason.to_owned(),
             replaced: false,

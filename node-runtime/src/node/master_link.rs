@@ -20,7 +20,7 @@ pub struct MasterLink {
 impl MasterLink {
     /// A link to `endpoint`, signing with `key` if given; nothing connects yet.
     pub fn new(endpoint: &str, key: Option<crate::auth::Key>) -> Result<Self> {
-        let requester = Requester::new(endpoint, MASTER_TIMEOUT)?;
+        let requester = Requester::new(endpoint, MASTER_TIMEOUT)?.with_key(key.clone());
         Ok(Self {
             endpoint: requester.endpoint().to_owned(),
             requester: Mutex::new(requester),
@@ -31,6 +31,11 @@ impl MasterLink {
     /// The master's endpoint.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The robot key, if the node has one: it signs requests and proves connections.
+    pub fn key(&self) -> Option<&crate::auth::Key> {
+        self.key.as_ref()
     }
 
     /// One request, one try. A refusal comes back as `Error::Master`.
@@ -83,7 +88,7 @@ pub fn request_frames(
     let Some(key) = key else {
         return Ok(vec![body.into()]);
     };
-    let now_ms = crate::node::host::now_ns() / 1_000_000;
+    let now_ms = crate::host::now_ms();
     let signed = crate::auth::sign(
         key,
         crate::auth::Domain::Master,

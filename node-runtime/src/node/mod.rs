@@ -2,7 +2,7 @@
 
 pub(crate) mod control;
 pub(crate) mod heartbeat;
-pub mod host;
+pub use crate::host;
 pub(crate) mod inner;
 pub mod master_link;
 pub mod naming;
@@ -19,7 +19,7 @@ use crate::rate::Rate;
 use crate::shutdown::{Shutdown, StopReason};
 use crate::subscriber::{SubscribeOptions, Subscriber};
 use crate::subscription::{SubscriptionStats, SubscriptionTask};
-use crate::transport::{DataPublisher, Replier};
+use crate::transport::{DataPublisher, Guard, Replier};
 use crate::{Error, Result};
 use bytes::Bytes;
 use inner::LocalSubscription;
@@ -116,12 +116,14 @@ impl Node {
             }
             None => None,
         };
-        let master = MasterLink::new(&options.master, key)?;
+        let master = MasterLink::new(&options.master, key.clone())?;
         let ip = host::advertised_ip(master.endpoint());
         let ctl_path = host::ipc_path(name.as_str(), "ctl");
         let data_path = host::ipc_path(name.as_str(), "data");
 
-        let mut replier = Replier::new();
+        let mut replier = Replier::new(
+            Guard::new("control", crate::limits::MAX_CONTROL_MESSAGE).keyed(key.clone()),
+        );
         let control = Endpoints {
             ipc: Some(
                 replier
@@ -130,7 +132,7 @@ impl Node {
             ),
             tcp: Some(replier.bind(&format!("tcp://{}", tcp_host(ip))).await?),
         };
-        let mut data = DataPublisher::new();
+        let mut data = DataPublisher::new(key.clone());
         let data_endpoints = Endpoints {
             ipc: Some(data.bind(&format!("ipc://{}", data_path.display())).await?),
             tcp: Some(data.bind(&format!("tcp://{}", tcp_host(ip))).await?),
@@ -148,7 +150,7 @@ impl Node {
             credit,
             master,
             master_session: AtomicU64::new(0),
-            peers: Default::default(),
+            peers: peers::Peers::new(key.clone()),
             shutdown: Shutdown::new(),
             closed: Shutdown::new(),
             publishers: Default::default(),
@@ -408,7 +410,10 @@ impl Node {
             self.inner.name.as_str(),
             &format!("srv-{}", name.as_str().replace('/', "_")),
         );
-        let mut replier = Replier::new();
+        let mut replier = Replier::new(
+            Guard::new("service", crate::limits::max_message())
+                .keyed(self.inner.master.key().cloned()),
+        );
         let endpoints = Endpoints {
             ipc: Some(replier.bind(&format!("ipc://{}", path.display())).await?),
             tcp: Some(

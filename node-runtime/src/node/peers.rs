@@ -15,9 +15,18 @@ pub const PEER_TIMEOUT: Duration = Duration::from_millis(1000);
 #[derive(Debug, Default)]
 pub struct Peers {
     clients: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Requester>>>>,
+    key: Option<crate::auth::Key>,
 }
 
 impl Peers {
+    /// No clients yet; with a key, each connection proves it holds it.
+    pub fn new(key: Option<crate::auth::Key>) -> Self {
+        Self {
+            clients: Mutex::default(),
+            key,
+        }
+    }
+
     /// Sends a control request to `endpoint` and returns the reply.
     pub async fn request(&self, endpoint: &str, request: &ControlRequest) -> Result<ControlReply> {
         let client = {
@@ -28,10 +37,9 @@ impl Peers {
             match clients.get(endpoint) {
                 Some(c) => c.clone(),
                 None => {
-                    let c = Arc::new(tokio::sync::Mutex::new(Requester::new(
-                        endpoint,
-                        PEER_TIMEOUT,
-                    )?));
+                    let c = Arc::new(tokio::sync::Mutex::new(
+                        Requester::new(endpoint, PEER_TIMEOUT)?.with_key(self.key.clone()),
+                    ));
                     clients.insert(endpoint.to_owned(), c.clone());
                     c
                 }

@@ -16,6 +16,10 @@ pub const RETURN_BYTES: i64 = WINDOW_BYTES / 2;
 /// Messages a subscriber connection consumes before it returns credit: half a window.
 pub const RETURN_MESSAGES: i64 = WINDOW_MESSAGES / 2;
 
+/// The largest message a subscriber connection sends (a subscription names a topic):
+/// what the guard of a data socket admits.
+pub const MAX_CONTROL: usize = 64 * 1024;
+
 const SUBSCRIBE: u8 = 1;
 const CREDIT: u8 = 2;
 

@@ -14,12 +14,14 @@
 pub mod batch;
 pub mod credit;
 mod endpoint;
+pub mod guard;
 mod publisher;
 mod replier;
 mod requester;
 mod subscriber;
 
 pub use endpoint::{normalize, prepare_ipc_path, reachable};
+pub use guard::{Guard, DEFAULT_MAX_MESSAGE};
 pub use publisher::{CreditGate, DataPublisher};
 pub use replier::Replier;
 pub use requester::Requester;
@@ -67,3 +69,20 @@ pub enum TransportError {
 
 /// Frames of one received multipart message.
 pub type Frames = Vec<bytes::Bytes>;
+
+/// Options of a socket that connects: the connect timeout and, with a key, a fresh
+/// connection token as its identity (what a keyed guard admits; see [`guard`]).
+fn connect_options(
+    timeout: std::time::Duration,
+    key: Option<&crate::auth::Key>,
+) -> zeromq::SocketOptions {
+    let mut options = zeromq::SocketOptions::default();
+    options.connect_timeout(timeout);
+    if let Some(key) = key {
+        let token = guard::token::make(key, crate::host::now_ms(), crate::host::random_id());
+        if let Ok(identity) = zeromq::util::PeerIdentity::try_from(token) {
+            options.peer_identity(identity);
+        }
+    }
+    options
+}

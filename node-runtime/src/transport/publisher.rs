@@ -20,6 +20,7 @@
 
 use super::batch::Outgoing;
 use super::credit::{self, Control};
+use super::guard::{Guard, Guarded};
 use super::replier::bind_socket;
 use super::TransportError;
 use bytes::Bytes;
@@ -174,6 +175,8 @@ pub struct DataPublisher {
     binding: Option<RouterSocket>,
     running: Option<Running>,
     peers: Peers,
+    guard: Guard,
+    guards: Vec<Guarded>,
 }
 
 impl std::fmt::Debug for DataPublisher {
@@ -185,19 +188,27 @@ impl std::fmt::Debug for DataPublisher {
 }
 
 impl DataPublisher {
-    /// A data socket with no endpoint yet.
-    pub fn new() -> Self {
+    /// A data socket with no endpoint yet. Subscribers only ever send it subscriptions
+    /// and credit, so its guard admits small messages only; with a key, only
+    /// subscribers that hold it.
+    pub fn new(key: Option<crate::auth::Key>) -> Self {
         Self {
             binding: Some(RouterSocket::new()),
             running: None,
             peers: Arc::default(),
+            guard: Guard::new("data", credit::MAX_CONTROL).keyed(key),
+            guards: Vec::new(),
         }
     }
 
     /// Binds `endpoint` and returns the endpoint actually bound. Only before `start`.
     pub async fn bind(&mut self, endpoint: &str) -> Result<String, TransportError> {
         match &mut self.binding {
-            Some(socket) => bind_socket(socket, endpoint).await,
+            Some(socket) => {
+                let (bound, guarded) = bind_socket(socket, endpoint, &self.guard).await?;
+                self.guards.extend(guarded);
+                Ok(bound)
+            }
             None => Err(TransportError::Bind {
                 endpoint: endpoint.to_owned(),
                 reason: "the data socket already runs".to_owned(),
@@ -344,12 +355,6 @@ impl Drop for DataPublisher {
             running.reader.abort();
             running.sender.abort();
         }
-    }
-}
-
-impl Default for DataPublisher {
-    fn default() -> Self {
-        Self::new()
     }
 }
 

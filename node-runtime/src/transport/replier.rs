@@ -1,5 +1,6 @@
 //! Request/reply server.
 
+use super::guard::{self, Guard, Guarded};
 use super::{normalize, prepare_ipc_path, Frames, TransportError};
 use std::path::Path;
 use std::time::Duration;
@@ -14,6 +15,8 @@ const REPLY_WITHIN: Duration = Duration::from_secs(1);
 pub struct Replier {
     socket: RepSocket,
     endpoints: Vec<String>,
+    guard: Guard,
+    guards: Vec<Guarded>,
 }
 
 impl std::fmt::Debug for Replier {
@@ -25,17 +28,20 @@ impl std::fmt::Debug for Replier {
 }
 
 impl Replier {
-    /// A server with no endpoint yet.
-    pub fn new() -> Self {
+    /// A server with no endpoint yet; its tcp endpoints admit what `guard` allows.
+    pub fn new(guard: Guard) -> Self {
         Self {
             socket: RepSocket::new(),
             endpoints: Vec::new(),
+            guard,
+            guards: Vec::new(),
         }
     }
 
     /// Binds `endpoint` and returns the endpoint actually bound (port 0 resolved).
     pub async fn bind(&mut self, endpoint: &str) -> Result<String, TransportError> {
-        let bound = bind_socket(&mut self.socket, endpoint).await?;
+        let (bound, guarded) = bind_socket(&mut self.socket, endpoint, &self.guard).await?;
+        self.guards.extend(guarded);
         self.endpoints.push(bound.clone());
         Ok(bound)
     }
@@ -67,25 +73,23 @@ impl Replier {
     }
 }
 
-impl Default for Replier {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Binds any engine socket on a checked endpoint and returns the bound endpoint.
+/// Binds any engine socket on a checked endpoint and returns the bound endpoint: tcp
+/// behind a guard (returned with it), ipc directly.
 pub(super) async fn bind_socket<S: Socket>(
     socket: &mut S,
     endpoint: &str,
-) -> Result<String, TransportError> {
+    guard: &Guard,
+) -> Result<(String, Option<Guarded>), TransportError> {
     let endpoint = normalize(endpoint)?;
-    if let Some(path) = endpoint.strip_prefix("ipc://") {
-        prepare_ipc_path(Path::new(path))?;
-    }
+    let Some(path) = endpoint.strip_prefix("ipc://") else {
+        let (bound, guarded) = guard::bind(socket, &endpoint, guard).await?;
+        return Ok((bound, Some(guarded)));
+    };
+    prepare_ipc_path(Path::new(path))?;
     socket
         .bind(&endpoint)
         .await
-        .map(|bound| bound.to_string())
+        .map(|bound| (bound.to_string(), None))
         .map_err(|e| TransportError::Bind {
             endpoint,
             reason: e.to_string(),

@@ -1,9 +1,10 @@
 //! Request/reply client with a timeout on every request (the zguide's Lazy Pirate).
 
-use super::{normalize, TransportError};
+use super::{connect_options, normalize, TransportError};
+use crate::auth::Key;
 use bytes::Bytes;
 use std::time::Duration;
-use zeromq::{ReqSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
+use zeromq::{ReqSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 /// A REQ client that survives dead, slow and restarted servers.
 ///
@@ -13,6 +14,7 @@ pub struct Requester {
     endpoint: String,
     timeout: Duration,
     socket: Option<ReqSocket>,
+    key: Option<Key>,
 }
 
 impl std::fmt::Debug for Requester {
@@ -32,7 +34,14 @@ impl Requester {
             endpoint: normalize(endpoint)?,
             timeout,
             socket: None,
+            key: None,
         })
+    }
+
+    /// With a key, every connection proves it holds it (what a keyed guard admits).
+    pub fn with_key(mut self, key: Option<Key>) -> Self {
+        self.key = key;
+        self
     }
 
     /// The server's endpoint.
@@ -72,10 +81,23 @@ impl Requester {
             reason: e.to_string(),
         };
         if self.socket.is_none() {
-            let mut options = SocketOptions::default();
-            options.connect_timeout(self.timeout);
+            let options = connect_options(self.timeout, self.key.as_ref());
             let mut socket = ReqSocket::with_options(options);
-            socket.connect(&self.endpoint).await.map_err(fail)?;
+            socket.connect(&self.endpoint).await.map_err(|e| {
+                // What the engine says when the peer closes during the handshake, as a
+                // keyed guard does to a connection without the key.
+                let closed_in_handshake =
+                    matches!(&e, zeromq::ZmqError::Other(m) if *m == "No reply from server");
+                let mut error = fail(e);
+                if let (TransportError::Socket { reason, .. }, true, None) =
+                    (&mut error, closed_in_handshake, &self.key)
+                {
+                    reason.push_str(
+                        " (closed during the handshake: a robot with a key admits only peers that hold it; set PINION_KEY_FILE)",
+                    );
+                }
+                error
+            })?;
             self.socket = Some(socket);
         }
         let Some(socket) = self.socket.as_mut() else {

@@ -7,14 +7,15 @@
 
 use super::batch;
 use super::credit::{self, Control};
-use super::{normalize, Frames, TransportError};
+use super::{connect_options, normalize, Frames, TransportError};
+use crate::auth::Key;
 use futures::future::FutureExt;
 use futures::stream::{BoxStream, StreamExt};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use zeromq::{DealerSocket, Socket, SocketOptions, SocketRecv, SocketSend, ZmqMessage};
+use zeromq::{DealerSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
 /// What one connection consumed since it last returned credit.
 #[derive(Debug, Default)]
@@ -67,6 +68,7 @@ pub struct ConnectionId(u64);
 pub struct DataSubscriber {
     prefix: String,
     connect_timeout: Duration,
+    key: Option<Key>,
     /// Polled in turn, starting after the one that delivered last, so that a busy
     /// publisher cannot starve the others.
     connections: Vec<Connection>,
@@ -90,11 +92,17 @@ impl std::fmt::Debug for DataSubscriber {
 }
 
 impl DataSubscriber {
-    /// A subscription to `prefix` with no connection yet; `connect_timeout` bounds each `connect`.
-    pub async fn new(prefix: &str, connect_timeout: Duration) -> Result<Self, TransportError> {
+    /// A subscription to `prefix` with no connection yet; `connect_timeout` bounds each
+    /// `connect`; with a key, each connection proves it holds it.
+    pub async fn new(
+        prefix: &str,
+        connect_timeout: Duration,
+        key: Option<Key>,
+    ) -> Result<Self, TransportError> {
         Ok(Self {
             prefix: prefix.to_owned(),
             connect_timeout,
+            key,
             connections: Vec::new(),
             next_id: 0,
             next_turn: 0,
@@ -109,8 +117,7 @@ impl DataSubscriber {
             endpoint: endpoint.clone(),
             reason,
         };
-        let mut options = SocketOptions::default();
-        options.connect_timeout(self.connect_timeout);
+        let options = connect_options(self.connect_timeout, self.key.as_ref());
         let mut socket = DealerSocket::with_options(options);
         socket
             .connect(&endpoint)

@@ -106,6 +106,34 @@ pub fn random_id() -> u64 {
     u64::from_le_bytes(bytes).max(1)
 }
 
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    now_ns() / 1_000_000
+}
+
+/// A directory inside the runtime directory that only this user can enter (created
+/// `0700` if missing, tightened if it is this user's and looser): where the guards'
+/// private sockets to the engine live, which must not be reachable around the guard.
+pub fn private_dir() -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let dir = runtime_dir().join("private");
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)?;
+    let meta = std::fs::metadata(&dir)?;
+    if meta.uid() != nix::unistd::Uid::current().as_raw() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!("{} belongs to another user", dir.display()),
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(dir)
+}
+
 /// Nanoseconds since the Unix epoch.
 pub fn now_ns() -> u64 {
     std::time::SystemTime::now()

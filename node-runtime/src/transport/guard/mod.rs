@@ -1,0 +1,179 @@
+//! The guard in front of every tcp socket that accepts connections.
+//!
+//! The engine's codec reserves whatever length a frame header claims, before any
+//! handshake: 73 bytes announcing 2^62 abort the process, and lengths of 2^30 and more
+//! reserve that much per connection. It also retries a failed `accept` at once, for
+//! ever, when the process runs out of file descriptors. It has no option for either,
+//! so the engine never accepts from the network itself. A guard owns the tcp listener;
+//! for each connection it:
+//!
+//! 1. takes a slot of the process's connection budget ([`budget`]), the oldest
+//!    connection still in its handshake giving way when all are taken;
+//! 2. sends Pinion's greeting, reads the peer's greeting and READY command, and checks
+//!    them ([`zmtp`]): ZMTP 3, NULL mechanism, a READY of bounded size and, when the
+//!    guard has a key, a valid connection token as the peer's identity ([`token`]);
+//! 3. connects to the engine socket over a private Unix socket (in a directory only
+//!    the user can enter, `host::private_dir`) and relays both ways, following every frame header from the
+//!    peer and cutting the connection before a frame or message past the limits
+//!    reaches the engine.
+//!
+//! A connection that breaks a rule is closed, counted and logged with its peer address
+//! ([`report`]); everyone else is served on. Ipc endpoints are bound by the engine
+//! directly: a Unix socket file admits only who may write to it (by default its owner),
+//! and a process of the same user could as well attach a debugger to the node.
+
+pub(crate) mod budget;
+mod listener;
+mod relay;
+mod report;
+pub(crate) mod token;
+pub mod zmtp;
+
+use super::TransportError;
+use crate::auth::{Domain, Key, Verifier};
+use report::Report;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use zmtp::FrameLimits;
+
+/// The default largest message a node accepts or sends: 64 MiB.
+pub const DEFAULT_MAX_MESSAGE: usize = 64 << 20;
+
+/// Frames of one message a peer may send. Pinion's own messages have a few; a batch of
+/// small messages at most 513.
+const MAX_FRAMES: usize = 4096;
+
+/// What a guarded socket admits: messages up to a size, and with a key, only peers that
+/// prove they hold it.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    role: &'static str,
+    max_message: usize,
+    key: Option<Key>,
+}
+
+impl Guard {
+    /// A guard for a socket called `role` in logs (`master`, `control`, `data`, ...)
+    /// that accepts messages of at most `max_message` bytes.
+    pub fn new(role: &'static str, max_message: usize) -> Self {
+        Self {
+            role,
+            max_message,
+            key: None,
+        }
+    }
+
+    /// With a key, admits only connections whose token verifies with it.
+    pub fn keyed(mut self, key: Option<Key>) -> Self {
+        self.key = key;
+        self
+    }
+
+    /// The largest message admitted.
+    pub fn max_message(&self) -> usize {
+        self.max_message
+    }
+}
+
+/// What the connections of one guard share.
+pub(super) struct Shared {
+    limits: FrameLimits,
+    engine_path: PathBuf,
+    verifier: Option<Mutex<Verifier>>,
+    report: Report,
+    budget: Arc<budget::Budget>,
+}
+
+/// A running guard: stops accepting and removes its private socket file when dropped.
+/// Connections already relayed end when the engine socket closes them.
+pub(crate) struct Guarded {
+    task: tokio::task::JoinHandle<()>,
+    engine_path: PathBuf,
+}
+
+impl std::fmt::Debug for Guarded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guarded")
+            .field("engine_path", &self.engine_path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Guarded {
+    fn drop(&mut self) {
+        self.task.abort();
+        let _ = std::fs::remove_file(&self.engine_path);
+    }
+}
+
+/// A private path for the engine's side of a guard.
+fn engine_path() -> Result<PathBuf, TransportError> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = crate::host::private_dir().map_err(|e| TransportError::Bind {
+        endpoint: crate::host::runtime_dir().display().to_string(),
+        reason: format!("cannot make the private socket directory: {e}"),
+    })?;
+    let path = dir.join(format!("guard.{}.{n}.sock", std::process::id()));
+    if path.as_os_str().len() > 107 {
+        return Err(TransportError::Bind {
+            endpoint: path.display().to_string(),
+            reason: "the runtime directory's path is too long for a Unix socket; set PINION_RUNTIME_DIR to a shorter one".to_owned(),
+        });
+    }
+    Ok(path)
+}
+
+/// Binds a guarded tcp endpoint (already normalized, `tcp://HOST:PORT`) in front of
+/// `socket`; returns the endpoint bound (port 0 resolved) and the running guard.
+pub(super) async fn bind<S: zeromq::Socket>(
+    socket: &mut S,
+    endpoint: &str,
+    guard: &Guard,
+) -> Result<(String, Guarded), TransportError> {
+    let fail = |reason: String| TransportError::Bind {
+        endpoint: endpoint.to_owned(),
+        reason,
+    };
+    let rest = endpoint
+        .strip_prefix("tcp://")
+        .ok_or_else(|| fail("not a tcp endpoint".to_owned()))?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .ok_or_else(|| fail("expected tcp://HOST:PORT".to_owned()))?;
+    let port: u16 = port.parse().map_err(|_| fail("bad port".to_owned()))?;
+    let bare_host = host.trim_start_matches('[').trim_end_matches(']');
+    let listener = tokio::net::TcpListener::bind((bare_host, port))
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let bound_port = listener
+        .local_addr()
+        .map_err(|e| fail(e.to_string()))?
+        .port();
+    let bound = format!("tcp://{host}:{bound_port}");
+
+    let engine_path = engine_path()?;
+    let _ = std::fs::remove_file(&engine_path);
+    let unix = std::os::unix::net::UnixListener::bind(&engine_path)
+        .map_err(|e| fail(format!("cannot bind the engine's private socket: {e}")))?;
+    socket
+        .bind_listener(unix)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+
+    let shared = Arc::new(Shared {
+        limits: FrameLimits {
+            max_message: guard.max_message,
+            max_frames: MAX_FRAMES,
+        },
+        engine_path: engine_path.clone(),
+        verifier: guard
+            .key
+            .clone()
+            .map(|key| Mutex::new(Verifier::new(key, Domain::Connect))),
+        report: Report::new(format!("{} {bound}", guard.role)),
+        budget: budget::global(),
+    });
+    let task = tokio::spawn(listener::accept(listener, shared));
+    Ok((bound, Guarded { task, engine_path }))
+}
