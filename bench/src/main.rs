@@ -30,6 +30,11 @@
 //!   stalled run grew the publisher by less than 64 MB, the healthy subscriber lost
 //!   nothing, and the stalled one received again once back (what CI runs).
 //!
+//! - `variants guard|keyed [SIZE...] [--repeat N]`: the tcp latency and throughput
+//!   rows with Pinion on both sides in two configurations: through the transport
+//!   guard beside the engine bound directly (`guard`), or with a robot key beside
+//!   without (`keyed`).
+//!
 //! - `all`: discovery, codec, pubsub, startup and launch at 2 to 200 nodes, footprint
 //!   (about 55 s here; `stall` runs on its own).
 //!
@@ -53,6 +58,7 @@ mod rows;
 mod stall;
 mod throughput;
 mod util;
+mod variants;
 
 #[global_allocator]
 static ALLOCATOR: allocations::Counting = allocations::Counting;
@@ -154,6 +160,21 @@ fn main() -> anyhow::Result<()> {
             }
             launch::run(&GRAPH_SIZES, 3)?;
             graph::footprint()
+        }
+        "variants" => {
+            let variant = match args.get(1).map(String::as_str) {
+                Some("guard") => variants::Variant::Guard,
+                Some("keyed") => variants::Variant::Keyed,
+                other => anyhow::bail!("variants {other:?}: expected guard or keyed"),
+            };
+            let sizes: Vec<usize> = if args.len() > 2 {
+                args[2..].iter().map(|a| a.parse()).collect::<Result<_, _>>()?
+            } else {
+                pubsub::SIZES.to_vec()
+            };
+            let rows = runtime.block_on(variants::run(variant, &sizes, selection.repeat))?;
+            rows::print_as(&rows, variant.names(), "variants");
+            Ok(())
         }
         "footprint" => graph::footprint(),
         "codec" => codec::run(),

@@ -266,11 +266,19 @@ impl PinionPinger {
     /// Advertises and subscribes on `node`; connected once the pong side's publisher and
     /// subscriber are (see [`PinionPinger::connected`]).
     pub(crate) async fn new(node: &Node, size: usize) -> anyhow::Result<Self> {
+        Self::on(node, "lat/ping", "lat/pong", size).await
+    }
+
+    /// The same on other topics.
+    pub(crate) async fn on(
+        node: &Node,
+        ping: &str,
+        pong: &str,
+        size: usize,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
-            ping: node
-                .advertise_with::<Payload>("lat/ping", reliable())
-                .await?,
-            pongs: node.subscribe::<Payload>("lat/pong").await?,
+            ping: node.advertise_with::<Payload>(ping, reliable()).await?,
+            pongs: node.subscribe::<Payload>(pong).await?,
             blob: Payload::of_size(size),
         })
     }

@@ -63,16 +63,21 @@ pub fn median_of_runs(runs: Vec<Vec<Row>>) -> anyhow::Result<Vec<Row>> {
 }
 
 /// Prints the rows as a table, then one JSON line.
-#[allow(clippy::print_stdout)]
 pub fn print(rows: &[Row]) {
+    print_as(rows, ("pinion", "bare zeromq"), "pubsub");
+}
+
+/// Prints the rows with their two systems named, then one JSON line for `bench`.
+#[allow(clippy::print_stdout)]
+pub fn print_as(rows: &[Row], names: (&str, &str), bench: &str) {
     let repeated = rows.iter().any(|r| r.runs.len() > 1);
     println!(
         "{:<20} {:<4} {:>8} {:>14} {:>14} {:>7}  {}note",
         "figure",
         "via",
         "size",
-        "pinion",
-        "bare zeromq",
+        names.0,
+        names.1,
         "ratio",
         if repeated { "runs; " } else { "" }
     );
@@ -111,7 +116,7 @@ pub fn print(rows: &[Row]) {
             )
         })
         .collect();
-    println!("{{\"bench\":\"pubsub\",\"rows\":[{}]}}", json.join(","));
+    println!("{{\"bench\":\"{bench}\",\"rows\":[{}]}}", json.join(","));
 }
 
 /// "runs 0.91 1.02 0.97; " for a repeated row (the ratio shown is their median).

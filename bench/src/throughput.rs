@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 /// compared, and the median of the rounds' own ratios is noted. A round takes 40 to
 /// 150 ms, so that one pause of a shared machine spoils a round, not the figure: with
 /// two rounds, runs of the same build differed by 0.3 at 1 MiB.
-fn throughput_rounds(size: usize) -> usize {
+pub(crate) fn throughput_rounds(size: usize) -> usize {
     if size <= 65536 {
         10
     } else {
@@ -24,7 +24,7 @@ fn throughput_rounds(size: usize) -> usize {
     }
 }
 
-fn throughput_count(size: usize) -> usize {
+pub(crate) fn throughput_count(size: usize) -> usize {
     match size {
         s if s <= 1024 => 50_000,
         s if s <= 65536 => 5_000,
@@ -190,7 +190,7 @@ pub(crate) async fn throughput(
 }
 
 /// A receiver whose arrivals the throughput figure counts.
-trait Arrivals: Send + 'static {
+pub(crate) trait Arrivals: Send + 'static {
     /// Waits for the next message; false if there is none (closed or failed).
     fn arrive(&mut self) -> impl std::future::Future<Output = bool> + Send;
 }
@@ -209,7 +209,7 @@ impl Arrivals for BareSub {
 
 /// Counts up to `count` arrivals, until half a second passes without one; hands back the
 /// count, the time of the last arrival and the receiver.
-fn count_arrivals<S: Arrivals>(
+pub(crate) fn count_arrivals<S: Arrivals>(
     mut s: S,
     count: usize,
 ) -> tokio::task::JoinHandle<(usize, Instant, S)> {
@@ -230,7 +230,7 @@ fn count_arrivals<S: Arrivals>(
 }
 
 /// Waits for the counting tasks; the messages received in all and when the last arrived.
-async fn gather<S>(
+pub(crate) async fn gather<S>(
     tasks: Vec<tokio::task::JoinHandle<(usize, Instant, S)>>,
     back: &mut Vec<S>,
 ) -> (usize, Instant) {

@@ -7,7 +7,9 @@
 //!   (no IO, no clock reads: time is passed in), so it is tested without sockets.
 //! - [`server`]: the request loop over the transport, and node expiry.
 //! - [`notifier`]: pushes graph changes to the nodes concerned (the ROS 1
-//!   `publisherUpdate` idea), one queue per node, latest list wins.
+//!   `publisherUpdate` idea), one queue per node, latest list wins; parameter
+//!   changes each delivered, in order.
+//! - [`params_file`]: the file that keeps parameters across restarts of the master.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), pinion_master::server::ServerError> {
@@ -18,5 +20,6 @@
 //! ```
 
 pub mod notifier;
+pub mod params_file;
 pub mod registry;
 pub mod server;

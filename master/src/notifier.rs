@@ -87,14 +87,15 @@ fn spawn_queue(
     sender
 }
 
-/// Keeps the newest notice of each kind and topic, in order of first appearance.
+/// Keeps the newest notice of each kind and topic, in order of first appearance;
+/// notices without a coalescing key (parameter changes) are all kept, in order.
 fn coalesce(batch: Vec<NoticeKind>) -> Vec<NoticeKind> {
     let mut out: Vec<NoticeKind> = Vec::new();
     for kind in batch {
-        match out
-            .iter()
-            .position(|k| k.coalesce_key() == kind.coalesce_key())
-        {
+        let same = kind
+            .coalesce_key()
+            .and_then(|key| out.iter().position(|k| k.coalesce_key() == Some(key)));
+        match same {
             Some(i) => out[i] = kind,
             None => out.push(kind),
         }

@@ -1,5 +1,6 @@
 //! The graph as a plain value. No IO: the server feeds it requests and the time.
 
+use params::ParamStore;
 use pinion::protocol::control::ControlRequest;
 use pinion::protocol::master_to_node::{
     GraphVersion, Listing, MasterError, MasterErrorKind, MasterReply, NodeInfo, PublisherInfo,
@@ -31,8 +32,8 @@ pub enum NoticeKind {
     Subscribers(TopicName, Listing<SubscriberInfo>),
     /// Stop: a newer node took your name.
     Replaced(String),
-    /// A watched parameter changed: key, value (JSON text).
-    Param(String, String),
+    /// A watched parameter changed: key, value (JSON text), or `None` once deleted.
+    Param(String, Option<String>),
 }
 
 impl NoticeKind {
@@ -51,20 +52,23 @@ impl NoticeKind {
                 reason: reason.clone(),
                 replaced: true,
             },
-            NoticeKind::Param(key, value_json) => ControlRequest::ParamUpdate {
+            NoticeKind::Param(key, Some(value_json)) => ControlRequest::ParamUpdate {
                 key: key.clone(),
                 value_json: value_json.clone(),
             },
+            NoticeKind::Param(key, None) => ControlRequest::ParamDeleted { key: key.clone() },
         }
     }
 
-    /// Key under which a newer notice replaces an older queued one.
-    pub fn coalesce_key(&self) -> (u8, Option<&TopicName>) {
+    /// Key under which a newer notice replaces an older queued one; `None` for notices
+    /// that are each delivered, in order. A list of publishers or subscribers is whole,
+    /// so only the newest matters; every parameter change is delivered.
+    pub fn coalesce_key(&self) -> Option<(u8, Option<&TopicName>)> {
         match self {
-            NoticeKind::Publishers(t, _) => (0, Some(t)),
-            NoticeKind::Subscribers(t, _) => (1, Some(t)),
-            NoticeKind::Replaced(_) => (2, None),
-            NoticeKind::Param(..) => (3, None),
+            NoticeKind::Publishers(t, _) => Some((0, Some(t))),
+            NoticeKind::Subscribers(t, _) => Some((1, Some(t))),
+            NoticeKind::Replaced(_) => Some((2, None)),
+            NoticeKind::Param(..) => None,
         }
     }
 }
@@ -107,8 +111,7 @@ pub struct Registry {
     nodes: BTreeMap<NodeName, NodeEntry>,
     topics: BTreeMap<TopicName, TopicEntry>,
     tombstones: VecDeque<(NodeName, u64, String)>,
-    params: BTreeMap<String, String>,
-    param_watchers: BTreeMap<String, BTreeSet<NodeName>>,
+    params: ParamStore,
     services: BTreeMap<TopicName, ServiceEntry>,
 }
 
@@ -130,8 +133,7 @@ impl Registry {
             nodes: BTreeMap::new(),
             topics: BTreeMap::new(),
             tombstones: VecDeque::new(),
-            params: BTreeMap::new(),
-            param_watchers: BTreeMap::new(),
+            params: ParamStore::new(params::ParamLimits::default()),
             services: BTreeMap::new(),
         }
     }
@@ -305,37 +307,28 @@ impl Registry {
                 ))
             }
             NodeToMaster::SetParam { key, value_json } => {
-                check_param(&key, &value_json)?;
-                for node in self.param_watchers.get(&key).into_iter().flatten() {
-                    if let Some(n) = self.nodes.get(node) {
-                        notices.push(Notice {
-                            to: n.registration.clone(),
-                            request: NoticeKind::Param(key.clone(), value_json.clone()),
-                        });
-                    }
-                }
-                self.params.insert(key, value_json);
+                let watchers = self.params.set(key.clone(), value_json.clone())?;
+                self.tell_watchers(watchers, &key, Some(value_json), notices);
+                Ok(MasterReply::Ok)
+            }
+            NodeToMaster::DeleteParam { key } => {
+                let watchers = self.params.delete(&key)?;
+                self.tell_watchers(watchers, &key, None, notices);
                 Ok(MasterReply::Ok)
             }
             NodeToMaster::GetParam { key } => {
                 Ok(MasterReply::Param(self.params.get(&key).cloned()))
             }
             NodeToMaster::ListParams => Ok(MasterReply::Params(
-                self.params.clone().into_iter().collect(),
+                self.params
+                    .all()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             )),
             NodeToMaster::WatchParams { caller, keys } => {
                 self.check(&caller, now)?;
-                let values = keys
-                    .iter()
-                    .filter_map(|k| Some((k.clone(), self.params.get(k)?.clone())))
-                    .collect();
-                for key in keys {
-                    self.param_watchers
-                        .entry(key)
-                        .or_default()
-                        .insert(caller.node.clone());
-                }
-                Ok(MasterReply::Params(values))
+                Ok(MasterReply::Params(self.params.watch(&caller.node, keys)))
             }
             NodeToMaster::ListNodes => Ok(MasterReply::Nodes(self.node_list(now))),
             NodeToMaster::ListTopics => Ok(MasterReply::Topics(self.topic_list())),
@@ -440,13 +433,41 @@ impl Registry {
         }
     }
 
+    /// Notices of a parameter change (`None`: deleted) for the nodes watching it.
+    fn tell_watchers(
+        &self,
+        watchers: Vec<NodeName>,
+        key: &str,
+        value_json: Option<String>,
+        notices: &mut Vec<Notice>,
+    ) {
+        for node in watchers {
+            if let Some(n) = self.nodes.get(&node) {
+                notices.push(Notice {
+                    to: n.registration.clone(),
+                    request: NoticeKind::Param(key.to_owned(), value_json.clone()),
+                });
+            }
+        }
+    }
+
+    /// The parameters, to be kept in a file.
+    pub fn params(&self) -> &std::collections::BTreeMap<String, String> {
+        self.params.all()
+    }
+
+    /// Takes parameters read back from a file; returns the refusals of those left out.
+    pub fn load_params(
+        &mut self,
+        values: impl IntoIterator<Item = (String, String)>,
+    ) -> Vec<String> {
+        self.params.load(values)
+    }
+
     fn remove_node(&mut self, name: &NodeName, notices: &mut Vec<Notice>) {
         self.nodes.remove(name);
         self.services.retain(|_, s| &s.node != name);
-        for watchers in self.param_watchers.values_mut() {
-            watchers.remove(name);
-        }
-        self.param_watchers.retain(|_, w| !w.is_empty());
+        self.params.forget(name);
         let mut lost_publishers = Vec::new();
         let mut lost_subscribers = Vec::new();
         for (topic, entry) in self.topics.iter_mut() {
@@ -622,29 +643,7 @@ fn service_types_match(
     Ok(())
 }
 
-/// Parameter keys are names like topics; values must be JSON.
-fn check_param(key: &str, value_json: &str) -> Result<(), MasterError> {
-    if let Err(e) = TopicName::new(key) {
-        return Err(MasterError::new(
-            MasterErrorKind::Invalid,
-            format!("bad parameter key: {e}"),
-        ));
-    }
-    if value_json.len() > 1 << 20 {
-        return Err(MasterError::new(
-            MasterErrorKind::Invalid,
-            format!("parameter `{key}` is larger than 1 MiB"),
-        ));
-    }
-    serde_json::from_str::<serde_json::Value>(value_json)
-        .map(|_| ())
-        .map_err(|e| {
-            MasterError::new(
-                MasterErrorKind::Invalid,
-                format!("parameter `{key}`: the value is not JSON: {e}"),
-            )
-        })
-}
+mod params;
 
 #[cfg(test)]
 mod tests;

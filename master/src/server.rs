@@ -1,6 +1,7 @@
 //! The master's request loop: decode, apply to the registry, reply, notify.
 
 use crate::notifier::Notifier;
+use crate::params_file::ParamsFile;
 use crate::registry::{Notice, Registry};
 use pinion::auth::{Domain, Signature, Signed, Verifier};
 use pinion::protocol::master_to_node::{MasterError, MasterErrorKind, MasterReply};
@@ -22,6 +23,8 @@ pub struct MasterConfig {
     pub host: String,
     /// With a key, every request must be signed with it (`pinion::auth`).
     pub key: Option<pinion::auth::Key>,
+    /// Where parameters are kept across restarts; `None`: in memory only.
+    pub params_file: Option<ParamsFile>,
 }
 
 impl Default for MasterConfig {
@@ -31,6 +34,7 @@ impl Default for MasterConfig {
             sweep_every: Duration::from_millis(250),
             host: pinion::node::host::host_id(),
             key: None,
+            params_file: None,
         }
     }
 }
@@ -103,6 +107,9 @@ impl Master {
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         let session = pinion::node::host::random_id();
         let mut registry = Registry::new(session, self.config.expiry);
+        if let Some(file) = &self.config.params_file {
+            load_params(file, &mut registry);
+        }
         let mut notifier = Notifier::new(self.config.host.clone(), self.config.key.clone());
         let mut verifier = self
             .config
@@ -189,6 +196,10 @@ impl Master {
             NodeToMaster::UnregisterNode(c) => Some(c.node.to_string()),
             _ => None,
         };
+        let changes_params = matches!(
+            request,
+            NodeToMaster::SetParam { .. } | NodeToMaster::DeleteParam { .. }
+        );
         let log_registration = match &request {
             NodeToMaster::RegisterNode(r) => Some((r.name.to_string(), r.host.clone(), r.pid)),
             _ => None,
@@ -205,7 +216,19 @@ impl Master {
             tracing::info!(node = %name, "node unregistered");
             notifier.forget(&name);
         }
-        outcome.reply
+        match (&self.config.params_file, changes_params, &outcome.reply) {
+            (Some(file), true, MasterReply::Ok) => match file.save(registry.params()) {
+                Ok(()) => outcome.reply,
+                Err(e) => {
+                    tracing::error!(error = %e, "a parameter change is not kept across a restart");
+                    MasterReply::Error(MasterError::new(
+                        MasterErrorKind::Invalid,
+                        format!("the change is in effect but will not survive a restart of the master: {e}"),
+                    ))
+                }
+            },
+            _ => outcome.reply,
+        }
     }
 }
 
@@ -241,6 +264,24 @@ fn authorize(verifier: Option<&mut Verifier>, frames: &[bytes::Bytes]) -> Result
     verifier
         .verify(&signed, now_ms)
         .map_err(|refusal| refusal.to_string())
+}
+
+/// Reads the kept parameters into the registry; a damaged file is set aside and the
+/// master starts without it (said in the log), never fails to start.
+fn load_params(file: &ParamsFile, registry: &mut Registry) {
+    match file.load() {
+        Ok(values) => {
+            let count = values.len();
+            for refusal in registry.load_params(values) {
+                tracing::warn!(file = %file.path().display(), "a kept parameter is left out: {refusal}");
+            }
+            tracing::info!(file = %file.path().display(), count, "parameters read back");
+        }
+        Err(e) => {
+            let aside = file.set_aside();
+            tracing::error!(error = %e, aside = ?aside, "starting without the kept parameters");
+        }
+    }
 }
 
 fn dispatch(notifier: &mut Notifier, notices: Vec<Notice>) {

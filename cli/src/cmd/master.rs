@@ -18,6 +18,11 @@ pub struct Args {
     /// `PINION_KEY_FILE`); see the threat model in the README.
     #[arg(long, env = "PINION_KEY_FILE")]
     key_file: Option<std::path::PathBuf>,
+    /// Keep parameters in this file, so that values set at run time survive a restart
+    /// (default: `master-PORT.params.json` in the runtime directory when the port is
+    /// fixed; with port 0, in memory only).
+    #[arg(long)]
+    params_file: Option<std::path::PathBuf>,
 }
 
 /// Binds, prints `PINION_MASTER=<endpoint>` on the first line of stdout, serves until a signal.
@@ -35,6 +40,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         if let Some(path) = &args.key_file {
             config.key = Some(pinion::auth::Key::load(path)?);
         }
+        config.params_file = args
+            .params_file
+            .clone()
+            .or_else(|| default_params_file(&args.bind))
+            .map(pinion_master::params_file::ParamsFile::new);
+        match &config.params_file {
+            Some(file) => {
+                tracing::info!(file = %file.path().display(), "parameters are kept in a file")
+            }
+            None => tracing::info!(
+                "parameters are kept in memory only (port 0; give --params-file to keep them)"
+            ),
+        }
         let master = Master::bind(&endpoints, config)
             .await
             .with_context(|| format!("cannot start the master on {}", endpoints.join(", ")))?;
@@ -49,6 +67,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         master.run(super::termination()).await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `master-PORT.params.json` in the runtime directory, for a fixed tcp port.
+fn default_params_file(bind: &str) -> Option<std::path::PathBuf> {
+    let port: u16 = bind.rsplit_once(':')?.1.parse().ok()?;
+    (port != 0).then(|| pinion::host::runtime_dir().join(format!("master-{port}.params.json")))
 }
 
 /// The endpoint to give nodes: a wildcard bind is reached over loopback on this host.

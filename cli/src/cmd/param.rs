@@ -1,4 +1,4 @@
-//! `pinion param list|get|set`: the master's parameters.
+//! `pinion param list|get|set|delete`: the master's parameters.
 
 use anyhow::bail;
 use pinion::protocol::{MasterReply, NodeToMaster};
@@ -21,6 +21,11 @@ pub enum ParamCommand {
         key: String,
         /// The value, as JSON (`'"text"'`, `10`, `[1, 2]`, `{"a": 1}`).
         value: String,
+    },
+    /// Remove a parameter; nodes watching it see it go.
+    Delete {
+        /// Key, such as `talker/text`.
+        key: String,
     },
 }
 
@@ -51,18 +56,24 @@ pub fn run(command: ParamCommand) -> anyhow::Result<ExitCode> {
                 eprintln!("error: the value is not JSON ({e}); a string needs quotes: '\"text\"'");
                 return Ok(ExitCode::FAILURE);
             }
-            match super::graph::ask(&NodeToMaster::SetParam {
+            return change(&NodeToMaster::SetParam {
                 key,
                 value_json: value,
-            })? {
-                MasterReply::Ok => {}
-                MasterReply::Error(e) => {
-                    eprintln!("error: {}", e.message);
-                    return Ok(ExitCode::FAILURE);
-                }
-                other => bail!("unexpected reply from the master: {other:?}"),
-            }
+            });
         }
+        ParamCommand::Delete { key } => return change(&NodeToMaster::DeleteParam { key }),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Sends a change; a refusal is printed as the master put it.
+fn change(request: &NodeToMaster) -> anyhow::Result<ExitCode> {
+    match super::graph::ask(request)? {
+        MasterReply::Ok => Ok(ExitCode::SUCCESS),
+        MasterReply::Error(e) => {
+            eprintln!("error: {}", e.message);
+            Ok(ExitCode::FAILURE)
+        }
+        other => bail!("unexpected reply from the master: {other:?}"),
+    }
 }

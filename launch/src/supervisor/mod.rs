@@ -671,6 +671,13 @@ async fn start_master(
 ) -> Result<(OwnedChild, String), LaunchError> {
     let mut command = Command::new(&settings.pinion_exe);
     command.arg("master").arg("--bind").arg(&file.master.bind);
+    // A launch starts with the launch file's parameters only; what is set while it
+    // runs survives a restart of its master.
+    let params = pinion::host::runtime_dir()
+        .join("launch")
+        .join(format!("{}.params.json", crate::remote::launch_id(file)));
+    let _ = std::fs::remove_file(&params);
+    command.arg("--params-file").arg(&params);
     let (mut child, stdout) = OwnedChild::spawn("master", command, &LogSink::Terminal, true)
         .map_err(|source| LaunchError::Spawn {
             what: format!("the master ({})", settings.pinion_exe.display()),

@@ -231,7 +231,7 @@ fn parameters_are_checked_stored_and_pushed_to_watchers() {
     );
     assert!(matches!(out.reply, MasterReply::Ok));
     assert!(out.notices.iter().any(|n| n.to.name.as_str() == "talker"
-        && n.request == NoticeKind::Param("talker/text".into(), "\"hi\"".into())));
+        && n.request == NoticeKind::Param("talker/text".into(), Some("\"hi\"".into()))));
     let out = r.handle(
         NodeToMaster::GetParam {
             key: "talker/text".into(),

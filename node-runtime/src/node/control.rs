@@ -113,6 +113,10 @@ async fn handle(node: &Arc<NodeInner>, request: ControlRequest) -> ControlReply 
             node.set_param_value(&key, Some(value_json));
             ControlReply::Ok
         }
+        ControlRequest::ParamDeleted { key } => {
+            node.set_param_value(&key, None);
+            ControlReply::Ok
+        }
         ControlRequest::Ping => ControlReply::Ok,
         ControlRequest::RecentLogs { after_seq, max } => {
             let mut records = crate::logs::recent(after_seq, max as usize);

@@ -59,7 +59,7 @@ pub(crate) struct NodeInner {
     /// Served services: name -> (request type, response type, endpoints, ipc file).
     pub(crate) services: Mutex<HashMap<TopicName, (TypeInfo, TypeInfo, Endpoints, PathBuf)>>,
     /// Watched parameters: full key -> latest value (JSON text).
-    pub(crate) params: Mutex<HashMap<String, tokio::sync::watch::Sender<Option<String>>>>,
+    pub(crate) params: Mutex<HashMap<String, crate::params::ParamSlot>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -208,12 +208,8 @@ impl NodeInner {
 
     /// Records a watched parameter's value (from the master).
     pub(crate) fn set_param_value(&self, key: &str, value: Option<String>) {
-        if let Some(tx) = lock(&self.params).get(key) {
-            tx.send_if_modified(|v| {
-                let changed = *v != value;
-                *v = value.clone();
-                changed
-            });
+        if let Some(slot) = lock(&self.params).get(key) {
+            slot.set(value);
         }
     }
 

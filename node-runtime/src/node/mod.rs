@@ -369,7 +369,7 @@ impl Node {
         key: &str,
     ) -> Result<crate::params::ParamWatch<T>> {
         let key = crate::params::resolve_key(self.inner.name.as_str(), key);
-        let mut rx = {
+        let (mut rx, mut changes) = {
             let mut params = self
                 .inner
                 .params
@@ -377,15 +377,17 @@ impl Node {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             params
                 .entry(key.clone())
-                .or_insert_with(|| tokio::sync::watch::channel(None).0)
+                .or_insert_with(crate::params::ParamSlot::new)
                 .subscribe()
         };
         self.inner.watch_params_at_master(vec![key.clone()]).await?;
         // The value now is `current()`; `changed()` waits for the next one.
         rx.borrow_and_update();
+        while changes.try_recv().is_ok() {}
         Ok(crate::params::ParamWatch {
             key,
             rx,
+            changes,
             shutdown: self.inner.shutdown.clone(),
             _type: PhantomData,
         })

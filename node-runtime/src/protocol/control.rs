@@ -72,6 +72,11 @@ pub enum ControlRequest {
     },
     /// From `pinion doctor`: who and where are you, and what does your clock say?
     Identify,
+    /// From the master: a watched parameter was deleted.
+    ParamDeleted {
+        /// Key.
+        key: String,
+    },
 }
 
 /// What a node says of itself to `pinion doctor`.

@@ -170,6 +170,8 @@ pub enum MasterErrorKind {
     /// The master has a key and the request was not signed with it (or was stale or
     /// replayed).
     Unauthorized,
+    /// A limit of the master would be passed (the message names it and what to do).
+    LimitReached,
 }
 
 /// A refusal, with a message for people.

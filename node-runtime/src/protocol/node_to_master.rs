@@ -137,4 +137,9 @@ pub enum NodeToMaster {
     ListNodes,
     /// The known topics.
     ListTopics,
+    /// Remove a parameter; nodes watching it are told.
+    DeleteParam {
+        /// Key.
+        key: String,
+    },
 }

@@ -36,6 +36,22 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use zmtp::FrameLimits;
 
+/// Set only by the benchmark that measures what the guard costs.
+static BYPASS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// For `pinion-bench variants guard` only: tcp endpoints bound while this is on are
+/// bound by the engine directly, without a guard, as before guards existed, so that
+/// the cost of the guard can be measured beside the direct path in one run. Never for
+/// a robot: such a socket is open to the 73-byte abort.
+#[doc(hidden)]
+pub fn bypass_for_benchmarks(on: bool) {
+    BYPASS.store(on, std::sync::atomic::Ordering::SeqCst);
+}
+
+pub(super) fn bypassed() -> bool {
+    BYPASS.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// The default largest message a node accepts or sends: 64 MiB.
 pub const DEFAULT_MAX_MESSAGE: usize = 64 << 20;
 
