@@ -255,3 +255,138 @@ async fn play_rate_scales_the_spacing_and_loop_starts_again() {
     assert!(restarts >= 2, "no loop in {seqs:?}");
     node.close().await;
 }
+
+/// Plays `file` at `rate` to an in-process subscriber; the sequence numbers it got, and
+/// the player's output.
+async fn play_back(env: &Env, file: &Path, rate: &str, name: &str) -> (Vec<u64>, String) {
+    let node = pinion::Node::init(options(env, name)).await.expect("node");
+    let mut sub = node
+        .subscribe::<Chatter>("chatter")
+        .await
+        .expect("subscribe");
+    let mut play = Command::new(bin("pinion"));
+    play.arg("play")
+        .arg(file)
+        .args(["--rate", rate])
+        .env("PINION_MASTER", &env.master)
+        .env("PINION_RUNTIME_DIR", &env.runtime_dir)
+        .env("RUST_LOG", "info,zeromq=error");
+    let mut player = Proc::spawn("play", play);
+    let (_, code) = player.finish(SOON * 4);
+    assert_eq!(code, Some(0), "{}", player.dump());
+    let mut seqs = Vec::new();
+    while let Some(m) = recv_within(&mut sub, std::time::Duration::from_millis(500)).await {
+        seqs.push(m.seq);
+    }
+    node.close().await;
+    (seqs, player.dump())
+}
+
+fn assert_contiguous(seqs: &[u64], what: &str) {
+    assert!(
+        seqs.windows(2).all(|w| w[1] == w[0] + 1),
+        "{what}: played with gaps or out of order: {seqs:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_recorder_leaves_a_file_that_plays_up_to_its_last_second() {
+    let dir = TempDir::new("bag-killed");
+    let (_master, env) = start_master(&dir);
+    let mut talker = env.node("talker", "talker", &["--rate", "20"]);
+    talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let witness = pinion::Node::init(options(&env, "witness"))
+        .await
+        .expect("node");
+    let mut seen = witness
+        .subscribe::<Chatter>("chatter")
+        .await
+        .expect("subscribe");
+
+    let file = dir.0.join("killed.mcap");
+    let mut c = Command::new(bin("pinion"));
+    c.arg("record")
+        .arg("-o")
+        .arg(&file)
+        .arg("chatter")
+        .env("PINION_MASTER", &env.master)
+        .env("PINION_RUNTIME_DIR", &env.runtime_dir)
+        .env("RUST_LOG", "info,zeromq=error");
+    let mut recorder = Proc::spawn("recorder", c);
+    recorder.expect_line("recording", SOON, |_, l| l.contains("recording"));
+    // Four seconds at 20 Hz, counted on the talker's own sequence numbers.
+    let first = recv_within(&mut seen, SOON).await.expect("a message").seq;
+    let mut last = first;
+    while last < first + 80 {
+        last = recv_within(&mut seen, SOON).await.expect("a message").seq;
+    }
+    recorder.signal(nix::sys::signal::Signal::SIGKILL);
+    let _ = recorder.finish(SOON);
+    drop(talker);
+    witness.close().await;
+
+    let (seqs, dump) = play_back(&env, &file, "10", "after_kill").await;
+    assert_contiguous(&seqs, "killed recorder");
+    let played_last = *seqs
+        .last()
+        .unwrap_or_else(|| panic!("nothing played:\n{dump}"));
+    assert!(
+        played_last + 20 + 2 >= last,
+        "the recording ends at seq {played_last}, the talker was at {last} when the recorder died: more than a second lost\n{dump}"
+    );
+    assert!(dump.contains("no end record"), "{dump}");
+
+    // The same file cut in the middle of its last record.
+    let cut = dir.0.join("cut.mcap");
+    let bytes = std::fs::read(&file).expect("recording");
+    std::fs::write(&cut, &bytes[..bytes.len() - 7]).expect("cut copy");
+    let (cut_seqs, dump) = play_back(&env, &cut, "10", "after_cut").await;
+    assert_contiguous(&cut_seqs, "cut recording");
+    assert!(!cut_seqs.is_empty() && cut_seqs[0] == seqs[0], "{dump}");
+    assert!(dump.contains("damaged at about byte"), "{dump}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorder_that_fills_the_disk_stops_clearly_and_its_file_plays() {
+    assert!(
+        nix::unistd::Uid::effective().is_root(),
+        "this test mounts a small tmpfs in a mount namespace of its own: run it as root (CI does)"
+    );
+    let dir = TempDir::new("bag-full");
+    let (_master, env) = start_master(&dir);
+    let text = "x".repeat(1000);
+    let mut talker = env.node("talker", "talker", &["--rate", "1000", "--text", &text]);
+    talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let disk = dir.0.join("small-disk");
+    std::fs::create_dir_all(&disk).expect("mount point");
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount -t tmpfs -o size=4m tmpfs "$0" || exit 90; "$1" record -o "$0/full.mcap" chatter; status=$?; cp "$0/full.mcap" "$2/" || exit 91; exit $status"#)
+        .arg(&disk)
+        .arg(bin("pinion"))
+        .arg(&dir.0)
+        .env("PINION_MASTER", &env.master)
+        .env("PINION_RUNTIME_DIR", &env.runtime_dir)
+        .env("RUST_LOG", "info,zeromq=error");
+    let mut recorder = Proc::spawn("recorder", c);
+    let (_, code) = recorder.finish(SOON * 2);
+    let dump = recorder.dump();
+    assert_eq!(
+        code,
+        Some(1),
+        "the recorder should stop with an error:\n{dump}"
+    );
+    assert!(
+        dump.contains("No space left on device") && dump.contains("cannot write"),
+        "{dump}"
+    );
+    drop(talker);
+
+    let (seqs, dump) = play_back(&env, &dir.0.join("full.mcap"), "1", "after_full").await;
+    assert_contiguous(&seqs, "full disk");
+    assert!(
+        seqs.len() > 20,
+        "only {} messages played:\n{dump}",
+        seqs.len()
+    );
+}

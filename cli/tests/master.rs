@@ -157,3 +157,64 @@ async fn master_restart_nodes_register_again_and_data_flows_meanwhile() {
         .expect("data after the restart");
     node.close().await;
 }
+
+/// How many times the master is killed during start-up (`PINION_RESTART_ROUNDS`,
+/// default 50).
+fn restart_rounds() -> usize {
+    std::env::var("PINION_RESTART_ROUNDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(50)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_master_killed_while_ten_nodes_start_loses_none_of_them() {
+    let dir = TempDir::new("restart-startup");
+    let (mut master, env) = start_master(&dir);
+    let bind = env.master.clone();
+    for round in 0..restart_rounds() {
+        // Five talkers and five listeners, each pair on a topic of its own: every node
+        // registers, then advertises or subscribes.
+        let names: Vec<String> = (0..10).map(|i| format!("r{round}n{i}")).collect();
+        let mut nodes: Vec<Proc> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let topic = format!("r{round}/t{}", i / 2);
+                let program = if i % 2 == 0 { "talker" } else { "listener" };
+                env.node(program, name, &["--topic", &topic])
+            })
+            .collect();
+        // The kill comes at another moment of the start-up each round: once none, one,
+        // ... nine of the nodes are registered.
+        let before = round % 10;
+        wait_nodes(&bind, SOON, |n| {
+            n.iter()
+                .filter(|x| x.starts_with(&format!("r{round}n")))
+                .count()
+                >= before
+        })
+        .await
+        .unwrap_or_else(|| panic!("round {round}: {before} nodes never registered"));
+        master.signal(Signal::SIGKILL);
+        let _ = master.finish(SOON);
+        master = start_master_on(&dir, &bind).0;
+
+        let all = wait_nodes(&bind, SOON, |n| names.iter().all(|name| n.contains(name))).await;
+        for node in &mut nodes {
+            if !alive(node.pid()) {
+                let _ = node.finish(Duration::from_secs(1));
+                panic!(
+                    "round {round}: {} exited after the master was killed with {before} nodes registered:\n{}",
+                    node.name,
+                    node.dump()
+                );
+            }
+        }
+        assert!(
+            all.is_some(),
+            "round {round}: not every node registered with the new master: {:?}",
+            node_names(&bind).await
+        );
+    }
+}

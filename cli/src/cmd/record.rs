@@ -1,5 +1,9 @@
 //! `pinion record -o FILE [TOPIC...]`: topics into an MCAP file, schemas included, so the
 //! recording is self-describing. `--split-size MB` starts a new file past that size.
+//!
+//! What was received is handed to the file system at least every [`FLUSH_EVERY`]: the
+//! open chunk is closed and written, so a recorder that is killed, or that finds the
+//! disk full, leaves a file that `pinion play` reads up to its last second.
 
 use super::graph::ask;
 use anyhow::{bail, Context};
@@ -17,6 +21,9 @@ use std::time::Duration;
 pub const SCHEMA_ENCODING: &str = "pinion-postcard-schema";
 /// Message encoding of Pinion messages in MCAP.
 pub const MESSAGE_ENCODING: &str = "postcard";
+
+/// How often what was received is written out: what a killed recorder loses at most.
+const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// Arguments of `pinion record`.
 #[derive(Debug, clap::Args)]
@@ -40,6 +47,7 @@ pub struct Args {
 /// One output file being written.
 struct Output {
     base: PathBuf,
+    path: PathBuf,
     index: u32,
     writer: mcap::Writer<BufWriter<File>>,
     channels: BTreeMap<String, u16>,
@@ -67,6 +75,7 @@ impl Output {
         tracing::info!(file = %path.display(), "recording");
         Ok(Self {
             base: base.to_owned(),
+            path,
             index,
             writer,
             channels: BTreeMap::new(),
@@ -93,8 +102,30 @@ impl Output {
         Ok(id)
     }
 
+    fn write(&mut self, header: &mcap::records::MessageHeader, data: &[u8]) -> anyhow::Result<()> {
+        self.writer
+            .write_to_known_channel(header, data)
+            .with_context(|| self.stopped())
+    }
+
+    /// Closes the open chunk and hands everything to the file system.
+    fn flush(&mut self) -> anyhow::Result<()> {
+        self.writer.flush().with_context(|| self.stopped())
+    }
+
+    fn stopped(&self) -> String {
+        format!(
+            "cannot write {}; it holds what was received until about {} s before this",
+            self.path.display(),
+            FLUSH_EVERY.as_secs()
+        )
+    }
+
     fn finish(mut self) -> anyhow::Result<()> {
-        self.writer.finish()?;
+        let path = self.path.clone();
+        self.writer
+            .finish()
+            .with_context(|| format!("cannot finish {}", path.display()))?;
         Ok(())
     }
 }
@@ -140,6 +171,8 @@ async fn record(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<(TopicSummary, Vec<u8>, u64, u32)>(10_000);
     let mut subscribed: Vec<String> = Vec::new();
     let mut refresh = tokio::time::interval(Duration::from_secs(1));
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let deadline = args
         .duration
         .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s));
@@ -180,7 +213,7 @@ async fn record(
                 }
                 let channel_id = output.channel(&topic)?;
                 let header = mcap::records::MessageHeader { channel_id, sequence, log_time: pinion::node::host::now_ns(), publish_time: stamp_ns };
-                output.writer.write_to_known_channel(&header, &bytes)?;
+                output.write(&header, &bytes)?;
                 output.bytes += bytes.len() as u64 + 32;
                 sequence = sequence.wrapping_add(1);
                 written += 1;
@@ -189,6 +222,7 @@ async fn record(
                 }
             }
             _ = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,
+            _ = flush.tick() => output.flush()?,
             _ = node.spin() => break,
         }
     }

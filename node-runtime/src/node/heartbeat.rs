@@ -23,6 +23,7 @@ pub(crate) async fn run(node: Arc<NodeInner>) {
             _ = node.shutdown.wait() => return,
             _ = tick.tick() => {}
         }
+        let seen = node.registrations.load(Ordering::Acquire);
         let reply = node
             .master
             .request(&NodeToMaster::Heartbeat(node.caller()))
@@ -50,7 +51,7 @@ pub(crate) async fn run(node: Arc<NodeInner>) {
         };
         if register_again {
             tracing::info!("the master does not know this node (it restarted, or expired the node); registering again");
-            match node.register_everything().await {
+            match node.register_again(seen).await {
                 Ok(()) => tracing::info!("registered again"),
                 Err(e) => tracing::warn!(error = %e, "registering again failed; will retry"),
             }

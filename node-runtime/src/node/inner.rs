@@ -60,7 +60,16 @@ pub(crate) struct NodeInner {
     pub(crate) services: Mutex<HashMap<TopicName, (TypeInfo, TypeInfo, Endpoints, PathBuf)>>,
     /// Watched parameters: full key -> latest value (JSON text).
     pub(crate) params: Mutex<HashMap<String, crate::params::ParamSlot>>,
+    /// Counts completed registrations; a request refused as unknown knows from it
+    /// whether someone registered again since it was sent.
+    pub(crate) registrations: AtomicU64,
+    /// Held while registering everything again, so that it happens once at a time.
+    pub(crate) registering: tokio::sync::Mutex<()>,
 }
+
+/// How many times one request is retried after registering again: the master would
+/// have to restart that often while the request is in flight.
+const REREGISTER_TRIES: usize = 5;
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -243,6 +252,40 @@ impl NodeInner {
         std::mem::take(&mut *lock(&self.retiring))
     }
 
+    /// Runs `op`, a request on behalf of this node; when the master refuses it as
+    /// unknown (it restarted, or expired the node), registers everything again and
+    /// runs it again, so that the refusal never reaches user code.
+    pub(crate) async fn registered<T, F, Fut>(self: &Arc<Self>, mut op: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut tries = 0;
+        loop {
+            let seen = self.registrations.load(Ordering::Acquire);
+            match op().await {
+                Err(e)
+                    if super::master_link::needs_reregistration(&e) && tries < REREGISTER_TRIES =>
+                {
+                    tries += 1;
+                    tracing::info!("the master does not know this node (it restarted, or expired the node); registering again");
+                    self.register_again(seen).await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Registers everything again, unless someone did since registration `seen`; one
+    /// at a time.
+    pub(crate) async fn register_again(self: &Arc<Self>, seen: u64) -> Result<()> {
+        let _one_at_a_time = self.registering.lock().await;
+        if self.registrations.load(Ordering::Acquire) != seen {
+            return Ok(());
+        }
+        self.register_everything().await
+    }
+
     /// Registers the node and everything it offers again (after a master restart).
     pub(crate) async fn register_everything(self: &Arc<Self>) -> Result<()> {
         let reply = self
@@ -255,6 +298,7 @@ impl NodeInner {
         if let MasterReply::Registered { master_session } = reply {
             self.master_session.store(master_session, Ordering::Relaxed);
         }
+        self.registrations.fetch_add(1, Ordering::AcqRel);
         for publisher in self.all_publishers() {
             if let Err(e) = self.advertise_to_master(&publisher).await {
                 tracing::error!(topic = %publisher.topic, error = %e, "could not advertise again");

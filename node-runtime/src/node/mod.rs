@@ -159,6 +159,8 @@ impl Node {
             ipc_files: vec![ctl_path, data_path],
             naming: options.naming,
             params: Default::default(),
+            registrations: AtomicU64::new(0),
+            registering: tokio::sync::Mutex::new(()),
             tcp_ip: ip,
             services: Default::default(),
         });
@@ -212,7 +214,11 @@ impl Node {
         let shared = Arc::new(PublisherShared::new(topic, T::type_info(), &options));
         // Known before the master answers, so that no subscriber update is missed.
         self.inner.add_publisher(shared.clone());
-        if let Err(e) = self.inner.advertise_to_master(&shared).await {
+        if let Err(e) = self
+            .inner
+            .registered(|| self.inner.advertise_to_master(&shared))
+            .await
+        {
             self.inner.remove_publisher(shared.publisher_id);
             return Err(e);
         }
@@ -303,7 +309,11 @@ impl Node {
         };
         // Known before the master answers, so that no publisher update is missed.
         self.inner.add_subscription(subscriber_id, local.clone());
-        if let Err(e) = self.inner.subscribe_to_master(subscriber_id, &local).await {
+        if let Err(e) = self
+            .inner
+            .registered(|| self.inner.subscribe_to_master(subscriber_id, &local))
+            .await
+        {
             self.inner.forget_subscriber(&topic, subscriber_id);
             return Err(e);
         }
@@ -329,7 +339,11 @@ impl Node {
         let topic = self.inner.naming.resolve(topic)?;
         let shared = Arc::new(PublisherShared::new(topic, type_info, &options));
         self.inner.add_publisher(shared.clone());
-        if let Err(e) = self.inner.advertise_to_master(&shared).await {
+        if let Err(e) = self
+            .inner
+            .registered(|| self.inner.advertise_to_master(&shared))
+            .await
+        {
             self.inner.remove_publisher(shared.publisher_id);
             return Err(e);
         }
@@ -380,7 +394,9 @@ impl Node {
                 .or_insert_with(crate::params::ParamSlot::new)
                 .subscribe()
         };
-        self.inner.watch_params_at_master(vec![key.clone()]).await?;
+        self.inner
+            .registered(|| self.inner.watch_params_at_master(vec![key.clone()]))
+            .await?;
         // The value now is `current()`; `changed()` waits for the next one.
         rx.borrow_and_update();
         while changes.try_recv().is_ok() {}
@@ -446,8 +462,11 @@ impl Node {
         );
         if let Err(e) = self
             .inner
-            .master
-            .request_until_answered(&advertise, &self.inner.shutdown)
+            .registered(|| {
+                self.inner
+                    .master
+                    .request_until_answered(&advertise, &self.inner.shutdown)
+            })
             .await
         {
             self.inner
