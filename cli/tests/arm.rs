@@ -1,6 +1,7 @@
 //! Raspberry Pi binaries end to end: an aarch64 talker and an armv7 listener, each under
 //! qemu-user with its own host id (so over tcp), plus an aarch64 listener on the
-//! talker's host id (so over ipc), against a native master.
+//! talker's host id (so over ipc), against a native master; and `pinion launch --check`
+//! reading the manifest of an aarch64 node binary under qemu.
 //!
 //! Needs the ARM builds: run by `scripts/test` as
 //! `PINION_ARM_TARGET_DIR=target cargo test -p pinion-cli --test arm -- --ignored`.
@@ -126,4 +127,49 @@ fn arm_talker_reaches_arm_listeners_over_tcp_and_ipc() {
         assert_eq!(code, Some(0), "{name} failed\n{}", everything());
         assert_eq!(out, expected, "{name}\n{}", everything());
     }
+}
+
+#[test]
+#[ignore = "needs the ARM builds and qemu-user; scripts/test runs it"]
+fn check_reads_the_manifest_of_an_aarch64_node_binary() {
+    let dir = TempDir::new("arm-check");
+    // Checked before anything: the ARM binary is where --check will look for it.
+    arm_bin(&AARCH64, "odometry");
+    let path = dir.0.join("rover.toml");
+    std::fs::write(
+        &path,
+        r#"
+[master]
+bind = "tcp://127.0.0.1:0"
+[machines.pi]
+address = "127.0.0.1"
+target = "aarch64-unknown-linux-gnu"
+agent = "tcp://127.0.0.1:11411"
+[[node]]
+name = "encoders"
+binary = "wheel_encoders"
+[[node]]
+name = "odometry"
+binary = "odometry"
+machine = "pi"
+remap = { imu = "wheel_ticks" }
+"#,
+    )
+    .expect("launch file");
+    let mut c = Command::new(bin("pinion"));
+    c.arg("launch")
+        .arg(&path)
+        .arg("--check")
+        .env("PINION_RUNTIME_DIR", &dir.0);
+    let mut check = Proc::spawn("check", c);
+    let (_, code) = check.finish(SOON * 4);
+    assert_eq!(code, Some(1), "{}", check.dump());
+    // Only the aarch64 binary's own manifest says how odometry subscribes.
+    assert!(
+        check
+            .dump()
+            .contains("`odometry` subscribes it as `sensor_msgs/Imu`"),
+        "{}",
+        check.dump()
+    );
 }

@@ -455,13 +455,42 @@ async fn an_agent_survives_a_hostile_peer() {
     let key = pinion::auth::Key::load(&key_path).expect("key");
     let client =
         pinion_launch::agent::client::AgentClient::new(&endpoint, key, WITHIN).expect("client");
+    let mut legit = AgentPing(client);
     assault(
         "agent",
         &mut agent,
         addr(&endpoint),
         pinion_launch::agent::MAX_REQUEST,
         b"REQ",
-        &mut AgentPing(client),
+        &mut legit,
     )
     .await;
+
+    // A whole unsigned request of 256 MiB, sent as a REQ socket sends it: cut off at its
+    // frame header, before the agent buffers any of it.
+    let base = rss_kb(agent.pid());
+    let mut tcp = TcpStream::connect(addr(&endpoint)).await.expect("connect");
+    let mut head = greeting(b"NULL");
+    head.extend(ready(b"REQ"));
+    head.extend([0x01, 0x00]);
+    head.extend(long_header(256 << 20));
+    let _ = tcp.write_all(&head).await;
+    let chunk = vec![0u8; 1 << 20];
+    let mut sent = 0usize;
+    for _ in 0..256 {
+        match tokio::time::timeout(SOON, tcp.write_all(&chunk)).await {
+            Ok(Ok(())) => sent += chunk.len(),
+            _ => break,
+        }
+    }
+    assert!(sent < 256 << 20, "the agent took all 256 MiB");
+    agent.expect_line("the refusal of the 256 MiB request", SOON, |_, l| {
+        l.contains("guard closed a connection") && l.contains("268435456")
+    });
+    let grown = rss_kb(agent.pid()).saturating_sub(base);
+    assert!(
+        grown < 16 * 1024,
+        "a 256 MiB request grew the agent by {grown} kB"
+    );
+    assert!(tokio::time::timeout(WITHIN, legit.ask()).await.is_ok());
 }

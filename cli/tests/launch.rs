@@ -165,47 +165,115 @@ binary = "odometry"
 remap = { imu = "wheel_ticks" }
 "#,
     );
-    for check in [true, false] {
-        let mut c = Command::new(bin("pinion"));
-        c.arg("launch").arg(&path).env("PINION_RUNTIME_DIR", &dir.0);
-        if check {
-            c.arg("--check");
-        }
-        let mut launcher = Proc::spawn("launcher", c);
-        let (_, code) = launcher.finish(SOON);
-        assert_eq!(code, Some(1), "{}", launcher.dump());
-        let mismatch = launcher
-            .seen
-            .iter()
-            .map(|(_, l)| l.as_str())
-            .find(|l| l.contains("error: topic `wheel_ticks`"))
-            .unwrap_or_else(|| panic!("no mismatch reported:\n{}", launcher.dump()));
-        for needle in [
-            "`encoders` publishes it as `rover/WheelTicks`",
-            "`odometry` subscribes it as `sensor_msgs/Imu`",
-            "differences:",
-            "WheelTicks.left: only in the first type",
-        ] {
-            assert!(
-                mismatch.contains(needle),
-                "missing {needle:?} in {mismatch}"
-            );
-        }
+    let mut c = Command::new(bin("pinion"));
+    c.arg("launch")
+        .arg(&path)
+        .arg("--check")
+        .env("PINION_RUNTIME_DIR", &dir.0);
+    let mut launcher = Proc::spawn("launcher", c);
+    let (_, code) = launcher.finish(SOON);
+    assert_eq!(code, Some(1), "{}", launcher.dump());
+    let mismatch = launcher
+        .seen
+        .iter()
+        .map(|(_, l)| l.as_str())
+        .find(|l| l.contains("error: topic `wheel_ticks`"))
+        .unwrap_or_else(|| panic!("no mismatch reported:\n{}", launcher.dump()));
+    for needle in [
+        "`encoders` publishes it as `rover/WheelTicks`",
+        "`odometry` subscribes it as `sensor_msgs/Imu`",
+        "differences:",
+        "WheelTicks.left: only in the first type",
+    ] {
         assert!(
-            launcher
-                .seen
-                .iter()
-                .any(|(_, l)| l.contains("warning: topic `wheel_speeds`")
-                    && l.contains("no node of this file publishes it")),
-            "{}",
-            launcher.dump()
-        );
-        assert!(
-            !launcher
-                .seen
-                .iter()
-                .any(|(_, l)| l.contains("master up") || l.contains("started node=")),
-            "nothing starts"
+            mismatch.contains(needle),
+            "missing {needle:?} in {mismatch}"
         );
     }
+    assert!(
+        launcher
+            .seen
+            .iter()
+            .any(|(_, l)| l.contains("warning: topic `wheel_speeds`")
+                && l.contains("no node of this file publishes it")),
+        "{}",
+        launcher.dump()
+    );
+    assert!(
+        !launcher
+            .seen
+            .iter()
+            .any(|(_, l)| l.contains("master up") || l.contains("started node=")),
+        "nothing starts"
+    );
+
+    // A real launch runs each program once, without reading manifests first: the
+    // master refuses the second type as the nodes come up, with the differences.
+    let mut c = Command::new(bin("pinion"));
+    c.arg("launch").arg(&path).env("PINION_RUNTIME_DIR", &dir.0);
+    let mut launcher = Proc::spawn("launcher", c);
+    launcher.expect_line("the master's refusal", SOON, |_, l| {
+        l.contains("wheel_ticks") && l.contains("rover/WheelTicks") && l.contains("sensor_msgs/Imu")
+    });
+    launcher.signal(nix::sys::signal::Signal::SIGINT);
+    let _ = launcher.finish(SOON);
+}
+
+#[test]
+fn check_never_runs_a_program_that_is_not_a_node_and_a_launch_runs_each_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("not-a-node");
+    let ran = dir.0.join("ran");
+    let script = dir.0.join("camera.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> {}\necho camera up\nexec sleep 30\n",
+            ran.display()
+        ),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = launch_file(
+        &dir,
+        &format!(
+            r#"
+[master]
+bind = "tcp://127.0.0.1:0"
+[[node]]
+name = "camera"
+binary = "{}"
+[[node]]
+name = "odometry"
+binary = "odometry"
+"#,
+            script.display()
+        ),
+    );
+    let mut c = Command::new(bin("pinion"));
+    c.arg("launch")
+        .arg(&path)
+        .arg("--check")
+        .env("PINION_RUNTIME_DIR", &dir.0)
+        .env("RUST_LOG", "info");
+    let mut check = Proc::spawn("check", c);
+    let (_, code) = check.finish(SOON);
+    assert_eq!(code, Some(0), "{}", check.dump());
+    assert!(!ran.exists(), "--check ran the script:\n{}", check.dump());
+    assert!(
+        check.dump().contains("is not a Pinion node binary"),
+        "{}",
+        check.dump()
+    );
+
+    let mut c = Command::new(bin("pinion"));
+    c.arg("launch").arg(&path).env("PINION_RUNTIME_DIR", &dir.0);
+    let mut launcher = Proc::spawn("launcher", c);
+    launcher.expect_line("the script's output", SOON, |_, l| {
+        l.contains("[camera] camera up")
+    });
+    let runs = std::fs::read_to_string(&ran).expect("the script ran");
+    assert_eq!(runs.lines().count(), 1, "started {runs:?}");
+    launcher.signal(nix::sys::signal::Signal::SIGINT);
+    let _ = launcher.finish(SOON);
 }

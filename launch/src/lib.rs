@@ -11,6 +11,7 @@ pub mod child;
 pub mod control;
 pub mod deploy;
 pub mod logs;
+pub mod manifest;
 pub mod model;
 pub mod policy;
 pub mod remote;

@@ -3,7 +3,7 @@
 
 use crate::agent::auth::Key;
 use crate::agent::client::AgentClient;
-use crate::agent::protocol::{AgentReply, AgentRequest, RemoteNode};
+use crate::agent::protocol::{AgentReply, AgentRequest, RemoteNode, BLOB_PART};
 use crate::agent::store;
 use crate::logs::print_line;
 use crate::model::{LaunchFile, MachineSpec, NodeSpec};
@@ -61,7 +61,8 @@ pub fn by_machine(file: &LaunchFile) -> BTreeMap<String, Vec<NodeSpec>> {
 }
 
 /// Makes sure the agent holds every program; returns their hashes (in order) and the
-/// bytes that had to be sent.
+/// bytes that had to be sent. Files are read and sent in parts, never whole; a blob the
+/// agent holds part of (an upload cut off) is sent from where it stands.
 pub async fn ship(
     client: &mut AgentClient,
     programs: &[PathBuf],
@@ -69,9 +70,8 @@ pub async fn ship(
     let mut hashes = Vec::new();
     let mut by_hash: BTreeMap<String, &PathBuf> = BTreeMap::new();
     for program in programs {
-        let bytes = std::fs::read(program)
+        let hash = store::hash_file(program)
             .map_err(|e| format!("cannot read {}: {e}", program.display()))?;
-        let hash = store::hash(&bytes);
         by_hash.insert(hash.clone(), program);
         hashes.push(hash);
     }
@@ -90,18 +90,58 @@ pub async fn ship(
         }
     };
     let mut sent = 0;
-    for hash in missing {
-        let Some(path) = by_hash.get(&hash) else {
+    for blob in missing {
+        let Some(path) = by_hash.get(&blob.hash) else {
             continue;
         };
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        sent += bytes.len() as u64;
-        client
-            .call_ok(&AgentRequest::PutBlob { hash, bytes })
-            .await?;
+        sent += upload(client, path, &blob.hash, blob.have).await?;
     }
     Ok((hashes, sent))
+}
+
+/// Sends the file `path` from byte `from` on, in parts; the bytes sent.
+async fn upload(
+    client: &mut AgentClient,
+    path: &Path,
+    hash: &str,
+    from: u64,
+) -> Result<u64, String> {
+    use std::io::{Read, Seek};
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let mut file = std::fs::File::open(path).map_err(cannot)?;
+    let size = file.metadata().map_err(cannot)?.len();
+    file.seek(std::io::SeekFrom::Start(from)).map_err(cannot)?;
+    let mut offset = from;
+    let mut sent = 0;
+    loop {
+        let mut bytes = Vec::with_capacity(BLOB_PART);
+        (&mut file)
+            .take(BLOB_PART as u64)
+            .read_to_end(&mut bytes)
+            .map_err(cannot)?;
+        let len = bytes.len() as u64;
+        let reply = client
+            .call_ok(&AgentRequest::PutBlobPart {
+                hash: hash.to_owned(),
+                size,
+                offset,
+                bytes,
+            })
+            .await?;
+        sent += len;
+        offset += len;
+        match reply {
+            AgentReply::Stored { complete: true, .. } => return Ok(sent),
+            AgentReply::Stored { have, .. } if have == offset && len > 0 => {}
+            other => {
+                return Err(format!(
+                    "agent {}: storing {} stopped at byte {offset} of {size}: {other:?}",
+                    client.endpoint(),
+                    path.display()
+                ))
+            }
+        }
+    }
 }
 
 /// One machine's agent during a launch.

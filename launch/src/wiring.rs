@@ -150,27 +150,3 @@ fn plural(nodes: &[&str]) -> &'static str {
         ""
     }
 }
-
-/// Reads a node binary's manifest by running it with `--pinion-manifest`; `None` if the
-/// node declares none (it has no `#[derive(Node)]` parts) or cannot say.
-pub async fn read_manifest(program: &std::path::Path) -> Result<Option<Manifest>, String> {
-    let run = tokio::process::Command::new(program)
-        .arg(pinion::runtime::MANIFEST_FLAG)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(10), run)
-        .await
-        .map_err(|_| {
-            format!(
-                "{} did not print its manifest within 10 s",
-                program.display()
-            )
-        })?
-        .map_err(|e| format!("cannot run {}: {e}", program.display()))?;
-    if !output.status.success() {
-        return Ok(None);
-    }
-    let text = String::from_utf8_lossy(&output.stdout);
-    Ok(serde_json::from_str::<Option<Manifest>>(text.trim()).unwrap_or(None))
-}

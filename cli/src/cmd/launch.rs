@@ -97,15 +97,13 @@ fn launch(path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
         file.master.bind = bind.clone();
     }
     let rt = runtime()?;
-    let wiring_ok = rt.block_on(check_wiring(&file, &bin_dir));
-    if !wiring_ok {
-        eprintln!(
-            "the wiring of {} is wrong; nothing was started",
-            path.display()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
     if args.check {
+        // A real launch starts each program once and leaves the types to the master,
+        // which refuses a mismatch as the nodes come up; the check reads the manifests.
+        if !rt.block_on(check_wiring(&file, &bin_dir, args.local)) {
+            eprintln!("the wiring of {} is wrong", path.display());
+            return Ok(ExitCode::FAILURE);
+        }
         tracing::info!(file = %path.display(), nodes = file.nodes.len(), "launch file is valid");
         return Ok(ExitCode::SUCCESS);
     }
@@ -254,22 +252,62 @@ fn stop_on_agents(path: &Path, key_file: &Path) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads every node's manifest and checks the wiring; prints findings; false on errors.
-async fn check_wiring(file: &model::LaunchFile, bin_dir: &Path) -> bool {
-    let mut manifests = Vec::new();
-    let mut without = Vec::new();
+///
+/// Each distinct program is inspected once, all at the same time; only Pinion node
+/// binaries are run (`pinion_launch::manifest`), those of other machines with their
+/// machine's runner.
+async fn check_wiring(file: &model::LaunchFile, bin_dir: &Path, local: bool) -> bool {
+    use pinion_launch::manifest::{self, ManifestError};
+    use std::collections::BTreeMap;
+    let mut programs: BTreeMap<(PathBuf, Vec<String>), Vec<&model::NodeSpec>> = BTreeMap::new();
     for spec in &file.nodes {
-        let Some(program) = supervisor::resolve(spec, bin_dir) else {
+        let machine = spec
+            .machine
+            .as_ref()
+            .filter(|_| !local)
+            .and_then(|m| file.machines.get(m));
+        let program = match machine {
+            Some(machine) => pinion_launch::remote::program_for(spec, machine, bin_dir),
+            None => supervisor::resolve(spec, bin_dir),
+        };
+        let Some(program) = program else {
             continue;
         };
-        match pinion_launch::wiring::read_manifest(&program).await {
-            Ok(Some(manifest)) => manifests.push((spec, manifest)),
-            Ok(None) => without.push(spec.name.as_str()),
+        let runner = machine.map(|m| m.runner.clone()).unwrap_or_default();
+        programs.entry((program, runner)).or_default().push(spec);
+    }
+    let mut runs = tokio::task::JoinSet::new();
+    for (program, runner) in programs.keys().cloned() {
+        runs.spawn(async move {
+            let manifest = manifest::read(&program, &runner).await;
+            ((program, runner), manifest)
+        });
+    }
+    let mut manifests = Vec::new();
+    let mut without = Vec::new();
+    while let Some(done) = runs.join_next().await {
+        let Ok((key, result)) = done else { continue };
+        let specs = programs.get(&key).cloned().unwrap_or_default();
+        match result {
+            Ok(Some(manifest)) => {
+                manifests.extend(specs.into_iter().map(|s| (s, manifest.clone())))
+            }
+            Ok(None) => without.extend(specs.iter().map(|s| s.name.clone())),
+            Err(e @ ManifestError::NotANode { .. }) => {
+                tracing::info!(nodes = ?names(&specs), "{e}");
+            }
             Err(e) => {
-                tracing::warn!(node = %spec.name, error = %e, "no manifest");
-                without.push(spec.name.as_str());
+                eprintln!(
+                    "{}: warning: {e}; the topics of {} are not checked",
+                    file.path.display(),
+                    names(&specs).join(", ")
+                );
             }
         }
     }
+    // In the file's order, so that findings read the same every time.
+    let order = |name: &str| file.nodes.iter().position(|n| n.name == name);
+    manifests.sort_by_key(|(s, _)| order(&s.name));
     let pairs: Vec<(&model::NodeSpec, &pinion::parts::Manifest)> =
         manifests.iter().map(|(s, m)| (*s, m)).collect();
     let findings = pinion_launch::wiring::check(&pairs);
@@ -282,4 +320,8 @@ async fn check_wiring(file: &model::LaunchFile, bin_dir: &Path) -> bool {
     !findings
         .iter()
         .any(pinion_launch::wiring::Finding::is_error)
+}
+
+fn names(specs: &[&model::NodeSpec]) -> Vec<String> {
+    specs.iter().map(|s| s.name.clone()).collect()
 }

@@ -15,6 +15,8 @@ pub mod protocol;
 pub mod server;
 pub mod store;
 
-/// The largest request an agent accepts, signature included (blobs travel in parts of
-/// at most [`protocol::BLOB_PART`]).
-pub const MAX_REQUEST: usize = 256 << 20;
+/// The largest request an agent accepts, signature included: a blob part
+/// ([`protocol::BLOB_PART`]) and room for the rest. The guard of its socket refuses a
+/// larger frame before the engine reads it, so an unsigned 256 MiB request costs it
+/// nothing.
+pub const MAX_REQUEST: usize = protocol::BLOB_PART + (1 << 20);

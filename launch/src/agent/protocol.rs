@@ -14,13 +14,17 @@ use std::time::Duration;
 pub enum AgentRequest {
     /// Are you there, and who are you?
     Ping,
-    /// Which of these blobs (SHA-256 hex) are missing?
+    /// Which of these blobs (SHA-256 hex) are missing, and how much of each is held?
     MissingBlobs(Vec<String>),
-    /// Store a blob.
-    PutBlob {
+    /// Store the part of a blob that starts at `offset` (at most [`BLOB_PART`] bytes).
+    PutBlobPart {
         /// Its SHA-256 in hex.
         hash: String,
-        /// Its bytes.
+        /// The whole blob's length.
+        size: u64,
+        /// Where this part starts: where the upload stands on the agent.
+        offset: u64,
+        /// The part's bytes.
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
@@ -78,7 +82,14 @@ pub enum AgentReply {
         version: String,
     },
     /// Missing blobs.
-    Missing(Vec<String>),
+    Missing(Vec<MissingBlob>),
+    /// A part was stored: the upload stands at `have` bytes, or is complete.
+    Stored {
+        /// Bytes held.
+        have: u64,
+        /// The blob is whole and stored.
+        complete: bool,
+    },
     /// Done.
     Ok,
     /// A version is installed and running.
@@ -99,6 +110,19 @@ pub enum AgentReply {
     Logs(Vec<LogLine>),
     /// Refused or failed.
     Error(String),
+}
+
+/// Bytes of one part of a blob upload. Every request, uploads included, is buffered
+/// whole before its signature is checked, so parts keep that small.
+pub const BLOB_PART: usize = 4 << 20;
+
+/// A blob an agent does not hold whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MissingBlob {
+    /// Its SHA-256 in hex.
+    pub hash: String,
+    /// Bytes of it held from an upload that was cut off: send from there.
+    pub have: u64,
 }
 
 /// A node as an agent needs it: the spec with its program given as a blob hash.

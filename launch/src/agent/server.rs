@@ -2,8 +2,8 @@
 
 use super::auth::{Domain, Key, Signed, Verifier};
 use super::deployments::{Deployments, Manifest};
-use super::protocol::{AgentReply, AgentRequest, RemoteNode};
-use super::store::Store;
+use super::protocol::{AgentReply, AgentRequest, MissingBlob, RemoteNode};
+use super::store::{Progress, Store};
 use crate::control::{LaunchReply, LaunchRequest};
 use crate::logs::{LogRing, LogSink};
 use crate::supervisor::{self, ControlCommand, LaunchReport, NodeSet, NodeStatus, PlannedNode};
@@ -132,15 +132,34 @@ async fn handle(
             host_id: config.host_id.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         },
-        AgentRequest::MissingBlobs(hashes) => {
-            AgentReply::Missing(hashes.into_iter().filter(|h| !store.has(h)).collect())
-        }
-        AgentRequest::PutBlob { hash, bytes } => match store.put(&hash, &bytes) {
-            Ok(_) => {
-                tracing::info!(%hash, bytes = bytes.len(), "stored blob");
-                AgentReply::Ok
+        AgentRequest::MissingBlobs(hashes) => AgentReply::Missing(
+            hashes
+                .into_iter()
+                .filter(|h| !store.has(h))
+                .map(|hash| MissingBlob {
+                    have: store.partial(&hash),
+                    hash,
+                })
+                .collect(),
+        ),
+        AgentRequest::PutBlobPart {
+            hash,
+            size,
+            offset,
+            bytes,
+        } => match store.put_part(&hash, size, offset, &bytes) {
+            Ok(Progress::Complete) => {
+                tracing::info!(%hash, bytes = size, "stored blob");
+                AgentReply::Stored {
+                    have: size,
+                    complete: true,
+                }
             }
-            Err(e) => AgentReply::Error(e),
+            Ok(Progress::Partial(have)) => AgentReply::Stored {
+                have,
+                complete: false,
+            },
+            Err(e) => AgentReply::Error(format!("blob {hash}: {e}")),
         },
         AgentRequest::Start {
             launch,

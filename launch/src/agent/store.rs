@@ -1,22 +1,55 @@
-//! The agent's content-addressed store of binaries: `blobs/<sha256>`, written atomically.
+//! The agent's content-addressed store of binaries: `blobs/<sha256>`.
+//!
+//! A blob arrives in parts of at most [`super::protocol::BLOB_PART`] bytes, appended to
+//! `blobs/<sha256>.part` on disk as they come (never held whole in memory). When the
+//! last part is in, the file is hashed as it is read back, and renamed into place only
+//! if it hashes to its name. A transfer cut off midway resumes where the part file
+//! ends: the launcher asks what the agent has and sends the rest.
 
 use sha2::{Digest, Sha256};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+/// The largest blob stored: a node binary is a few MB, a debug build some tens.
+pub const MAX_BLOB: u64 = 1 << 30;
+
 /// The SHA-256 of `bytes`, in hex.
 pub fn hash(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex(&Sha256::digest(bytes))
+}
+
+/// The SHA-256 of a file's content, in hex, read in pieces.
+pub fn hash_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex(&hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A directory of executable blobs named by their hash.
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+}
+
+/// Where a blob's upload stands after a part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// This many bytes are held; more are expected.
+    Partial(u64),
+    /// The blob is whole and stored.
+    Complete,
 }
 
 impl Store {
@@ -33,36 +66,89 @@ impl Store {
         valid_hash(hash).then(|| self.dir.join("blobs").join(hash))
     }
 
+    fn part_path(&self, hash: &str) -> Option<PathBuf> {
+        valid_hash(hash).then(|| self.dir.join("blobs").join(format!("{hash}.part")))
+    }
+
     /// Whether the blob is stored.
     pub fn has(&self, hash: &str) -> bool {
         self.path(hash).is_some_and(|p| p.is_file())
     }
 
-    /// Stores `bytes` as an executable, checking that they hash to `hash`.
-    pub fn put(&self, hash_hex: &str, bytes: &[u8]) -> Result<PathBuf, String> {
-        let path = self
-            .path(hash_hex)
-            .ok_or_else(|| format!("`{hash_hex}` is not a SHA-256 in hex"))?;
-        let actual = hash(bytes);
-        if actual != hash_hex {
-            return Err(format!("content hashes to {actual}, not {hash_hex}"));
-        }
-        if path.is_file() {
-            return Ok(path);
-        }
-        let tmp = path.with_extension(format!("part-{}", std::process::id()));
-        let write = || -> std::io::Result<()> {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-            std::fs::rename(&tmp, &path)
+    /// Bytes of an unfinished upload of `hash` held so far (0 if none).
+    pub fn partial(&self, hash: &str) -> u64 {
+        self.part_path(hash)
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len())
+    }
+
+    /// Appends the part of `hash` (a blob of `size` bytes) that starts at `offset`.
+    /// A part must start where the upload stands (else the error says where that is);
+    /// the last one checks the hash and stores the blob as an executable.
+    pub fn put_part(
+        &self,
+        hash: &str,
+        size: u64,
+        offset: u64,
+        bytes: &[u8],
+    ) -> Result<Progress, String> {
+        let (Some(path), Some(part)) = (self.path(hash), self.part_path(hash)) else {
+            return Err(format!("`{hash}` is not a SHA-256 in hex"));
         };
-        write().map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            format!("cannot store blob: {e}")
-        })?;
-        Ok(path)
+        if path.is_file() {
+            return Ok(Progress::Complete);
+        }
+        if size > MAX_BLOB {
+            return Err(format!(
+                "a blob of {size} bytes is larger than the {MAX_BLOB} an agent stores"
+            ));
+        }
+        let held = self.partial(hash);
+        if offset != held {
+            return Err(format!(
+                "part at byte {offset}, but the upload stands at byte {held}"
+            ));
+        }
+        let end = offset + bytes.len() as u64;
+        if end > size {
+            return Err(format!(
+                "part ends at byte {end}, past the blob's {size} bytes"
+            ));
+        }
+        let append = || -> std::io::Result<()> {
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&part)?;
+            f.write_all(bytes)?;
+            if end == size {
+                f.sync_all()?;
+            }
+            Ok(())
+        };
+        if let Err(e) = append() {
+            // A part written halfway would move the upload's position: cut it off.
+            if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&part) {
+                let _ = f.set_len(held);
+            }
+            return Err(format!(
+                "cannot store the part (the upload can resume): {e}"
+            ));
+        }
+        if end < size {
+            return Ok(Progress::Partial(end));
+        }
+        let actual = hash_file(&part).map_err(|e| format!("cannot read back the blob: {e}"))?;
+        if actual != hash {
+            let _ = std::fs::remove_file(&part);
+            return Err(format!(
+                "content hashes to {actual}, not {hash}; send it again"
+            ));
+        }
+        std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755))
+            .and_then(|()| std::fs::rename(&part, &path))
+            .map_err(|e| format!("cannot store blob: {e}"))?;
+        Ok(Progress::Complete)
     }
 }
 
@@ -77,17 +163,56 @@ fn valid_hash(hash: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn temp(tag: &str) -> PathBuf {
+        std::env::temp_dir().join(format!(
+            "pinion-store-{tag}-{}-{}",
+            std::process::id(),
+            pinion::host::random_id()
+        ))
+    }
+
     #[test]
-    fn put_checks_the_hash_and_is_idempotent() {
-        let dir = std::env::temp_dir().join(format!("pinion-store-{}", std::process::id()));
+    fn parts_in_order_make_the_blob_and_the_hash_is_checked() {
+        let dir = temp("parts");
         let store = Store::open(&dir).expect("open");
-        let h = hash(b"#!/bin/sh\necho hi\n");
+        let content = b"#!/bin/sh\necho hi\n";
+        let h = hash(content);
         assert!(!store.has(&h));
-        assert!(store.put(&h, b"something else").is_err());
-        let path = store.put(&h, b"#!/bin/sh\necho hi\n").expect("put");
+        assert_eq!(
+            store.put_part(&h, 18, 0, &content[..5]),
+            Ok(Progress::Partial(5))
+        );
+        assert_eq!(store.partial(&h), 5);
+        // Out of order, or past the end: refused, nothing changes.
+        assert!(store.put_part(&h, 18, 7, &content[7..]).is_err());
+        assert!(store.put_part(&h, 18, 5, &[0u8; 20]).is_err());
+        assert_eq!(store.partial(&h), 5);
+        assert_eq!(
+            store.put_part(&h, 18, 5, &content[5..]),
+            Ok(Progress::Complete)
+        );
         assert!(store.has(&h));
-        assert_eq!(store.put(&h, b"#!/bin/sh\necho hi\n").expect("again"), path);
+        assert_eq!(store.partial(&h), 0);
+        assert_eq!(store.put_part(&h, 18, 0, content), Ok(Progress::Complete));
         assert!(store.path("../../etc/passwd").is_none());
+
+        // Content that does not hash to its name is thrown away whole.
+        let other = hash(b"other");
+        assert!(store.put_part(&other, 5, 0, b"wrong").is_err());
+        assert_eq!(store.partial(&other), 0);
+        assert!(!store.has(&other));
+        assert!(store.put_part(&other, MAX_BLOB + 1, 0, b"").is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn files_hash_like_their_bytes() {
+        let dir = temp("hash");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("f");
+        let bytes: Vec<u8> = (0..3_000_000u32).map(|i| i as u8).collect();
+        std::fs::write(&path, &bytes).expect("write");
+        assert_eq!(hash_file(&path).expect("hash"), hash(&bytes));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -12,6 +12,9 @@ use toml_edit::{ImDocument, Item, TableLike, Value};
 /// How deep includes may nest.
 const MAX_INCLUDE_DEPTH: usize = 8;
 
+/// The largest launch file (or include) read.
+const MAX_FILE_BYTES: u64 = 4 << 20;
+
 const TOP_KEYS: &[&str] = &["robot", "include", "master", "machines", "node"];
 const MASTER_KEYS: &[&str] = &["machine", "bind"];
 const MACHINE_KEYS: &[&str] = &["address", "target", "agent", "runner", "host_id"];
@@ -86,13 +89,10 @@ fn read_file(
         });
         return None;
     }
-    let text = match std::fs::read_to_string(path) {
+    let text = match read_bounded(path) {
         Ok(t) => t,
-        Err(e) => {
-            problems.push(Problem {
-                at,
-                message: format!("cannot read {}: {e}", path.display()),
-            });
+        Err(message) => {
+            problems.push(Problem { at, message });
             return None;
         }
     };
@@ -108,6 +108,32 @@ fn read_file(
     }
     stack.pop();
     Some(file)
+}
+
+/// Reads a launch file of at most [`MAX_FILE_BYTES`], which must be a regular file (not
+/// a device or a pipe, which could be read for ever).
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(format!(
+            "{} is not a regular file; a launch file or include must be one",
+            path.display()
+        ));
+    }
+    let mut text = String::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!(
+            "{} is larger than {MAX_FILE_BYTES} bytes; a launch file is not",
+            path.display()
+        ));
+    }
+    Ok(text)
 }
 
 /// Adds an included file's machines and nodes; a name defined twice is a problem.

@@ -67,3 +67,24 @@ fn problems_come_all_at_once_and_sorted() {
         "{report}"
     );
 }
+
+#[test]
+fn devices_and_huge_files_are_refused_not_read() {
+    let dir = std::env::temp_dir().join(format!(
+        "pinion-model-bounded-{}-{}",
+        std::process::id(),
+        pinion::host::random_id()
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let main = dir.join("robot.toml");
+    std::fs::write(&main, "include = [\"/dev/zero\", \"big.toml\"]\n").expect("write");
+    std::fs::write(dir.join("big.toml"), vec![b'#'; (4 << 20) + 1]).expect("write");
+    let problems = load(&main, &|_| true).expect_err("refused");
+    let report = problems.to_string();
+    assert!(
+        report.contains("/dev/zero is not a regular file"),
+        "{report}"
+    );
+    assert!(report.contains("big.toml is larger than"), "{report}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -54,7 +54,12 @@ pub fn expand(args: TokenStream, item: &ItemFn) -> syn::Result<TokenStream> {
         #allocator
         #(#attrs)*
         fn main() -> ::std::process::ExitCode {
-                        async fn __pinion_user_main(#inputs) -> #output #body
+            // Tells `pinion launch --check` that this file is a Pinion node, which it may
+            // run with `--pinion-manifest` (see `pinion::runtime::NODE_MARKER`). Used, so
+            // that the linker keeps it.
+            static __PINION_NODE_MARKER: [u8; 24] = *b"\x7fpinion-node-manifest/1\0";
+            ::std::hint::black_box(&__PINION_NODE_MARKER);
+            async fn __pinion_user_main(#inputs) -> #output #body
             #runner
         }
     })

@@ -358,6 +358,10 @@ impl Drop for DataPublisher {
     }
 }
 
+/// Topic prefixes one subscriber connection may ask for (it asks for one): what it
+/// asks past this is ignored, so a peer cannot grow the table without bound.
+const MAX_PREFIXES: usize = 64;
+
 /// Reads what subscriber connections say: their prefixes and their credit.
 async fn read_peers(mut recv: zeromq::RouterRecvHalf, peers: Peers) {
     loop {
@@ -396,7 +400,7 @@ async fn read_peers(mut recv: zeromq::RouterRecvHalf, peers: Peers) {
                         table.len() - 1
                     });
                     let peer = &mut table[at];
-                    if !peer.prefixes.contains(&prefix) {
+                    if !peer.prefixes.contains(&prefix) && peer.prefixes.len() < MAX_PREFIXES {
                         peer.prefixes.push(prefix);
                     }
                 }

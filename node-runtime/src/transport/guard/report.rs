@@ -1,6 +1,7 @@
 //! Counting and logging the connections a guard closes, without letting a flood fill
-//! the log: at most [`LINES_PER_SECOND`] lines a second, then, when that second is over,
-//! one line that sums up the rest by kind.
+//! the log: at most [`LINES_PER_SECOND`] lines a second of each kind (a flood of idle
+//! connections does not hide a bad frame), then, when that second is over, one line
+//! that sums up the rest by kind.
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-/// Refusals logged one by one per second; the rest are summed up.
+/// Refusals of one kind logged one by one per second; the rest are summed up.
 const LINES_PER_SECOND: u32 = 10;
 const WINDOW: Duration = Duration::from_secs(1);
 
@@ -30,7 +31,8 @@ struct Inner {
 #[derive(Debug)]
 struct Window {
     start: Instant,
-    logged: u32,
+    /// Lines logged in this window, by kind.
+    logged: BTreeMap<&'static str, u32>,
     /// Refusals not logged one by one in this window, by kind.
     quiet: BTreeMap<&'static str, u64>,
 }
@@ -44,7 +46,7 @@ impl Report {
                 refused: AtomicU64::new(0),
                 window: Mutex::new(Window {
                     start: Instant::now(),
-                    logged: 0,
+                    logged: BTreeMap::new(),
                     quiet: BTreeMap::new(),
                 }),
             }),
@@ -60,10 +62,11 @@ impl Report {
         let now = Instant::now();
         if now.duration_since(window.start) >= WINDOW && window.quiet.is_empty() {
             window.start = now;
-            window.logged = 0;
+            window.logged.clear();
         }
-        if window.logged < LINES_PER_SECOND {
-            window.logged += 1;
+        let logged = window.logged.entry(kind).or_default();
+        if *logged < LINES_PER_SECOND {
+            *logged += 1;
             let peer = peer.map_or_else(|| "?".to_owned(), |p| p.to_string());
             tracing::warn!(socket = %inner.socket, %peer, refused = count, kind, "guard closed a connection: {detail}");
             return;
@@ -86,7 +89,7 @@ impl Report {
         let mut window = inner.window.lock().unwrap_or_else(PoisonError::into_inner);
         let quiet = std::mem::take(&mut window.quiet);
         window.start = Instant::now();
-        window.logged = 0;
+        window.logged.clear();
         drop(window);
         let total: u64 = quiet.values().sum();
         let kinds: Vec<String> = quiet.iter().map(|(k, n)| format!("{k} {n}")).collect();
