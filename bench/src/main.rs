@@ -20,6 +20,9 @@
 //!   binaries; the master's CPU and RSS.
 //! - `launch [N,N...] [ROUNDS]`: `pinion launch` of N nodes until every listener has its
 //!   first message, beside the same spawning baseline.
+//! - `check [N] [ROUNDS]`: `pinion launch --check` of N rover nodes (the wiring check:
+//!   every program inspected, each distinct one run once for its manifest), beside
+//!   spawning N processes.
 //! - `codec`: encode + decode of an IMU reading, a 1 MiB image and a 4 MiB point cloud,
 //!   beside plain postcard and two plain copies of the same bytes.
 //! - `footprint`: stripped binary sizes (also of the ARM release builds, if built); idle
@@ -46,6 +49,7 @@
 mod allocations;
 mod arm;
 mod baseline;
+mod check;
 mod codec;
 mod discovery;
 mod graph;
@@ -176,6 +180,7 @@ fn main() -> anyhow::Result<()> {
             rows::print_as(&rows, variant.names(), "variants");
             Ok(())
         }
+        "check" => check::run(number(1, 100.0)? as usize, number(2, 5.0)? as usize),
         "footprint" => graph::footprint(),
         "codec" => codec::run(),
         "role" => runtime.block_on(role::run(&args[1..])),

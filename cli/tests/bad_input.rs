@@ -231,3 +231,23 @@ async fn bad_frames_are_counted_and_dropped_and_good_ones_still_arrive() {
     assert!(sub.try_recv().is_none(), "nothing bad was delivered");
     node.close().await;
 }
+
+#[test]
+fn a_message_past_the_robots_limit_is_refused_with_a_clear_error() {
+    let dir = TempDir::new("too-large");
+    let (_master, env) = start_master(&dir);
+    let text = "x".repeat(200);
+    let mut c = env.command("talker");
+    c.args(["--text", &text, "--count", "1"])
+        .env("PINION_MAX_MESSAGE", "128");
+    let mut talker = Proc::spawn("talker", c);
+    let (_, code) = talker.finish(SOON);
+    assert_eq!(code, Some(1), "{}", talker.dump());
+    assert!(
+        talker
+            .dump()
+            .contains("is larger than the robot's limit of 128 bytes (PINION_MAX_MESSAGE)"),
+        "{}",
+        talker.dump()
+    );
+}

@@ -4,6 +4,7 @@
 mod support;
 
 use pinion::auth::{sign, Domain, Key};
+use pinion::protocol::control::{ControlReply, ControlRequest};
 use pinion::protocol::master_to_node::{MasterErrorKind, MasterReply};
 use pinion::protocol::{self, NodeToMaster};
 use pinion::transport::Requester;
@@ -215,4 +216,125 @@ async fn wrong_key_replay_and_agent_signatures_are_refused() {
     let old_ms = now_ms - pinion::auth::WINDOW_MS - 5_000;
     let stale = signed_as(&right, Domain::Master, &NodeToMaster::ListNodes, old_ms, 4);
     refused(&raw(&env.master, stale).await, "stale");
+}
+
+/// The talker's control endpoint and tcp data endpoint, asked with the key.
+async fn talker_endpoints(env: &Env, key: &Key, name: &str) -> (String, String) {
+    let mut master = Requester::new(&env.master, Duration::from_secs(2))
+        .expect("requester")
+        .with_key(Some(key.clone()));
+    let frames = signed_frames(key, &NodeToMaster::ListNodes, pinion::host::random_id());
+    let reply = master.request_frames(frames).await.expect("nodes");
+    let Ok(MasterReply::Nodes(nodes)) = protocol::decode("reply", &reply) else {
+        panic!("no node list");
+    };
+    let node = nodes
+        .into_iter()
+        .find(|n| n.name.as_str() == name)
+        .expect("registered");
+    let control = node.control.tcp.expect("tcp control");
+    let mut client = Requester::new(&control, Duration::from_secs(2))
+        .expect("client")
+        .with_key(Some(key.clone()));
+    let body = protocol::encode("identify", &ControlRequest::Identify).expect("encode");
+    let Ok(ControlReply::Identity(id)) =
+        protocol::decode("identity", &client.request(body).await.expect("identity"))
+    else {
+        panic!("no identity");
+    };
+    (control, id.data.tcp.expect("tcp data"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_nodes_sockets_admit_only_peers_with_the_key() {
+    let dir = TempDir::new("keyed-sockets");
+    let (_master, env, key_path) = keyed_master(&dir);
+    let key = Key::load(&key_path).expect("key");
+    let mut talker = Proc::spawn("talker", with_key(env.command("talker"), &key_path));
+    talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let (control, data) = talker_endpoints(&env, &key, "talker").await;
+
+    // Without the key: no shutdown, no logs, no data; each refusal logged.
+    for (what, request) in [
+        (
+            "shutdown",
+            ControlRequest::Shutdown {
+                reason: "stranger".into(),
+                replaced: false,
+            },
+        ),
+        (
+            "logs",
+            ControlRequest::RecentLogs {
+                after_seq: 0,
+                max: 10,
+            },
+        ),
+    ] {
+        let mut stranger = Requester::new(&control, Duration::from_secs(1)).expect("client");
+        let body = protocol::encode("request", &request).expect("encode");
+        let err = stranger
+            .request(body)
+            .await
+            .expect_err(&format!("{what} answered without the key"));
+        assert!(err.to_string().contains("PINION_KEY_FILE"), "{err}");
+        talker.expect_line(&format!("the refused {what} connection"), SOON, |_, l| {
+            l.contains("guard closed a connection")
+                && l.contains("socket=control")
+                && l.contains("no connection token")
+        });
+    }
+    let mut eavesdropper =
+        pinion::transport::DataSubscriber::new("chatter\0", Duration::from_secs(1), None)
+            .await
+            .expect("subscriber");
+    assert!(
+        eavesdropper.connect(&data).await.is_err(),
+        "subscribed without the key"
+    );
+    talker.expect_line("the refused data connection", SOON, |_, l| {
+        l.contains("guard closed a connection")
+            && l.contains("socket=data")
+            && l.contains("no connection token")
+    });
+    // A wrong key is no better.
+    let wrong = Key::from_bytes(b"a key of another robot entirely", "wrong").expect("key");
+    let mut impostor = Requester::new(&control, Duration::from_secs(1))
+        .expect("client")
+        .with_key(Some(wrong));
+    let ping = protocol::encode("ping", &ControlRequest::Ping).expect("encode");
+    assert!(impostor.request(ping).await.is_err());
+    talker.expect_line("the refused wrong key", SOON, |_, l| {
+        l.contains("guard closed a connection") && l.contains("bad signature")
+    });
+    assert!(alive(talker.pid()), "the talker stopped for a stranger");
+
+    // With the key: a subscriber on another host id (tcp) receives, and `pinion logs`
+    // and `pinion node kill` work.
+    let mut listener = Proc::spawn("listener", {
+        let mut c = with_key(env.command("listener"), &key_path);
+        c.env("PINION_HOST", "elsewhere");
+        c
+    });
+    listener.expect_line("data over tcp", SOON, |s, l| {
+        s == Src::Out && l.starts_with("seq=")
+    });
+    let tool = |args: &[&str]| {
+        let mut c = Command::new(bin("pinion"));
+        c.args(args)
+            .env("PINION_MASTER", &env.master)
+            .env("PINION_RUNTIME_DIR", &env.runtime_dir)
+            .env("PINION_KEY_FILE", &key_path)
+            .env("PINION_HOST", "a-tool-elsewhere");
+        let mut p = Proc::spawn("tool", c);
+        let (out, code) = p.finish(SOON);
+        (out, code, p.dump())
+    };
+    let (out, code, dump) = tool(&["logs", "talker"]);
+    assert_eq!(code, Some(0), "{dump}");
+    assert!(out.iter().any(|l| l.contains("registered")), "{dump}");
+    let (_, code, dump) = tool(&["node", "kill", "talker"]);
+    assert_eq!(code, Some(0), "{dump}");
+    let (_, code) = talker.finish(SOON);
+    assert_eq!(code, Some(0), "{}", talker.dump());
 }

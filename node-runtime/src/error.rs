@@ -58,6 +58,17 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A message larger than the robot's largest (`PINION_MAX_MESSAGE`, default 64 MiB):
+    /// not sent, since every receiver would refuse it.
+    #[error("topic `{topic}`: a message of {size} bytes is larger than the robot's limit of {limit} bytes (PINION_MAX_MESSAGE)")]
+    TooLarge {
+        /// The topic.
+        topic: String,
+        /// Its encoded size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// An operation did not finish in the time allowed.
     #[error("timed out after {0:?} while {1}")]
     Timeout(std::time::Duration, &'static str),

@@ -15,6 +15,11 @@ pub const MAX_PARAM_VALUE: usize = 1 << 20;
 /// `64MiB`; default 64 MiB): a publisher refuses to send more, and a service accepts no
 /// larger request.
 pub fn max_message() -> usize {
+    static READ: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *READ.get_or_init(max_message_from_env)
+}
+
+fn max_message_from_env() -> usize {
     std::env::var("PINION_MAX_MESSAGE")
         .ok()
         .and_then(|text| match parse_size(&text) {

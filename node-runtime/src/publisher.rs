@@ -87,6 +87,8 @@ pub(crate) struct PublisherShared {
     reliable: Option<Duration>,
     pub(crate) type_info: crate::message::TypeInfo,
     topic_frame: Bytes,
+    /// The robot's largest message (`limits::max_message`): larger ones are refused.
+    max_message: usize,
     seq: AtomicU64,
     state: Mutex<PubState>,
     changed: Notify,
@@ -122,6 +124,7 @@ impl PublisherShared {
             type_info,
             latched: options.latched,
             reliable: options.reliable,
+            max_message: crate::limits::max_message(),
             seq: AtomicU64::new(0),
             state: Mutex::new(PubState::default()),
             changed: Notify::new(),
@@ -165,6 +168,14 @@ impl PublisherShared {
     /// Sends a payload encoded behind a gap of [`Self::lead_len`] bytes as the next
     /// data message: the topic and the header are written into the gap.
     pub(crate) async fn publish_led(&self, node: &NodeInner, led: Led) -> Result<u64> {
+        let size = led.first.len() + led.frames.iter().map(Bytes::len).sum::<usize>();
+        if size > self.max_message {
+            return Err(Error::TooLarge {
+                topic: self.topic.to_string(),
+                size,
+                limit: self.max_message,
+            });
+        }
         if let Some(max_block) = self.reliable {
             let stalled = node.credit.wait(&self.topic_frame, max_block).await;
             if stalled > 0 {
