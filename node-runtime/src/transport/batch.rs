@@ -82,22 +82,36 @@ impl Outgoing {
     pub fn take(&mut self) -> Vec<Vec<Bytes>> {
         let mut out = Vec::new();
         for pending in self.pending.drain(..) {
-            split_into_batches(pending, &mut out);
+            split_into_batches(Some(&pending.id), pending.messages, &mut out);
         }
         out
     }
 }
 
-/// Appends one connection's messages to `out`, as batches where they are small.
-fn split_into_batches(pending: Pending, out: &mut Vec<Vec<Bytes>>) {
-    let Pending { id, messages } = pending;
-    let mut batch = Batch::new(&id);
+/// One connection's messages, in order, as they go on the wire without a routing
+/// identity (Pinion's own tcp ROUTER end): runs of small ones as batches, anything
+/// else alone.
+pub fn pack<M: AsRef<[Bytes]>>(messages: impl IntoIterator<Item = M>) -> Vec<Vec<Bytes>> {
+    let mut out = Vec::new();
+    split_into_batches(None, messages, &mut out);
+    out
+}
+
+/// Appends one connection's messages to `out`, as batches where they are small, each
+/// behind the connection's routing identity if given.
+fn split_into_batches<M: AsRef<[Bytes]>>(
+    id: Option<&Bytes>,
+    messages: impl IntoIterator<Item = M>,
+    out: &mut Vec<Vec<Bytes>>,
+) {
+    let mut batch = Batch::new(id);
     for message in messages {
-        if !batchable(&message) {
+        let message = message.as_ref();
+        if !batchable(message) {
             batch.close(out);
             let mut alone = Vec::with_capacity(message.len() + 1);
-            alone.push(id.clone());
-            alone.extend(message);
+            alone.extend(id.cloned());
+            alone.extend(message.iter().cloned());
             out.push(alone);
             continue;
         }
@@ -112,7 +126,7 @@ fn split_into_batches(pending: Pending, out: &mut Vec<Vec<Bytes>>) {
 
 /// A batch being filled for one connection.
 struct Batch {
-    id: Bytes,
+    id: Option<Bytes>,
     counts: Vec<u8>,
     frames: Vec<Bytes>,
     messages: usize,
@@ -120,9 +134,9 @@ struct Batch {
 }
 
 impl Batch {
-    fn new(id: &Bytes) -> Self {
+    fn new(id: Option<&Bytes>) -> Self {
         Self {
-            id: id.clone(),
+            id: id.cloned(),
             counts: vec![MARK],
             frames: Vec::new(),
             messages: 0,
@@ -130,10 +144,10 @@ impl Batch {
         }
     }
 
-    fn add(&mut self, message: Vec<Bytes>, size: usize) {
+    fn add(&mut self, message: &[Bytes], size: usize) {
         // A batchable message has at most FRAMES_MAX frames: the count fits.
         self.counts.push(message.len() as u8);
-        self.frames.extend(message);
+        self.frames.extend(message.iter().cloned());
         self.messages += 1;
         self.bytes += size;
     }
@@ -144,7 +158,7 @@ impl Batch {
             return;
         }
         let mut parts = Vec::with_capacity(self.frames.len() + 2);
-        parts.push(self.id.clone());
+        parts.extend(self.id.clone());
         if self.messages > 1 {
             parts.push(Bytes::from(std::mem::replace(&mut self.counts, vec![MARK])));
         }

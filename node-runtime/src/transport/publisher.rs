@@ -20,7 +20,8 @@
 
 use super::batch::Outgoing;
 use super::credit::{self, Control};
-use super::guard::{Guard, Guarded};
+use super::guard::router::{PeerWriter, RouterEvent, SharedMessage};
+use super::guard::{self, Guard, Guarded};
 use super::replier::bind_socket;
 use super::TransportError;
 use bytes::Bytes;
@@ -30,11 +31,21 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use zeromq::{RouterSendHalf, RouterSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
 
+/// How messages reach a subscriber connection.
+#[derive(Debug)]
+enum Route {
+    /// Through the engine's ROUTER (ipc).
+    Engine,
+    /// Through Pinion's own ROUTER end of a guarded tcp connection.
+    Tcp(PeerWriter),
+}
+
 /// One subscriber connection.
 #[derive(Debug)]
 struct Peer {
     /// Its routing identity on the socket.
     id: Bytes,
+    route: Route,
     /// Frame-0 prefixes it subscribed to.
     prefixes: Vec<Bytes>,
     /// Bytes it may still be sent.
@@ -166,10 +177,13 @@ impl Outbox {
 struct Running {
     outbox: Arc<Outbox>,
     reader: tokio::task::JoinHandle<()>,
+    router: tokio::task::JoinHandle<()>,
     sender: tokio::task::JoinHandle<()>,
 }
 
-/// A node's data socket, shared by all its publishers.
+/// A node's data socket, shared by all its publishers. Its ipc endpoints are the
+/// engine's ROUTER; its tcp endpoints are guarded, and served by Pinion's own ROUTER
+/// end (`guard::router`), which tells it of its connections through `events`.
 pub struct DataPublisher {
     /// Until [`DataPublisher::start`].
     binding: Option<RouterSocket>,
@@ -177,6 +191,9 @@ pub struct DataPublisher {
     peers: Peers,
     guard: Guard,
     guards: Vec<Guarded>,
+    events: tokio::sync::mpsc::UnboundedSender<RouterEvent>,
+    /// Until [`DataPublisher::start`].
+    event_queue: Option<tokio::sync::mpsc::UnboundedReceiver<RouterEvent>>,
 }
 
 impl std::fmt::Debug for DataPublisher {
@@ -192,18 +209,28 @@ impl DataPublisher {
     /// and credit, so its guard admits small messages only; with a key, only
     /// subscribers that hold it.
     pub fn new(key: Option<crate::auth::Key>) -> Self {
+        let (events, event_queue) = tokio::sync::mpsc::unbounded_channel();
         Self {
             binding: Some(RouterSocket::new()),
             running: None,
             peers: Arc::default(),
             guard: Guard::new("data", credit::MAX_CONTROL).keyed(key),
             guards: Vec::new(),
+            events,
+            event_queue: Some(event_queue),
         }
     }
 
     /// Binds `endpoint` and returns the endpoint actually bound. Only before `start`.
     pub async fn bind(&mut self, endpoint: &str) -> Result<String, TransportError> {
         match &mut self.binding {
+            Some(_) if endpoint.starts_with("tcp://") && !guard::bypassed() => {
+                let endpoint = super::normalize(endpoint)?;
+                let (bound, guarded) =
+                    guard::bind_router(&endpoint, &self.guard, self.events.clone()).await?;
+                self.guards.push(guarded);
+                Ok(bound)
+            }
             Some(socket) => {
                 let (bound, guarded) = bind_socket(socket, endpoint, &self.guard).await?;
                 self.guards.extend(guarded);
@@ -229,10 +256,16 @@ impl DataPublisher {
             send: tokio::sync::Mutex::new(send),
         });
         let reader = tokio::spawn(read_peers(recv, self.peers.clone()));
+        let events = self
+            .event_queue
+            .take()
+            .unwrap_or_else(|| tokio::sync::mpsc::unbounded_channel().1);
+        let router = tokio::spawn(read_router(events, self.peers.clone()));
         let sender = tokio::spawn(send_queued(outbox.clone(), self.peers.clone()));
         self.running = Some(Running {
             outbox,
             reader,
+            router,
             sender,
         });
     }
@@ -279,16 +312,28 @@ impl DataPublisher {
             }
             queue.last = Some(now);
             let mut peers = self.peers.lock();
+            let mut gone = Vec::new();
+            let mut shared: Option<SharedMessage> = None;
             for peer in peers.iter_mut() {
                 if peer.wants(topic) && peer.has_credit() {
                     peer.bytes -= size;
                     peer.messages -= 1;
-                    match &mut direct {
-                        Some((_, targets)) => targets.push(peer.id.clone()),
-                        None => queue.outgoing.push(&frames, &peer.id),
+                    match (&peer.route, &mut direct) {
+                        // Its connection's queue is in order by itself, and its writer
+                        // batches what it finds. One copy of the frame list for all.
+                        (Route::Tcp(writer), _) => {
+                            let message = shared.get_or_insert_with(|| frames.clone().into());
+                            if !writer.send(message.clone()) {
+                                gone.push(peer.id.clone());
+                            }
+                        }
+                        (Route::Engine, Some((_, targets))) => targets.push(peer.id.clone()),
+                        (Route::Engine, None) => queue.outgoing.push(&frames, &peer.id),
                     }
                 }
             }
+            // Closed connections (their task reports them too): forget them now.
+            peers.retain(|p| !gone.contains(&p.id));
             self.peers.update(&peers);
             if was_empty && !queue.outgoing.is_empty() {
                 outbox.queued.notify_one();
@@ -353,6 +398,7 @@ impl Drop for DataPublisher {
     fn drop(&mut self) {
         if let Some(running) = &self.running {
             running.reader.abort();
+            running.router.abort();
             running.sender.abort();
         }
     }
@@ -378,42 +424,75 @@ async fn read_peers(mut recv: zeromq::RouterRecvHalf, peers: Peers) {
         let (Some(id), Some(body)) = (frames.next(), frames.next()) else {
             continue;
         };
-        let Ok(control) = credit::decode(&body) else {
-            tracing::debug!("ignored a malformed frame from a subscriber connection");
-            continue;
-        };
-        {
-            let mut table = peers.lock();
-            let known = table.iter().position(|p| p.id == id);
-            match (control, known) {
-                (Control::Subscribe(prefix), known) => {
-                    let at = known.unwrap_or_else(|| {
-                        table.push(Peer {
-                            // Its own buffer: the received one's count of references is
-                            // shared with the whole read buffer, touched by the reader.
-                            id: Bytes::copy_from_slice(&id),
-                            prefixes: Vec::new(),
-                            bytes: credit::WINDOW_BYTES,
-                            messages: credit::WINDOW_MESSAGES,
-                            stalled: false,
-                        });
-                        table.len() - 1
-                    });
-                    let peer = &mut table[at];
-                    if !peer.prefixes.contains(&prefix) && peer.prefixes.len() < MAX_PREFIXES {
-                        peer.prefixes.push(prefix);
-                    }
-                }
-                (Control::Credit { bytes, messages }, Some(at)) => {
-                    let peer = &mut table[at];
-                    peer.bytes = (peer.bytes + bytes).min(credit::WINDOW_BYTES);
-                    peer.messages = (peer.messages + messages).min(credit::WINDOW_MESSAGES);
-                    peer.stalled = false;
-                }
-                (Control::Credit { .. }, None) => {}
-            }
-            peers.update(&table);
-        }
-        peers.changed.notify_waiters();
+        on_control(&peers, &id, &body, || Route::Engine);
     }
+}
+
+/// Follows the data socket's tcp connections (Pinion's own ROUTER end).
+async fn read_router(mut events: tokio::sync::mpsc::UnboundedReceiver<RouterEvent>, peers: Peers) {
+    let mut writers: std::collections::HashMap<Bytes, PeerWriter> = Default::default();
+    while let Some(event) = events.recv().await {
+        match event {
+            RouterEvent::Opened { id, writer } => {
+                writers.insert(id, writer);
+            }
+            RouterEvent::Message { id, frames } => {
+                let ([body], Some(writer)) = (&frames[..], writers.get(&id)) else {
+                    tracing::debug!("ignored a malformed message from a subscriber connection");
+                    continue;
+                };
+                on_control(&peers, &id, body, || Route::Tcp(writer.clone()));
+            }
+            RouterEvent::Closed { id } => {
+                writers.remove(&id);
+                let mut table = peers.lock();
+                table.retain(|p| p.id != id);
+                peers.update(&table);
+                drop(table);
+                peers.changed.notify_waiters();
+            }
+        }
+    }
+}
+
+/// Applies one control frame from the connection `id` (reached by `route`).
+fn on_control(peers: &PeerTable, id: &Bytes, body: &[u8], route: impl FnOnce() -> Route) {
+    let Ok(control) = credit::decode(body) else {
+        tracing::debug!("ignored a malformed frame from a subscriber connection");
+        return;
+    };
+    {
+        let mut table = peers.lock();
+        let known = table.iter().position(|p| p.id == id);
+        match (control, known) {
+            (Control::Subscribe(prefix), known) => {
+                let at = known.unwrap_or_else(|| {
+                    table.push(Peer {
+                        // Its own buffer: the received one's count of references is
+                        // shared with the whole read buffer, touched by the reader.
+                        id: Bytes::copy_from_slice(id),
+                        route: route(),
+                        prefixes: Vec::new(),
+                        bytes: credit::WINDOW_BYTES,
+                        messages: credit::WINDOW_MESSAGES,
+                        stalled: false,
+                    });
+                    table.len() - 1
+                });
+                let peer = &mut table[at];
+                if !peer.prefixes.contains(&prefix) && peer.prefixes.len() < MAX_PREFIXES {
+                    peer.prefixes.push(prefix);
+                }
+            }
+            (Control::Credit { bytes, messages }, Some(at)) => {
+                let peer = &mut table[at];
+                peer.bytes = (peer.bytes + bytes).min(credit::WINDOW_BYTES);
+                peer.messages = (peer.messages + messages).min(credit::WINDOW_MESSAGES);
+                peer.stalled = false;
+            }
+            (Control::Credit { .. }, None) => {}
+        }
+        peers.update(&table);
+    }
+    peers.changed.notify_waiters();
 }

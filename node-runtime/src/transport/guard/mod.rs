@@ -26,6 +26,7 @@ pub(crate) mod budget;
 mod listener;
 mod relay;
 mod report;
+pub mod router;
 pub(crate) mod token;
 pub mod zmtp;
 
@@ -91,20 +92,29 @@ impl Guard {
     }
 }
 
+/// Where a guard hands the connections it admitted.
+pub(super) enum Target {
+    /// To the engine socket listening on this private path.
+    Engine(PathBuf),
+    /// To a data socket, speaking ZMTP itself ([`router`]).
+    Router(tokio::sync::mpsc::UnboundedSender<router::RouterEvent>),
+}
+
 /// What the connections of one guard share.
 pub(super) struct Shared {
     limits: FrameLimits,
-    engine_path: PathBuf,
+    target: Target,
     verifier: Option<Mutex<Verifier>>,
     report: Report,
     budget: Arc<budget::Budget>,
 }
 
-/// A running guard: stops accepting and removes its private socket file when dropped.
-/// Connections already relayed end when the engine socket closes them.
+/// A running guard: stops accepting when dropped. Connections already relayed end when
+/// the engine socket closes them; the engine removes its private socket file when it is
+/// dropped, and files of processes that died are removed by the next guard.
 pub(crate) struct Guarded {
     task: tokio::task::JoinHandle<()>,
-    engine_path: PathBuf,
+    engine_path: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Guarded {
@@ -118,7 +128,6 @@ impl std::fmt::Debug for Guarded {
 impl Drop for Guarded {
     fn drop(&mut self) {
         self.task.abort();
-        let _ = std::fs::remove_file(&self.engine_path);
     }
 }
 
@@ -130,6 +139,9 @@ fn engine_path() -> Result<PathBuf, TransportError> {
         endpoint: crate::host::runtime_dir().display().to_string(),
         reason: format!("cannot make the private socket directory: {e}"),
     })?;
+    if n == 0 {
+        remove_stale(&dir);
+    }
     let path = dir.join(format!("guard.{}.{n}.sock", std::process::id()));
     if path.as_os_str().len() > 107 {
         return Err(TransportError::Bind {
@@ -140,6 +152,32 @@ fn engine_path() -> Result<PathBuf, TransportError> {
     Ok(path)
 }
 
+/// Removes the private socket files of guards whose process is gone (killed before the
+/// engine could remove them).
+fn remove_stale(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix("guard."))
+            .and_then(|n| n.split('.').next())
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let gone = matches!(
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        );
+        if gone {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Binds a guarded tcp endpoint (already normalized, `tcp://HOST:PORT`) in front of
 /// `socket`; returns the endpoint bound (port 0 resolved) and the running guard.
 pub(super) async fn bind<S: zeromq::Socket>(
@@ -147,6 +185,53 @@ pub(super) async fn bind<S: zeromq::Socket>(
     endpoint: &str,
     guard: &Guard,
 ) -> Result<(String, Guarded), TransportError> {
+    let engine_path = engine_path()?;
+    let _ = std::fs::remove_file(&engine_path);
+    let unix =
+        std::os::unix::net::UnixListener::bind(&engine_path).map_err(|e| TransportError::Bind {
+            endpoint: endpoint.to_owned(),
+            reason: format!("cannot bind the engine's private socket: {e}"),
+        })?;
+    socket
+        .bind_listener(unix)
+        .await
+        .map_err(|e| TransportError::Bind {
+            endpoint: endpoint.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let (bound, task) = listen(endpoint, guard, Target::Engine(engine_path.clone())).await?;
+    Ok((
+        bound,
+        Guarded {
+            task,
+            engine_path: Some(engine_path),
+        },
+    ))
+}
+
+/// Binds a guarded tcp endpoint whose admitted connections a data socket serves itself
+/// ([`router`]), told through `events`.
+pub(super) async fn bind_router(
+    endpoint: &str,
+    guard: &Guard,
+    events: tokio::sync::mpsc::UnboundedSender<router::RouterEvent>,
+) -> Result<(String, Guarded), TransportError> {
+    let (bound, task) = listen(endpoint, guard, Target::Router(events)).await?;
+    Ok((
+        bound,
+        Guarded {
+            task,
+            engine_path: None,
+        },
+    ))
+}
+
+/// Binds the tcp listener and starts accepting for `target`.
+async fn listen(
+    endpoint: &str,
+    guard: &Guard,
+    target: Target,
+) -> Result<(String, tokio::task::JoinHandle<()>), TransportError> {
     let fail = |reason: String| TransportError::Bind {
         endpoint: endpoint.to_owned(),
         reason,
@@ -167,22 +252,12 @@ pub(super) async fn bind<S: zeromq::Socket>(
         .map_err(|e| fail(e.to_string()))?
         .port();
     let bound = format!("tcp://{host}:{bound_port}");
-
-    let engine_path = engine_path()?;
-    let _ = std::fs::remove_file(&engine_path);
-    let unix = std::os::unix::net::UnixListener::bind(&engine_path)
-        .map_err(|e| fail(format!("cannot bind the engine's private socket: {e}")))?;
-    socket
-        .bind_listener(unix)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
-
     let shared = Arc::new(Shared {
         limits: FrameLimits {
             max_message: guard.max_message,
             max_frames: MAX_FRAMES,
         },
-        engine_path: engine_path.clone(),
+        target,
         verifier: guard
             .key
             .clone()
@@ -190,6 +265,5 @@ pub(super) async fn bind<S: zeromq::Socket>(
         report: Report::new(format!("{} {bound}", guard.role)),
         budget: budget::global(),
     });
-    let task = tokio::spawn(listener::accept(listener, shared));
-    Ok((bound, Guarded { task, engine_path }))
+    Ok((bound, tokio::spawn(listener::accept(listener, shared))))
 }

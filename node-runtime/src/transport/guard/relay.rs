@@ -1,10 +1,11 @@
-//! One guarded connection: Pinion's side of the handshake, then the relay between the
-//! peer and the engine, with every frame header from the peer checked on the way.
+//! One guarded connection: Pinion's side of the handshake, then either the relay
+//! between the peer and the engine, with every frame header from the peer checked on
+//! the way, or (for a data socket) Pinion's own ROUTER end ([`super::router`]).
 
 use super::budget::Ticket;
 use super::token;
 use super::zmtp::{self, Scanner, Violation, GREETING_LEN, MAX_READY};
-use super::Shared;
+use super::{Shared, Target};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError};
@@ -23,7 +24,7 @@ const OUTBOUND_CHUNK: usize = 256 * 1024;
 
 /// Why a connection was closed.
 #[derive(Debug)]
-enum Closed {
+pub(super) enum Closed {
     /// It broke a rule (of a kind, for the log's tally): counted and logged.
     Refused(&'static str, String),
     /// It ended, or the engine went away: not the peer's fault.
@@ -105,10 +106,17 @@ async fn run(mut tcp: TcpStream, mut ticket: Ticket, shared: &Shared) -> Result<
             "a newer connection took its slot during the handshake".to_owned(),
         ));
     }
-    let engine = UnixStream::connect(&shared.engine_path)
-        .await
-        .map_err(ended("connecting to the engine"))?;
-    relay(tcp, engine, first, shared).await
+    match &shared.target {
+        Target::Engine(path) => {
+            let engine = UnixStream::connect(path)
+                .await
+                .map_err(ended("connecting to the engine"))?;
+            relay(tcp, engine, first, shared).await
+        }
+        Target::Router(events) => {
+            super::router::serve(tcp, &first.bytes[first.ready_end..], shared, events).await
+        }
+    }
 }
 
 /// Reads the peer's greeting and READY command, checks them, and returns every byte

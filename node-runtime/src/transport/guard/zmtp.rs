@@ -295,6 +295,108 @@ impl Scanner {
     }
 }
 
+/// A READY command frame (header included) for a socket of type `socket_type`.
+pub fn ready_command(socket_type: &[u8]) -> Vec<u8> {
+    let mut body = vec![5];
+    body.extend_from_slice(b"READY");
+    body.push(11);
+    body.extend_from_slice(b"Socket-Type");
+    body.extend_from_slice(&(socket_type.len() as u32).to_be_bytes());
+    body.extend_from_slice(socket_type);
+    let mut frame = Vec::with_capacity(body.len() + 2);
+    frame.push(0x04);
+    // A socket type is a short word: the command fits a short frame.
+    frame.push(body.len() as u8);
+    frame.extend(body);
+    frame
+}
+
+/// Writes the header of a message frame of `len` bytes into `out`; returns its size.
+pub fn write_header(len: usize, more: bool, out: &mut [u8; 9]) -> usize {
+    let more = u8::from(more);
+    match u8::try_from(len) {
+        Ok(short) => {
+            out[0] = more;
+            out[1] = short;
+            2
+        }
+        Err(_) => {
+            out[0] = 0x02 | more;
+            out[1..9].copy_from_slice(&(len as u64).to_be_bytes());
+            9
+        }
+    }
+}
+
+/// Reads whole messages out of a stream after the handshake, keeping what it has of
+/// the message in progress: never more than the limits allow, since every header is
+/// checked before its body is kept. Commands are skipped.
+#[derive(Debug)]
+pub struct Assembler {
+    limits: FrameLimits,
+    buf: bytes::BytesMut,
+    message: Vec<bytes::Bytes>,
+    message_bytes: u64,
+}
+
+impl Assembler {
+    /// An assembler at a frame boundary.
+    pub fn new(limits: FrameLimits) -> Self {
+        Self {
+            limits,
+            buf: bytes::BytesMut::new(),
+            message: Vec::new(),
+            message_bytes: 0,
+        }
+    }
+
+    /// Takes the next part of the stream; the messages it completed.
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Vec<Vec<bytes::Bytes>>, Violation> {
+        self.buf.extend_from_slice(bytes);
+        let mut done = Vec::new();
+        while let Some(h) = header(&self.buf)? {
+            let limit = self.limits.max_message as u64;
+            if h.command {
+                if h.len > MAX_COMMAND {
+                    return Err(Violation::CommandTooLong {
+                        len: h.len,
+                        limit: MAX_COMMAND,
+                    });
+                }
+            } else {
+                let total = self.message_bytes.saturating_add(h.len);
+                if total > limit {
+                    return Err(Violation::MessageTooLong {
+                        len: total,
+                        limit: self.limits.max_message,
+                    });
+                }
+                if self.message.len() >= self.limits.max_frames {
+                    return Err(Violation::TooManyFrames(self.limits.max_frames));
+                }
+            }
+            // The body is within the limit: wait for all of it.
+            let end = h.size + h.len as usize;
+            if self.buf.len() < end {
+                self.buf.reserve(end - self.buf.len());
+                break;
+            }
+            let mut frame = self.buf.split_to(end);
+            let body = frame.split_off(h.size).freeze();
+            if h.command {
+                continue;
+            }
+            self.message_bytes += h.len;
+            self.message.push(body);
+            if !h.more {
+                done.push(std::mem::take(&mut self.message));
+                self.message_bytes = 0;
+            }
+        }
+        Ok(done)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -411,6 +513,46 @@ mod tests {
         stream.extend(vec![0u8; 600]);
         stream.extend(long_header(401, false));
         assert!(s.feed(&stream).is_err());
+    }
+
+    #[test]
+    fn the_assembler_returns_whole_messages_and_keeps_the_limits() {
+        let mut a = Assembler::new(LIMITS);
+        let mut stream = Vec::new();
+        let mut head = [0u8; 9];
+        for (body, more) in [
+            (&b"ab"[..], true),
+            (&[7u8; 300][..], false),
+            (&b"c"[..], false),
+        ] {
+            let n = write_header(body.len(), more, &mut head);
+            stream.extend_from_slice(&head[..n]);
+            stream.extend_from_slice(body);
+        }
+        // A command between messages is skipped.
+        stream.extend(ready_command(b"DEALER"));
+        let mut messages = Vec::new();
+        for piece in stream.chunks(5) {
+            messages.extend(a.feed(piece).expect("within limits"));
+        }
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0].len(), 2);
+        assert_eq!(&messages[0][0][..], b"ab");
+        assert_eq!(messages[0][1].len(), 300);
+        assert_eq!(&messages[1][0][..], b"c");
+        // Refused at the header, before any body is kept.
+        let mut a = Assembler::new(LIMITS);
+        assert!(a.feed(&long_header(1 << 62, false)).is_err());
+        let mut a = Assembler::new(LIMITS);
+        assert_eq!(
+            a.feed(
+                &std::iter::repeat_n([0x01u8, 0], 5)
+                    .flatten()
+                    .collect::<Vec<_>>()
+            ),
+            Err(Violation::TooManyFrames(4))
+        );
+        assert!(ready(&ready_command(b"ROUTER")[2..]).is_ok());
     }
 
     #[test]
