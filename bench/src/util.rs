@@ -6,7 +6,12 @@ use std::time::Duration;
 /// Starts a master on `bind` inside this process, serving until the process ends, on
 /// the current tokio runtime; its endpoint.
 pub async fn serve_master(bind: &str) -> anyhow::Result<String> {
-    let master = Master::bind(&[bind.to_owned()], MasterConfig::default()).await?;
+    serve_master_with(bind, MasterConfig::default()).await
+}
+
+/// [`serve_master`] with a configuration (a key).
+pub async fn serve_master_with(bind: &str, config: MasterConfig) -> anyhow::Result<String> {
+    let master = Master::bind(&[bind.to_owned()], config).await?;
     let endpoint = master.endpoints()[0].clone();
     tokio::spawn(master.run(std::future::pending()));
     Ok(endpoint)

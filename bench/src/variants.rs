@@ -7,8 +7,10 @@
 //! - `keyed`: nodes holding a robot key (every connection proves it) beside nodes
 //!   without one.
 //!
-//! Both sides are Pinion nodes in this process, over tcp (different host ids); the
-//! ratio is the first configuration over the second.
+//! Both sides are Pinion nodes in this process, over tcp (different host ids), each
+//! configuration with a master of its own (a keyed robot's master has the key too: it
+//! signs nothing to nodes, but its notices reach their control sockets only with a
+//! connection token); the ratio is the first configuration over the second.
 
 use crate::pubsub::{alternate, handshake, node_options, reliable, Payload, PinionPinger};
 use crate::rows::Row;
@@ -41,11 +43,12 @@ impl Variant {
 struct Config {
     bypass: bool,
     key_file: Option<PathBuf>,
+    master: String,
 }
 
 impl Config {
-    async fn node(&self, master: &str, name: &str, host: &str) -> anyhow::Result<Node> {
-        let mut options = node_options(master, name, host);
+    async fn node(&self, name: &str, host: &str) -> anyhow::Result<Node> {
+        let mut options = node_options(&self.master, name, host);
         options.key_file = self.key_file.clone();
         pinion::transport::guard::bypass_for_benchmarks(self.bypass);
         let node = Node::init(options).await;
@@ -54,29 +57,39 @@ impl Config {
     }
 }
 
-fn configs(variant: Variant, dir: &std::path::Path) -> anyhow::Result<(Config, Config)> {
+async fn configs(variant: Variant, dir: &std::path::Path) -> anyhow::Result<(Config, Config)> {
+    let plain = crate::util::serve_master("tcp://127.0.0.1:0").await?;
     Ok(match variant {
         Variant::Guard => (
             Config {
                 bypass: false,
                 key_file: None,
+                master: plain.clone(),
             },
             Config {
                 bypass: true,
                 key_file: None,
+                master: plain,
             },
         ),
         Variant::Keyed => {
             let key = dir.join("bench.key");
             std::fs::write(&key, "pinion-bench-robot-key-0123456789")?;
+            let config = pinion_master::server::MasterConfig {
+                key: Some(pinion::auth::Key::load(&key)?),
+                ..Default::default()
+            };
+            let keyed = crate::util::serve_master_with("tcp://127.0.0.1:0", config).await?;
             (
                 Config {
                     bypass: false,
                     key_file: Some(key),
+                    master: keyed,
                 },
                 Config {
                     bypass: false,
                     key_file: None,
+                    master: plain,
                 },
             )
         }
@@ -85,19 +98,18 @@ fn configs(variant: Variant, dir: &std::path::Path) -> anyhow::Result<(Config, C
 
 /// Every row `repeat` times; each row's median repetition.
 pub async fn run(variant: Variant, sizes: &[usize], repeat: usize) -> anyhow::Result<Vec<Row>> {
-    let master = crate::util::serve_master("tcp://127.0.0.1:0").await?;
     let dir = std::env::temp_dir().join(format!("pinion-bench-v-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let (a, b) = configs(variant, &dir)?;
+    let (a, b) = configs(variant, &dir).await?;
     let mut runs = Vec::new();
     for repetition in 1..=repeat.max(1) {
         eprintln!("variants: run {repetition} of {repeat}");
         let mut rows = Vec::new();
         for &size in sizes {
             eprintln!("variants: tcp {size} B");
-            rows.extend(latency(&master, &a, &b, size).await?);
+            rows.extend(latency(&a, &b, size).await?);
             for subscribers in [1, 4] {
-                rows.push(throughput(&master, &a, &b, size, subscribers).await?);
+                rows.push(throughput(&a, &b, size, subscribers).await?);
             }
         }
         runs.push(rows);
@@ -114,13 +126,9 @@ struct Pair {
 }
 
 impl Pair {
-    async fn new(master: &str, config: &Config, tag: &str, size: usize) -> anyhow::Result<Self> {
-        let ping = config
-            .node(master, &format!("v{tag}_ping"), "bench-a")
-            .await?;
-        let pong = config
-            .node(master, &format!("v{tag}_pong"), "bench-b")
-            .await?;
+    async fn new(config: &Config, tag: &str, size: usize) -> anyhow::Result<Self> {
+        let ping = config.node(&format!("v{tag}_ping"), "bench-a").await?;
+        let pong = config.node(&format!("v{tag}_pong"), "bench-b").await?;
         let topic = |t: &str| format!("v{tag}/{t}");
         let mut pings = pong.subscribe::<Payload>(&topic("ping")).await?;
         let echo_pub = pong
@@ -151,9 +159,9 @@ impl Pair {
     }
 }
 
-async fn latency(master: &str, a: &Config, b: &Config, size: usize) -> anyhow::Result<Vec<Row>> {
-    let mut first = Pair::new(master, a, "a", size).await?;
-    let mut second = Pair::new(master, b, "b", size).await?;
+async fn latency(a: &Config, b: &Config, size: usize) -> anyhow::Result<Vec<Row>> {
+    let mut first = Pair::new(a, "a", size).await?;
+    let mut second = Pair::new(b, "b", size).await?;
     let rows = alternate(&mut first.pinger, &mut second.pinger, "tcp", size, None, "").await;
     first.close().await;
     second.close().await;
@@ -169,16 +177,13 @@ struct Fan {
 
 impl Fan {
     async fn new(
-        master: &str,
         config: &Config,
         tag: &str,
         size: usize,
         subscribers: usize,
     ) -> anyhow::Result<Self> {
         let topic = format!("v{tag}/s{size}n{subscribers}");
-        let pub_node = config
-            .node(master, &format!("v{tag}_pub"), "bench-a")
-            .await?;
+        let pub_node = config.node(&format!("v{tag}_pub"), "bench-a").await?;
         let publisher = pub_node
             .advertise_with::<Payload>(
                 &topic,
@@ -188,9 +193,7 @@ impl Fan {
         let mut nodes = vec![pub_node];
         let mut subs = Vec::new();
         for i in 0..subscribers {
-            let node = config
-                .node(master, &format!("v{tag}_sub{i}"), "bench-b")
-                .await?;
+            let node = config.node(&format!("v{tag}_sub{i}"), "bench-b").await?;
             subs.push(
                 node.subscribe_with::<Payload>(&topic, SubscribeOptions::queue(1000).reliable())
                     .await?,
@@ -229,14 +232,13 @@ impl Fan {
 }
 
 async fn throughput(
-    master: &str,
     a: &Config,
     b: &Config,
     size: usize,
     subscribers: usize,
 ) -> anyhow::Result<Row> {
-    let mut first = Fan::new(master, a, "a", size, subscribers).await?;
-    let mut second = Fan::new(master, b, "b", size, subscribers).await?;
+    let mut first = Fan::new(a, "a", size, subscribers).await?;
+    let mut second = Fan::new(b, "b", size, subscribers).await?;
     let blob = Payload::of_size(size);
     let count = throughput_count(size);
     let (mut ra, mut rb) = (Vec::new(), Vec::new());
