@@ -53,6 +53,9 @@ use std::time::Duration;
 pub struct LaunchFile {
     /// Name of the robot, for logs and status.
     pub robot: String,
+    /// The robot's largest message (`max_message = "64MiB"`), given to every node as
+    /// `PINION_MAX_MESSAGE`; `None`: the nodes' default.
+    pub max_message: Option<usize>,
     /// Where the master runs.
     pub master: MasterSpec,
     /// Machines by name.

@@ -15,7 +15,14 @@ const MAX_INCLUDE_DEPTH: usize = 8;
 /// The largest launch file (or include) read.
 const MAX_FILE_BYTES: u64 = 4 << 20;
 
-const TOP_KEYS: &[&str] = &["robot", "include", "master", "machines", "node"];
+const TOP_KEYS: &[&str] = &[
+    "robot",
+    "include",
+    "max_message",
+    "master",
+    "machines",
+    "node",
+];
 const MASTER_KEYS: &[&str] = &["machine", "bind"];
 const MACHINE_KEYS: &[&str] = &["address", "target", "agent", "runner", "host_id"];
 const NODE_KEYS: &[&str] = &[
@@ -60,7 +67,21 @@ impl Ctx<'_> {
 /// Reads a file and, recursively, the files it includes.
 pub fn read_with_includes(path: &Path, problems: &mut Vec<Problem>) -> Option<LaunchFile> {
     let mut stack = Vec::new();
-    read_file(path, problems, &mut stack, None)
+    let mut file = read_file(path, problems, &mut stack, None)?;
+    robot_wide_env(&mut file);
+    Some(file)
+}
+
+/// Robot-wide settings reach every node through its environment, unless the node sets
+/// them itself.
+fn robot_wide_env(file: &mut LaunchFile) {
+    if let Some(max) = file.max_message {
+        for node in &mut file.nodes {
+            node.env
+                .entry("PINION_MAX_MESSAGE".to_owned())
+                .or_insert_with(|| max.to_string());
+        }
+    }
 }
 
 fn read_file(
@@ -157,7 +178,9 @@ fn merge(into: &mut LaunchFile, from: LaunchFile, at: &Location, problems: &mut 
 /// Reads one file's text, without following includes.
 pub fn read_text(text: &str, path: &Path, problems: &mut Vec<Problem>) -> Option<LaunchFile> {
     let mut includes = Vec::new();
-    read_document(text, path, problems, &mut includes)
+    let mut file = read_document(text, path, problems, &mut includes)?;
+    robot_wide_env(&mut file);
+    Some(file)
 }
 
 fn read_document(
@@ -193,6 +216,15 @@ fn read_document(
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "robot".to_owned())
         });
+    let max_message = string(&mut ctx, root, "max_message").and_then(|(text, span)| {
+        match pinion::limits::parse_size(&text) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                ctx.problem(span, format!("max_message: {e}"));
+                None
+            }
+        }
+    });
     if let Some((list, spans)) = string_list(&mut ctx, root, "include") {
         for (name, span) in list.into_iter().zip(spans) {
             includes.push((name, ctx.at(span)));
@@ -263,6 +295,7 @@ fn read_document(
     }
     Some(LaunchFile {
         robot,
+        max_message,
         master,
         machines,
         nodes,

@@ -88,3 +88,26 @@ fn devices_and_huge_files_are_refused_not_read() {
     assert!(report.contains("big.toml is larger than"), "{report}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn the_robots_largest_message_reaches_every_node_unless_it_sets_its_own() {
+    let text = r#"
+max_message = "8MiB"
+[[node]]
+name = "a"
+binary = "talker"
+[[node]]
+name = "b"
+binary = "talker"
+env = { PINION_MAX_MESSAGE = "1024" }
+"#;
+    let file = parse(text, Path::new("r.toml")).expect("valid");
+    assert_eq!(file.max_message, Some(8 << 20));
+    assert_eq!(
+        file.nodes[0].env["PINION_MAX_MESSAGE"],
+        (8 << 20).to_string()
+    );
+    assert_eq!(file.nodes[1].env["PINION_MAX_MESSAGE"], "1024");
+    let problems = parse("max_message = \"lots\"\n", Path::new("r.toml")).expect_err("bad size");
+    assert!(problems.to_string().contains("max_message"), "{problems}");
+}

@@ -31,15 +31,17 @@ pub fn global() -> Arc<Budget> {
 }
 
 /// Raises the soft limit on open files to the hard one; returns the soft limit now.
+// `rlim_t` is 32 bits wide on 32-bit ARM: the conversions are not useless there.
+#[allow(clippy::useless_conversion)]
 fn raise_fd_limit() -> u64 {
     use nix::sys::resource::{getrlimit, setrlimit, Resource};
     match getrlimit(Resource::RLIMIT_NOFILE) {
         Ok((soft, hard)) => {
             if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
                 tracing::debug!(from = soft, to = hard, "raised the open-file limit");
-                return hard;
+                return u64::from(hard);
             }
-            soft
+            u64::from(soft)
         }
         Err(_) => 1024,
     }
