@@ -23,6 +23,7 @@
 //! and a process of the same user could as well attach a debugger to the node.
 
 pub(crate) mod budget;
+mod closed;
 mod listener;
 mod relay;
 mod report;

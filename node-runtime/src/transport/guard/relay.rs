@@ -4,9 +4,9 @@
 
 use super::budget::Ticket;
 use super::token;
+use super::closed::{ended, Closed};
 use super::zmtp::{self, Scanner, Violation, GREETING_LEN, MAX_READY};
 use super::{Shared, Target};
-use std::fmt;
 use std::net::SocketAddr;
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
@@ -21,42 +21,6 @@ const TCP_BUFFER: usize = 4 * 1024 * 1024;
 const INBOUND_CHUNK: usize = 16 * 1024;
 /// Reads from the engine.
 const OUTBOUND_CHUNK: usize = 256 * 1024;
-
-/// Why a connection was closed.
-#[derive(Debug)]
-pub(super) enum Closed {
-    /// It broke a rule (of a kind, for the log's tally): counted and logged.
-    Refused(&'static str, String),
-    /// It ended, or the engine went away: not the peer's fault.
-    Ended(String),
-}
-
-impl From<Violation> for Closed {
-    fn from(v: Violation) -> Self {
-        let kind = match v {
-            Violation::NotZmtp(_) | Violation::Version(_) | Violation::Mechanism(_) => "greeting",
-            Violation::NotReady | Violation::Command(_) | Violation::CommandTooLong { .. } => {
-                "handshake"
-            }
-            Violation::Flags(_)
-            | Violation::MessageTooLong { .. }
-            | Violation::TooManyFrames(_) => "frame",
-        };
-        Closed::Refused(kind, v.to_string())
-    }
-}
-
-fn ended(what: &str) -> impl FnOnce(std::io::Error) -> Closed + '_ {
-    move |e| Closed::Ended(format!("{what}: {e}"))
-}
-
-impl fmt::Display for Closed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Closed::Refused(_, why) | Closed::Ended(why) => f.write_str(why),
-        }
-    }
-}
 
 /// Serves one accepted connection until it ends.
 pub(super) async fn serve(tcp: TcpStream, peer: SocketAddr, ticket: Ticket, shared: Arc<Shared>) {

@@ -12,7 +12,7 @@
 //! data socket, and writes what the data socket sends as frames, vectored, straight from
 //! the messages' buffers into the kernel. The engine still carries ipc.
 
-use super::relay::Closed;
+use super::closed::Closed;
 use super::zmtp::{self, Assembler};
 use super::Shared;
 use bytes::Bytes;
