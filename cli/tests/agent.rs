@@ -6,7 +6,7 @@ use nix::sys::signal::Signal;
 use pinion_launch::agent::auth::{sign, Domain, Key};
 use pinion_launch::agent::client::AgentClient;
 use pinion_launch::agent::protocol::{AgentReply, AgentRequest};
-use pinion_launch::supervisor::{NodeState, NodeStatus};
+use pinion_launch::status::{NodeState, NodeStatus};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use support::*;

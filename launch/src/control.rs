@@ -1,7 +1,7 @@
 //! The launcher's control socket: `pinion launch status|stop|restart FILE` talk to a
 //! running launcher through it. Its ipc path follows from the launch file's path.
 
-use crate::supervisor::NodeStatus;
+use crate::status::NodeStatus;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -83,7 +83,7 @@ pub async fn bind(file: &Path) -> Result<pinion::transport::Replier, ControlErro
 /// Serves control requests by handing them to the supervisor.
 pub async fn serve(
     mut replier: pinion::transport::Replier,
-    supervisor: tokio::sync::mpsc::Sender<crate::supervisor::ControlCommand>,
+    supervisor: tokio::sync::mpsc::Sender<ControlCommand>,
 ) {
     loop {
         let frames = match replier.recv().await {
@@ -141,3 +141,6 @@ pub async fn request(file: &Path, request: &LaunchRequest) -> Result<LaunchReply
         .map_err(|e| format!("the launcher of {} does not answer: {e}", file.display()))?;
     pinion::protocol::decode("launch reply", &reply).map_err(|e| e.to_string())
 }
+
+/// A command from the control socket, with where to answer.
+pub type ControlCommand = (LaunchRequest, tokio::sync::oneshot::Sender<LaunchReply>);

@@ -6,7 +6,7 @@
 
 use crate::agent::auth::Key;
 use crate::agent::client::AgentClient;
-use crate::agent::deployments::Manifest;
+use crate::agent::protocol::Manifest;
 use crate::agent::protocol::{AgentReply, AgentRequest, RemoteNode};
 use crate::model::{LaunchFile, MachineSpec, NodeSpec, Respawn, RespawnPolicy};
 use crate::remote::{by_machine, host_target, launch_id, program_for, ship};

@@ -4,16 +4,22 @@
 //!   in every error; pure, no IO but reading the file.
 //! - [`child`]: starting one process the launcher owns (own process group, killed with
 //!   the launcher, output forwarded line by line with the node's name).
-//! - [`supervisor`]: brings up the master and the nodes, and stops them all.
+//! - [`supervisor`]: supervises a set of nodes (respawn, order, stop escalation);
+//!   [`launcher`]: a whole launch on this host (the master, remote machines, the nodes).
+//! - [`status`], [`resolve`], [`error`]: leaf types and helpers the others share.
 
 pub mod agent;
 pub mod child;
 pub mod control;
 pub mod deploy;
+pub mod error;
+pub mod launcher;
 pub mod logs;
 pub mod manifest;
 pub mod model;
 pub mod policy;
 pub mod remote;
+pub mod resolve;
+pub mod status;
 pub mod supervisor;
 pub mod wiring;

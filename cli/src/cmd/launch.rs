@@ -4,8 +4,11 @@
 use anyhow::{bail, Context};
 use pinion_launch::agent::auth::Key;
 use pinion_launch::control::{self, LaunchReply, LaunchRequest};
+use pinion_launch::launcher::{self, LaunchSettings};
 use pinion_launch::model;
-use pinion_launch::supervisor::{self, Ending, LaunchSettings, NodeState, NodeStatus};
+use pinion_launch::resolve::resolve;
+use pinion_launch::status::{NodeState, NodeStatus};
+use pinion_launch::supervisor::Ending;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -85,7 +88,7 @@ fn launch(path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
         .parent()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."));
-    let exists = |node: &model::NodeSpec| supervisor::resolve(node, &bin_dir).is_some();
+    let exists = |node: &model::NodeSpec| resolve(node, &bin_dir).is_some();
     let mut file = match model::load(path, &exists) {
         Ok(file) => file,
         Err(problems) => {
@@ -120,7 +123,7 @@ fn launch(path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
         let replier = control::bind(path).await?;
         let (commands, receiver) = tokio::sync::mpsc::channel(16);
         let server = tokio::spawn(control::serve(replier, commands));
-        let report = supervisor::run(&file, &settings, super::termination(), receiver).await;
+        let report = launcher::run(&file, &settings, super::termination(), receiver).await;
         server.abort();
         let _ = std::fs::remove_file(control::socket_path(path));
         anyhow::Ok(report?)
@@ -268,7 +271,7 @@ async fn check_wiring(file: &model::LaunchFile, bin_dir: &Path, local: bool) -> 
             .and_then(|m| file.machines.get(m));
         let program = match machine {
             Some(machine) => pinion_launch::remote::program_for(spec, machine, bin_dir),
-            None => supervisor::resolve(spec, bin_dir),
+            None => resolve(spec, bin_dir),
         };
         let Some(program) = program else {
             continue;

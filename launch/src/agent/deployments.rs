@@ -2,28 +2,8 @@
 //! switched by atomic renames, so a rollback is one rename away and an agent that
 //! restarts brings its deployments back.
 
-use super::protocol::RemoteNode;
-use serde::{Deserialize, Serialize};
+use super::protocol::Manifest;
 use std::path::{Path, PathBuf};
-
-/// Everything an agent needs to run its part of a launch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// Robot name.
-    pub robot: String,
-    /// Master endpoint for the nodes.
-    pub master: String,
-    /// The nodes.
-    pub nodes: Vec<RemoteNode>,
-}
-
-impl Manifest {
-    /// A short id of this exact manifest (binaries and settings).
-    pub fn version(&self) -> String {
-        let bytes = postcard::to_stdvec(self).unwrap_or_default();
-        super::store::hash(&bytes)[..12].to_owned()
-    }
-}
 
 /// The deployments directory of an agent.
 #[derive(Debug, Clone)]

@@ -3,7 +3,7 @@
 
 use crate::logs::LogLine;
 use crate::model::{Location, NodeSpec, Respawn, RespawnPolicy};
-use crate::supervisor::NodeStatus;
+use crate::status::NodeStatus;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub enum AgentRequest {
         /// Launch id.
         launch: String,
         /// What to run.
-        manifest: super::deployments::Manifest,
+        manifest: Manifest,
     },
     /// Go back to the previous version of a deployed launch and run it.
     Rollback {
@@ -222,5 +222,24 @@ impl RemoteNode {
                 column: 1,
             },
         }
+    }
+}
+
+/// Everything an agent needs to run its part of a launch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Robot name.
+    pub robot: String,
+    /// Master endpoint for the nodes.
+    pub master: String,
+    /// The nodes.
+    pub nodes: Vec<RemoteNode>,
+}
+
+impl Manifest {
+    /// A short id of this exact manifest (binaries and settings).
+    pub fn version(&self) -> String {
+        let bytes = postcard::to_stdvec(self).unwrap_or_default();
+        super::store::hash(&bytes)[..12].to_owned()
     }
 }

@@ -1,12 +1,14 @@
 //! The agent's request loop.
 
 use super::auth::{Domain, Key, Signed, Verifier};
-use super::deployments::{Deployments, Manifest};
-use super::protocol::{AgentReply, AgentRequest, MissingBlob, RemoteNode};
+use super::deployments::Deployments;
+use super::protocol::{AgentReply, AgentRequest, Manifest, MissingBlob, RemoteNode};
 use super::store::{Progress, Store};
+use crate::control::ControlCommand;
 use crate::control::{LaunchReply, LaunchRequest};
 use crate::logs::{LogRing, LogSink};
-use crate::supervisor::{self, ControlCommand, LaunchReport, NodeSet, NodeStatus, PlannedNode};
+use crate::status::NodeStatus;
+use crate::supervisor::{self, LaunchReport, NodeSet, PlannedNode};
 use pinion::transport::Replier;
 use std::collections::HashMap;
 use std::future::Future;

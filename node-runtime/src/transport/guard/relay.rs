@@ -3,8 +3,8 @@
 //! the way, or (for a data socket) Pinion's own ROUTER end ([`super::router`]).
 
 use super::budget::Ticket;
-use super::token;
 use super::closed::{ended, Closed};
+use super::token;
 use super::zmtp::{self, Scanner, Violation, GREETING_LEN, MAX_READY};
 use super::{Shared, Target};
 use std::net::SocketAddr;
