@@ -8,7 +8,7 @@ use pinion_launch::agent::client::AgentClient;
 use pinion_launch::agent::protocol::{AgentReply, AgentRequest};
 use pinion_launch::status::{NodeState, NodeStatus};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::*;
 
 const KEY: &str = "correct horse battery staple 42";
@@ -116,18 +116,13 @@ async fn wait_status(
     launch: &str,
     pred: impl Fn(&NodeStatus) -> bool,
 ) -> Option<NodeStatus> {
-    let start = Instant::now();
-    while start.elapsed() < SOON {
-        if let Some(row) = remote_status(endpoint, launch)
+    wait::until_async(SOON, Duration::from_millis(50), || async {
+        remote_status(endpoint, launch)
             .await
             .into_iter()
             .find(|r| pred(r))
-        {
-            return Some(row);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,9 +211,8 @@ binary = "listener"
     let mut stop = Proc::spawn("stop", c);
     let (_, code) = stop.finish(SOON);
     assert_eq!(code, Some(0), "{}", stop.dump());
-    let start = Instant::now();
-    while alive(second_pid) && start.elapsed() < SOON {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert!(!alive(second_pid), "the remote talker was stopped");
+    let stopped = wait::until(SOON, Duration::from_millis(20), || {
+        (!alive(second_pid)).then_some(())
+    });
+    assert!(stopped.is_some(), "the remote talker was stopped");
 }

@@ -126,17 +126,19 @@ fn rss_kb(pid: i32) -> u64 {
 /// Waits until every rover node is registered; how long it took.
 fn all_registered(robot: &Robot, within: Duration) -> Duration {
     let start = Instant::now();
-    loop {
+    let all = wait::until(within, Duration::from_millis(200), || {
         let names = robot.registered();
-        if NODES.iter().all(|n| names.iter().any(|r| r == n)) {
-            return start.elapsed();
-        }
-        assert!(
-            start.elapsed() < within,
-            "after {within:?} only {names:?} are registered"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        NODES
+            .iter()
+            .all(|n| names.iter().any(|r| r == n))
+            .then(|| start.elapsed())
+    });
+    all.unwrap_or_else(|| {
+        panic!(
+            "after {within:?} only {:?} are registered",
+            robot.registered()
+        )
+    })
 }
 
 fn odometry_flows(robot: &Robot) {
@@ -235,7 +237,7 @@ fn rover_survives_random_kills_of_nodes_master_and_agent() {
             kills.push(name.clone());
         }
         // A random pause between kills (0.5 to 2 s), bounded.
-        std::thread::sleep(Duration::from_millis(500 + (rng >> 20) % 1500));
+        wait::pace(Duration::from_millis(500 + (rng >> 20) % 1500));
     }
     eprintln!("{} kills: {kills:?}", kills.len());
     assert!(kills.len() >= 10, "too few kills: {kills:?}");

@@ -4,7 +4,7 @@ mod support;
 
 use nix::sys::signal::Signal;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::*;
 
 fn launch_file(dir: &TempDir, body: &str) -> std::path::PathBuf {
@@ -30,14 +30,10 @@ fn pids_of_started_nodes(launcher: &Proc) -> Vec<i32> {
 }
 
 fn wait_gone(pids: &[i32], timeout: Duration) -> Vec<i32> {
-    let start = Instant::now();
-    loop {
-        let left: Vec<i32> = pids.iter().copied().filter(|p| alive(*p)).collect();
-        if left.is_empty() || start.elapsed() > timeout {
-            return left;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let gone = wait::until(timeout, Duration::from_millis(20), || {
+        pids.iter().all(|p| !alive(*p)).then(Vec::new)
+    });
+    gone.unwrap_or_else(|| pids.iter().copied().filter(|p| alive(*p)).collect())
 }
 
 const DEMO: &str = r#"

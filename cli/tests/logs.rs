@@ -4,7 +4,6 @@ mod support;
 
 use pinion::msgs::log::{Level, Log, LOG_TOPIC};
 use std::process::Command;
-use std::time::Instant;
 use support::*;
 
 fn pinion(env: &Env, args: &[&str]) -> (Vec<String>, Option<i32>, String) {
@@ -99,11 +98,11 @@ async fn the_log_topic_carries_a_nodes_records() {
         .expect("node");
     let mut records = node.subscribe::<Log>(LOG_TOPIC).await.expect("subscribe");
     // Two publishers of the log topic: the talker and the listener.
-    let start = Instant::now();
-    while records.connections().len() < 2 {
-        assert!(start.elapsed() < SOON, "{:?}", records.connections());
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    let both = wait::until_async(SOON, std::time::Duration::from_millis(20), || async {
+        (records.connections().len() >= 2).then_some(())
+    })
+    .await;
+    assert!(both.is_some(), "{:?}", records.connections());
     let (_, code, dump) = pinion(&env, &["param", "set", "talker/text", "\"over the topic\""]);
     assert_eq!(code, Some(0), "{dump}");
     let mut got = None;

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod netns;
+pub mod wait;
 
 use pinion::protocol::{self, MasterReply, NodeToMaster};
 use pinion::transport::Requester;
@@ -282,13 +283,10 @@ pub async fn wait_nodes(
     pred: impl Fn(&[String]) -> bool,
 ) -> Option<Duration> {
     let start = Instant::now();
-    while start.elapsed() < timeout {
-        if pred(&node_names(master).await) {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
+    wait::until_async(timeout, Duration::from_millis(20), || async {
+        pred(&node_names(master).await).then(|| start.elapsed())
+    })
+    .await
 }
 
 /// In-process node options for this test's master.
