@@ -86,7 +86,11 @@ async fn master_answers_garbage_with_an_error_and_keeps_serving() {
     }
     // Still serving real requests.
     assert!(matches!(
-        ask(&env.master, &NodeToMaster::ListNodes).await,
+        ask(
+            &env.master,
+            &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes)
+        )
+        .await,
         Ok(MasterReply::Nodes(_))
     ));
     master.expect_line("a counted warning", SOON, |_, l| {
@@ -128,13 +132,13 @@ impl FakePublisher {
             .await
             .expect("register");
         let publisher_id = 4242;
-        let advertise = NodeToMaster::Advertise {
+        let advertise = NodeToMaster::Advertise(pinion::protocol::node_to_master::Advertise {
             caller,
             topic: TopicName::new(topic).expect("topic"),
             type_info: Chatter::type_info(),
             publisher_id,
             latched: false,
-        };
+        });
         assert!(matches!(
             ask(&env.master, &advertise).await,
             Ok(MasterReply::Subscribers(_))

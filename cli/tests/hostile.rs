@@ -215,7 +215,12 @@ struct AskMaster(String);
 
 impl Legit for AskMaster {
     async fn ask(&mut self) -> Result<(), String> {
-        match ask(&self.0, &NodeToMaster::ListNodes).await {
+        match ask(
+            &self.0,
+            &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
+        )
+        .await
+        {
             Ok(MasterReply::Nodes(_)) => Ok(()),
             other => Err(format!("{other:?}")),
         }
@@ -266,7 +271,12 @@ async fn start_victim(env: &Env, program: &str, name: &str, args: &[&str]) -> Vi
             .is_some(),
         "{name} did not register"
     );
-    let Ok(MasterReply::Nodes(nodes)) = ask(&env.master, &NodeToMaster::ListNodes).await else {
+    let Ok(MasterReply::Nodes(nodes)) = ask(
+        &env.master,
+        &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
+    )
+    .await
+    else {
         panic!("no node list");
     };
     let info = nodes
@@ -397,11 +407,11 @@ async fn a_service_survives_a_hostile_peer() {
         .expect("client");
     let Ok(MasterReply::Service(info)) = ask(
         &env.master,
-        &NodeToMaster::LookupService {
+        &NodeToMaster::LookupService(pinion::protocol::node_to_master::LookupService {
             name: pinion::TopicName::new("add_two_ints").expect("name"),
             request: <AddTwoIntsRequest as pinion::Message>::type_info(),
             response: <AddTwoIntsResponse as pinion::Message>::type_info(),
-        },
+        }),
     )
     .await
     else {

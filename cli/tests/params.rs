@@ -102,10 +102,10 @@ fn master_keeping(dir: &TempDir, file: &std::path::Path) -> (Proc, Env) {
 async fn set(master: &str, key: &str, value: &str) -> pinion::protocol::MasterReply {
     ask(
         master,
-        &pinion::protocol::NodeToMaster::SetParam {
+        &pinion::protocol::NodeToMaster::SetParam(pinion::protocol::node_to_master::SetParam {
             key: key.to_owned(),
             value_json: value.to_owned(),
-        },
+        }),
     )
     .await
     .expect("the master answers")
@@ -222,9 +222,12 @@ async fn limits_refuse_clearly_and_run_time_values_survive_a_sigkill() {
     assert_eq!(e.kind, MasterErrorKind::LimitReached);
     assert!(e.message.contains("pinion param delete"), "{}", e.message);
     assert!(taken >= 4, "only {taken} values of 1 MiB taken");
-    let listed = ask(&env.master, &NodeToMaster::ListParams)
-        .await
-        .expect("list");
+    let listed = ask(
+        &env.master,
+        &NodeToMaster::ListParams(pinion::protocol::node_to_master::ListParams),
+    )
+    .await
+    .expect("list");
     assert!(matches!(listed, MasterReply::Params(ref p) if p.len() == taken));
     let rss = rss_mb(master.pid());
     assert!(rss < 64.0, "the master holds {rss:.1} MB");
@@ -238,9 +241,9 @@ async fn limits_refuse_clearly_and_run_time_values_survive_a_sigkill() {
     let (_again, env) = master_keeping(&dir, &file);
     let value = ask(
         &env.master,
-        &NodeToMaster::GetParam {
+        &NodeToMaster::GetParam(pinion::protocol::node_to_master::GetParam {
             key: "talker/rate".into(),
-        },
+        }),
     )
     .await
     .expect("get");

@@ -188,17 +188,31 @@ async fn wrong_key_replay_and_agent_signatures_are_refused() {
     refused(
         &raw(
             &env.master,
-            signed_frames(&wrong, &NodeToMaster::ListNodes, 1),
+            signed_frames(
+                &wrong,
+                &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
+                1,
+            ),
         )
         .await,
         "bad signature",
     );
     // A signature made for an agent, with the right key, does not pass at the master.
     let now_ms = pinion::node::host::now_ns() / 1_000_000;
-    let agent = signed_as(&right, Domain::Agent, &NodeToMaster::ListNodes, now_ms, 2);
+    let agent = signed_as(
+        &right,
+        Domain::Agent,
+        &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
+        now_ms,
+        2,
+    );
     refused(&raw(&env.master, agent).await, "bad signature");
 
-    let good = signed_frames(&right, &NodeToMaster::ListNodes, 3);
+    let good = signed_frames(
+        &right,
+        &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
+        3,
+    );
     assert!(matches!(
         raw(&env.master, good.clone()).await,
         MasterReply::Nodes(_)
@@ -207,14 +221,23 @@ async fn wrong_key_replay_and_agent_signatures_are_refused() {
 
     // The body swapped under a good signature.
     let mut tampered = good;
-    tampered[0] = protocol::encode("request", &NodeToMaster::ListTopics)
-        .expect("encode")
-        .into();
+    tampered[0] = protocol::encode(
+        "request",
+        &NodeToMaster::ListTopics(pinion::protocol::node_to_master::ListTopics),
+    )
+    .expect("encode")
+    .into();
     refused(&raw(&env.master, tampered).await, "bad signature");
 
     // A stale signature (older than the window).
     let old_ms = now_ms - pinion::auth::WINDOW_MS - 5_000;
-    let stale = signed_as(&right, Domain::Master, &NodeToMaster::ListNodes, old_ms, 4);
+    let stale = signed_as(
+        &right,
+        Domain::Master,
+        &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
+        old_ms,
+        4,
+    );
     refused(&raw(&env.master, stale).await, "stale");
 }
 
@@ -223,7 +246,11 @@ async fn talker_endpoints(env: &Env, key: &Key, name: &str) -> (String, String) 
     let mut master = Requester::new(&env.master, Duration::from_secs(2))
         .expect("requester")
         .with_key(Some(key.clone()));
-    let frames = signed_frames(key, &NodeToMaster::ListNodes, pinion::host::random_id());
+    let frames = signed_frames(
+        key,
+        &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
+        pinion::host::random_id(),
+    );
     let reply = master.request_frames(frames).await.expect("nodes");
     let Ok(MasterReply::Nodes(nodes)) = protocol::decode("reply", &reply) else {
         panic!("no node list");

@@ -6,7 +6,7 @@ use pinion::protocol::master_to_node::{
     GraphVersion, Listing, MasterError, MasterErrorKind, MasterReply, NodeInfo, PublisherInfo,
     SubscriberInfo, TopicSummary,
 };
-use pinion::protocol::node_to_master::{Caller, NodeRegistration, NodeToMaster};
+use pinion::protocol::node_to_master::{Caller, NodeRegistration, NodeToMaster, Request};
 use pinion::{NodeName, TopicName, TypeInfo};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
@@ -147,195 +147,67 @@ impl Registry {
     pub fn handle(&mut self, request: NodeToMaster, now: Instant) -> Outcome {
         let mut notices = Vec::new();
         self.changes += 1;
-        let reply = match self.apply(request, now, &mut notices) {
-            Ok(reply) => reply,
-            Err(e) => MasterReply::Error(e),
-        };
+        let reply = self.apply(request, now, &mut notices);
         Outcome { reply, notices }
     }
 
+    /// Answers one request: each kind in a handler of its own (`registry/handlers.rs`),
+    /// which returns the reply its request names. The match is exhaustive: a request
+    /// without a handler does not compile.
     fn apply(
         &mut self,
         request: NodeToMaster,
         now: Instant,
         notices: &mut Vec<Notice>,
-    ) -> Result<MasterReply, MasterError> {
+    ) -> MasterReply {
+        use pinion::protocol::node_to_master as q;
         match request {
-            NodeToMaster::RegisterNode(registration) => {
-                self.register(registration, now, notices);
-                Ok(MasterReply::Registered {
-                    master_session: self.master_session,
-                })
+            NodeToMaster::RegisterNode(r) => {
+                answer::<q::RegisterNode>(Ok(self.on_register(r, now, notices)))
             }
-            NodeToMaster::Heartbeat(caller) => {
-                self.check(&caller, now)?;
-                Ok(MasterReply::Alive {
-                    master_session: self.master_session,
-                })
+            NodeToMaster::Heartbeat(r) => answer::<q::Heartbeat>(self.on_heartbeat(r, now)),
+            NodeToMaster::UnregisterNode(r) => {
+                answer::<q::UnregisterNode>(self.on_unregister(r, now, notices))
             }
-            NodeToMaster::UnregisterNode(caller) => {
-                self.check(&caller, now)?;
-                self.remove_node(&caller.node, notices);
-                Ok(MasterReply::Ok)
+            NodeToMaster::Advertise(r) => {
+                answer::<q::Advertise>(self.on_advertise(r, now, notices))
             }
-            NodeToMaster::Advertise {
-                caller,
-                topic,
-                type_info,
-                publisher_id,
-                latched,
-            } => {
-                self.check(&caller, now)?;
-                self.check_type(&topic, &type_info)?;
-                let entry = self.topics.entry(topic.clone()).or_default();
-                entry.type_info.get_or_insert(type_info);
-                entry
-                    .publishers
-                    .insert(publisher_id, (caller.node, latched));
-                self.notify_subscribers(&topic, notices);
-                Ok(MasterReply::Subscribers(self.subscriber_list(&topic)))
+            NodeToMaster::Unadvertise(r) => {
+                answer::<q::Unadvertise>(self.on_unadvertise(r, now, notices))
             }
-            NodeToMaster::Unadvertise {
-                caller,
-                topic,
-                publisher_id,
-            } => {
-                self.check(&caller, now)?;
-                if let Some(entry) = self.topics.get_mut(&topic) {
-                    entry.publishers.remove(&publisher_id);
-                }
-                self.notify_subscribers(&topic, notices);
-                self.drop_if_empty(&topic);
-                Ok(MasterReply::Ok)
+            NodeToMaster::Subscribe(r) => {
+                answer::<q::Subscribe>(self.on_subscribe(r, now, notices))
             }
-            NodeToMaster::Subscribe {
-                caller,
-                topic,
-                type_info,
-                subscriber_id,
-            } => {
-                self.check(&caller, now)?;
-                self.check_type(&topic, &type_info)?;
-                let entry = self.topics.entry(topic.clone()).or_default();
-                entry.type_info.get_or_insert(type_info);
-                entry.subscribers.insert(subscriber_id, caller.node);
-                self.notify_publishers(&topic, notices);
-                Ok(MasterReply::Publishers(self.publisher_list(&topic)))
+            NodeToMaster::Unsubscribe(r) => {
+                answer::<q::Unsubscribe>(self.on_unsubscribe(r, now, notices))
             }
-            NodeToMaster::Unsubscribe {
-                caller,
-                topic,
-                subscriber_id,
-            } => {
-                self.check(&caller, now)?;
-                if let Some(entry) = self.topics.get_mut(&topic) {
-                    entry.subscribers.remove(&subscriber_id);
-                }
-                self.notify_publishers(&topic, notices);
-                self.drop_if_empty(&topic);
-                Ok(MasterReply::Ok)
+            NodeToMaster::AdvertiseService(r) => {
+                answer::<q::AdvertiseService>(self.on_advertise_service(r, now))
             }
-            NodeToMaster::AdvertiseService {
-                caller,
-                name,
-                request,
-                response,
-                endpoints,
-            } => {
-                self.check(&caller, now)?;
-                for t in [&request, &response] {
-                    if !t.is_consistent() {
-                        return Err(MasterError::new(
-                            MasterErrorKind::Invalid,
-                            format!(
-                                "type `{}` has a hash that does not match its schema",
-                                t.name
-                            ),
-                        ));
-                    }
-                }
-                if let Some(existing) = self.services.get(&name) {
-                    if existing.node != caller.node {
-                        service_types_match(&name, existing, &request, &response)?;
-                    }
-                }
-                self.services.insert(
-                    name,
-                    ServiceEntry {
-                        node: caller.node,
-                        request,
-                        response,
-                        endpoints,
-                    },
-                );
-                Ok(MasterReply::Ok)
+            NodeToMaster::UnadvertiseService(r) => {
+                answer::<q::UnadvertiseService>(self.on_unadvertise_service(r, now))
             }
-            NodeToMaster::UnadvertiseService { caller, name } => {
-                self.check(&caller, now)?;
-                if self
-                    .services
-                    .get(&name)
-                    .is_some_and(|s| s.node == caller.node)
-                {
-                    self.services.remove(&name);
-                }
-                Ok(MasterReply::Ok)
+            NodeToMaster::LookupService(r) => answer::<q::LookupService>(self.on_lookup_service(r)),
+            NodeToMaster::SetParam(r) => answer::<q::SetParam>(self.on_set_param(r, notices)),
+            NodeToMaster::DeleteParam(r) => {
+                answer::<q::DeleteParam>(self.on_delete_param(r, notices))
             }
-            NodeToMaster::LookupService {
-                name,
-                request,
-                response,
-            } => {
-                let entry = self.services.get(&name).ok_or_else(|| {
-                    MasterError::new(
-                        MasterErrorKind::NoService,
-                        format!("no node serves `{name}` (is its server running?)"),
-                    )
-                })?;
-                service_types_match(&name, entry, &request, &response)?;
-                let host = self
-                    .nodes
-                    .get(&entry.node)
-                    .map(|n| n.registration.host.clone())
-                    .unwrap_or_default();
-                Ok(MasterReply::Service(
-                    pinion::protocol::master_to_node::ServiceInfo {
-                        node: entry.node.clone(),
-                        host,
-                        endpoints: entry.endpoints.clone(),
-                    },
-                ))
+            NodeToMaster::GetParam(r) => {
+                answer::<q::GetParam>(Ok(self.params.get(&r.key).cloned()))
             }
-            NodeToMaster::SetParam { key, value_json } => {
-                let watchers = self.params.set(key.clone(), value_json.clone())?;
-                self.tell_watchers(watchers, &key, Some(value_json), notices);
-                Ok(MasterReply::Ok)
+            NodeToMaster::ListParams(q::ListParams) => answer::<q::ListParams>(Ok(self
+                .params
+                .all()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect())),
+            NodeToMaster::WatchParams(r) => answer::<q::WatchParams>(self.on_watch_params(r, now)),
+            NodeToMaster::ListNodes(q::ListNodes) => {
+                answer::<q::ListNodes>(Ok(self.node_list(now)))
             }
-            NodeToMaster::DeleteParam { key } => {
-                let watchers = self.params.delete(&key)?;
-                self.tell_watchers(watchers, &key, None, notices);
-                Ok(MasterReply::Ok)
+            NodeToMaster::ListTopics(q::ListTopics) => {
+                answer::<q::ListTopics>(Ok(self.topic_list()))
             }
-            NodeToMaster::GetParam { key } => {
-                Ok(MasterReply::Param(self.params.get(&key).cloned()))
-            }
-            NodeToMaster::ListParams => Ok(MasterReply::Params(
-                self.params
-                    .all()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            )),
-            NodeToMaster::WatchParams { caller, keys } => {
-                self.check(&caller, now)?;
-                Ok(MasterReply::Params(self.params.watch(&caller.node, keys)))
-            }
-            NodeToMaster::ListNodes => Ok(MasterReply::Nodes(self.node_list(now))),
-            NodeToMaster::ListTopics => Ok(MasterReply::Topics(self.topic_list())),
-            _ => Err(MasterError::new(
-                MasterErrorKind::Invalid,
-                "this master does not know that request",
-            )),
         }
     }
 
@@ -643,7 +515,16 @@ fn service_types_match(
     Ok(())
 }
 
+mod handlers;
 mod params;
+
+/// The reply of a handler, as it travels.
+fn answer<Q: Request>(result: Result<Q::Reply, MasterError>) -> MasterReply {
+    match result {
+        Ok(reply) => Q::wrap(reply),
+        Err(e) => MasterReply::Error(e),
+    }
+}
 
 #[cfg(test)]
 mod tests;

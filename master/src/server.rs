@@ -193,7 +193,7 @@ impl Master {
             }
         };
         let leaving = match &request {
-            NodeToMaster::UnregisterNode(c) => Some(c.node.to_string()),
+            NodeToMaster::UnregisterNode(c) => Some(c.0.node.to_string()),
             _ => None,
         };
         let changes_params = matches!(

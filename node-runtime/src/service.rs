@@ -18,8 +18,8 @@
 use crate::message::{decode, encode, Message};
 use crate::names::TopicName;
 use crate::node::NodeInner;
-use crate::protocol::master_to_node::{MasterReply, ServiceInfo};
-use crate::protocol::node_to_master::NodeToMaster;
+use crate::protocol::master_to_node::ServiceInfo;
+use crate::protocol::node_to_master::{AdvertiseService, LookupService};
 use crate::protocol::service::{ServiceAnswer, ServiceCall};
 use crate::protocol::{self};
 use crate::transport::{Replier, Requester};
@@ -177,19 +177,14 @@ impl<Req: Message, Resp: Message> ServiceClient<Req, Resp> {
     }
 
     async fn lookup(&self, timeout: Duration) -> Result<(Requester, ServiceInfo)> {
-        let request = NodeToMaster::LookupService {
+        let request = LookupService {
             name: self.name.clone(),
             request: Req::type_info(),
             response: Resp::type_info(),
         };
-        let reply = tokio::time::timeout(timeout, self.node.master.request(&request))
+        let info = tokio::time::timeout(timeout, self.node.master.ask(request))
             .await
             .map_err(|_| Error::Timeout(timeout, "looking the service up at the master"))??;
-        let MasterReply::Service(info) = reply else {
-            return Err(Error::Protocol(format!(
-                "unexpected reply to a service lookup: {reply:?}"
-            )));
-        };
         let endpoint = info
             .endpoints
             .pick(&info.host, &self.node.host)
@@ -205,15 +200,15 @@ impl<Req: Message, Resp: Message> ServiceClient<Req, Resp> {
     }
 }
 
-/// Encodes the body of a master request (for the node's re-registration path).
+/// The request that advertises a service (also on the node's re-registration path).
 pub(crate) fn advertise_request(
     node: &NodeInner,
     name: &TopicName,
     request: crate::TypeInfo,
     response: crate::TypeInfo,
     endpoints: protocol::Endpoints,
-) -> NodeToMaster {
-    NodeToMaster::AdvertiseService {
+) -> AdvertiseService {
+    AdvertiseService {
         caller: node.caller(),
         name: name.clone(),
         request,

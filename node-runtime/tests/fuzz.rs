@@ -138,22 +138,22 @@ fn caller() -> Caller {
 fn master_request_decoder() {
     let topic = TopicName::new("cmd_vel").expect("topic");
     let requests = [
-        NodeToMaster::ListNodes,
-        NodeToMaster::ListTopics,
-        NodeToMaster::Heartbeat(caller()),
-        NodeToMaster::Advertise {
+        NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
+        NodeToMaster::ListTopics(pinion::protocol::node_to_master::ListTopics),
+        NodeToMaster::Heartbeat(pinion::protocol::node_to_master::Heartbeat(caller())),
+        NodeToMaster::Advertise(pinion::protocol::node_to_master::Advertise {
             caller: caller(),
             topic: topic.clone(),
             type_info: Twist::type_info(),
             publisher_id: 1,
             latched: true,
-        },
-        NodeToMaster::Subscribe {
+        }),
+        NodeToMaster::Subscribe(pinion::protocol::node_to_master::Subscribe {
             caller: caller(),
             topic,
             type_info: Twist::type_info(),
             subscriber_id: 2,
-        },
+        }),
     ];
     let seeds: Vec<Vec<u8>> = requests
         .iter()

@@ -33,10 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         host_id: pinion::node::host::host_id(),
     };
     // One thread: nodes are forked from it (see the launcher).
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         // Not keyed at the connection: every request is signed, and one without a
         // valid signature gets an answer that says so.

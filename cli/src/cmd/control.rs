@@ -3,16 +3,14 @@
 use anyhow::{bail, Context};
 use pinion::protocol::control::{ControlReply, ControlRequest};
 use pinion::protocol::master_to_node::NodeInfo;
-use pinion::protocol::{self, MasterReply, NodeToMaster};
+use pinion::protocol::node_to_master::ListNodes;
+use pinion::protocol::{self};
 use pinion::transport::Requester;
 use std::time::{Duration, Instant};
 
 /// The registered nodes, from the master.
 pub async fn nodes() -> anyhow::Result<Vec<NodeInfo>> {
-    match super::graph::ask_master(&NodeToMaster::ListNodes).await? {
-        MasterReply::Nodes(nodes) => Ok(nodes),
-        other => bail!("unexpected reply from the master: {other:?}"),
-    }
+    super::graph::ask_master(ListNodes).await
 }
 
 /// The endpoint of `node`'s control socket as seen from this host.

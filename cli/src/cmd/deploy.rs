@@ -1,6 +1,5 @@
 //! `pinion deploy FILE.toml`: build, ship what changed, install on every agent, detach.
 
-use anyhow::Context;
 use pinion_launch::agent::auth::Key;
 use pinion_launch::deploy::{self, DeploySettings, MachineOutcome};
 use pinion_launch::model;
@@ -43,10 +42,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     };
     let key = Key::load(&args.key_file)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let outcome = if args.rollback {
         runtime.block_on(deploy::rollback(&file, &key))
     } else {

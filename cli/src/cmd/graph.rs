@@ -1,8 +1,10 @@
 //! `pinion node list` and `pinion topic list`: read the graph from the master.
 
 use anyhow::{bail, Context};
+use pinion::node::master_link::MasterLink;
 use pinion::protocol::master_to_node::MasterErrorKind;
-use pinion::protocol::{self, MasterReply, NodeToMaster};
+use pinion::protocol::node_to_master::{ListNodes, ListTopics, Request};
+use pinion::protocol::{self};
 use pinion::transport::Requester;
 use std::io::Write;
 use std::process::ExitCode;
@@ -29,41 +31,32 @@ pub enum NodeCommand {
     },
 }
 
-/// Sends one request to the master (`PINION_MASTER`) and waits for its reply.
-pub fn ask(request: &NodeToMaster) -> anyhow::Result<MasterReply> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(ask_master(request))
+/// Sends one request to the master (`PINION_MASTER`) and waits for the reply it names.
+pub fn ask<R: Request>(request: R) -> anyhow::Result<R::Reply> {
+    super::runtime()?.block_on(ask_master(request))
 }
 
-/// [`ask`], inside a runtime.
-pub async fn ask_master(request: &NodeToMaster) -> anyhow::Result<MasterReply> {
+/// [`ask`], inside a runtime. A refusal is an error in the master's words.
+pub async fn ask_master<R: Request>(request: R) -> anyhow::Result<R::Reply> {
     let endpoint = std::env::var("PINION_MASTER")
         .unwrap_or_else(|_| pinion::node::host::DEFAULT_MASTER.to_owned());
     let key = pinion::auth::key_from_env()?;
-    let frames = pinion::node::master_link::request_frames(request, key.as_ref())?;
-    let key = key.clone();
-    let mut requester = Requester::new(&endpoint, Duration::from_secs(2))?.with_key(key);
-    let reply = requester
-        .request_frames(frames)
-        .await
-        .with_context(|| format!("cannot reach the master at {endpoint} (set PINION_MASTER)"))?;
-    match protocol::decode::<MasterReply>("reply", &reply)? {
-        MasterReply::Error(e) if e.kind == MasterErrorKind::Unauthorized => {
+    let link = MasterLink::with_timeout(&endpoint, key, Duration::from_secs(2))?;
+    match link.ask(request).await {
+        Ok(reply) => Ok(reply),
+        Err(pinion::Error::Master(e)) if e.kind == MasterErrorKind::Unauthorized => {
             bail!("the master at {endpoint} {}", e.message)
         }
-        other => Ok(other),
+        Err(pinion::Error::Master(e)) => bail!("{}", e.message),
+        Err(pinion::Error::Transport(e)) => Err(anyhow::Error::new(e))
+            .with_context(|| format!("cannot reach the master at {endpoint} (set PINION_MASTER)")),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// Runs a node subcommand.
 pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
-    let nodes = match ask(&NodeToMaster::ListNodes)? {
-        MasterReply::Nodes(nodes) => nodes,
-        other => bail!("unexpected reply from the master: {other:?}"),
-    };
+    let nodes = ask(ListNodes)?;
     let mut out = std::io::stdout().lock();
     let find = |name: &str| {
         let found = nodes
@@ -103,7 +96,8 @@ pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
                 "node: {}\nhost: {}\npid: {}\nlast heartbeat: {} ms ago",
                 n.name, n.host, n.pid, n.last_seen_ms
             )?;
-            if let MasterReply::Topics(topics) = ask(&NodeToMaster::ListTopics)? {
+            {
+                let topics = ask(ListTopics)?;
                 let pubs: Vec<String> = topics
                     .iter()
                     .filter(|t| t.publishers.contains(&n.name))
@@ -134,9 +128,7 @@ pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
                 reason: "pinion node kill".to_owned(),
                 replaced: false,
             };
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
+            let runtime = super::runtime()?;
             runtime
                 .block_on(async {
                     let mut client = Requester::new(&endpoint, Duration::from_secs(2))?

@@ -1,9 +1,8 @@
 //! `pinion graph --format dot|mermaid`: nodes and topics as a picture description.
 
 use super::graph::ask;
-use anyhow::bail;
 use pinion::protocol::master_to_node::TopicSummary;
-use pinion::protocol::{MasterReply, NodeToMaster};
+use pinion::protocol::node_to_master::{ListNodes, ListTopics};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::process::ExitCode;
@@ -30,20 +29,14 @@ pub struct Args {
 
 /// Prints the graph.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let nodes = match ask(&NodeToMaster::ListNodes)? {
-        MasterReply::Nodes(n) => n
-            .into_iter()
-            .map(|n| n.name.to_string())
-            .collect::<Vec<_>>(),
-        other => bail!("unexpected reply from the master: {other:?}"),
-    };
-    let topics = match ask(&NodeToMaster::ListTopics)? {
-        MasterReply::Topics(t) => t
-            .into_iter()
-            .filter(|t| args.all || !t.name.is_system())
-            .collect::<Vec<_>>(),
-        other => bail!("unexpected reply from the master: {other:?}"),
-    };
+    let nodes: Vec<String> = ask(ListNodes)?
+        .into_iter()
+        .map(|n| n.name.to_string())
+        .collect();
+    let topics: Vec<_> = ask(ListTopics)?
+        .into_iter()
+        .filter(|t| args.all || !t.name.is_system())
+        .collect();
     let text = match args.format {
         Format::Dot => dot(&nodes, &topics),
         Format::Mermaid => mermaid(&nodes, &topics),

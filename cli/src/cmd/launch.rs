@@ -75,12 +75,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")
-}
+use super::runtime;
 
 fn launch(path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
     let pinion_exe = std::env::current_exe().context("cannot find the pinion executable")?;

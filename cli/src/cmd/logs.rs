@@ -7,7 +7,6 @@
 //! still being made).
 
 use super::control::{ask_node, find, nodes};
-use anyhow::Context;
 use pinion::msgs::log::{Level, Log, LOG_TOPIC};
 use pinion::protocol::control::{ControlReply, ControlRequest};
 use pinion::protocol::master_to_node::NodeInfo;
@@ -47,10 +46,7 @@ pub struct Args {
 
 /// Runs `pinion logs`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let all = runtime.block_on(nodes())?;
     if let Some(name) = &args.node {
         if let Err(e) = find(&all, name) {

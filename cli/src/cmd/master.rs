@@ -27,10 +27,7 @@ pub struct Args {
 
 /// Binds, prints `PINION_MASTER=<endpoint>` on the first line of stdout, serves until a signal.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     runtime.block_on(async {
         let mut endpoints = vec![args.bind.clone()];
         if let Some(path) = &args.ipc {

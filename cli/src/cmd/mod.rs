@@ -16,3 +16,23 @@ pub mod record;
 pub mod topic;
 
 pub use pinion::runtime::termination;
+
+/// The runtime of a command that asks and answers: one thread. (The launcher and the
+/// agent fork their children from it, so that the parent-death signal follows them.)
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The runtime of a command that carries topic data (echo, record, play): two workers.
+pub fn data_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}

@@ -1,7 +1,7 @@
 //! `pinion param list|get|set|delete`: the master's parameters.
 
-use anyhow::bail;
-use pinion::protocol::{MasterReply, NodeToMaster};
+use super::graph::ask;
+use pinion::protocol::node_to_master::{DeleteParam, GetParam, ListParams, SetParam};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -29,51 +29,33 @@ pub enum ParamCommand {
     },
 }
 
-/// Runs a param subcommand.
+/// Runs a param subcommand. A refusal of the master is an error in its words.
 pub fn run(command: ParamCommand) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match command {
-        ParamCommand::List => match super::graph::ask(&NodeToMaster::ListParams)? {
-            MasterReply::Params(params) => {
-                for (key, value) in params {
-                    writeln!(out, "{key} = {value}")?;
-                }
-            }
-            other => bail!("unexpected reply from the master: {other:?}"),
-        },
-        ParamCommand::Get { key } => {
-            match super::graph::ask(&NodeToMaster::GetParam { key: key.clone() })? {
-                MasterReply::Param(Some(value)) => writeln!(out, "{value}")?,
-                MasterReply::Param(None) => {
-                    eprintln!("error: parameter `{key}` is not set (see `pinion param list`)");
-                    return Ok(ExitCode::FAILURE);
-                }
-                other => bail!("unexpected reply from the master: {other:?}"),
+        ParamCommand::List => {
+            for (key, value) in ask(ListParams)? {
+                writeln!(out, "{key} = {value}")?;
             }
         }
+        ParamCommand::Get { key } => match ask(GetParam { key: key.clone() })? {
+            Some(value) => writeln!(out, "{value}")?,
+            None => {
+                eprintln!("error: parameter `{key}` is not set (see `pinion param list`)");
+                return Ok(ExitCode::FAILURE);
+            }
+        },
         ParamCommand::Set { key, value } => {
             if let Err(e) = serde_json::from_str::<serde_json::Value>(&value) {
                 eprintln!("error: the value is not JSON ({e}); a string needs quotes: '\"text\"'");
                 return Ok(ExitCode::FAILURE);
             }
-            return change(&NodeToMaster::SetParam {
+            ask(SetParam {
                 key,
                 value_json: value,
-            });
+            })?;
         }
-        ParamCommand::Delete { key } => return change(&NodeToMaster::DeleteParam { key }),
+        ParamCommand::Delete { key } => ask(DeleteParam { key })?,
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Sends a change; a refusal is printed as the master put it.
-fn change(request: &NodeToMaster) -> anyhow::Result<ExitCode> {
-    match super::graph::ask(request)? {
-        MasterReply::Ok => Ok(ExitCode::SUCCESS),
-        MasterReply::Error(e) => {
-            eprintln!("error: {}", e.message);
-            Ok(ExitCode::FAILURE)
-        }
-        other => bail!("unexpected reply from the master: {other:?}"),
-    }
 }

@@ -6,9 +6,9 @@
 //! disk full, leaves a file that `pinion play` reads up to its last second.
 
 use super::graph::ask;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use pinion::protocol::master_to_node::TopicSummary;
-use pinion::protocol::{MasterReply, NodeToMaster};
+use pinion::protocol::node_to_master::ListTopics;
 use pinion::{Node, SubscribeOptions};
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -131,10 +131,7 @@ impl Output {
 }
 
 fn topics() -> anyhow::Result<Vec<TopicSummary>> {
-    match ask(&NodeToMaster::ListTopics)? {
-        MasterReply::Topics(t) => Ok(t),
-        other => bail!("unexpected reply from the master: {other:?}"),
-    }
+    ask(ListTopics)
 }
 
 /// Runs `pinion record`.

@@ -2,9 +2,9 @@
 
 use super::dynamic;
 use super::graph::ask;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use pinion::protocol::master_to_node::TopicSummary;
-use pinion::protocol::{MasterReply, NodeToMaster};
+use pinion::protocol::node_to_master::ListTopics;
 use pinion::{AdvertiseOptions, Node, NodeOptions, SubscribeOptions};
 use std::collections::VecDeque;
 use std::io::Write;
@@ -114,10 +114,7 @@ pub fn run(command: TopicCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn topics() -> anyhow::Result<Vec<TopicSummary>> {
-    match ask(&NodeToMaster::ListTopics)? {
-        MasterReply::Topics(t) => Ok(t),
-        other => bail!("unexpected reply from the master: {other:?}"),
-    }
+    ask(ListTopics)
 }
 
 /// The topic's summary, or an error that lists the known topics.
@@ -189,10 +186,7 @@ where
     F: FnOnce(Node) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<ExitCode>>,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let runtime = super::data_runtime()?;
     runtime.block_on(async {
         let mut options = NodeOptions::from_env("pinion_cli");
         options.name = format!("pinion_cli_{}", std::process::id());

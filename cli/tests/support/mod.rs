@@ -270,7 +270,12 @@ pub async fn ask(master: &str, request: &NodeToMaster) -> pinion::Result<MasterR
 
 /// Names of the registered nodes.
 pub async fn node_names(master: &str) -> Vec<String> {
-    match ask(master, &NodeToMaster::ListNodes).await {
+    match ask(
+        master,
+        &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
+    )
+    .await
+    {
         Ok(MasterReply::Nodes(nodes)) => nodes.into_iter().map(|n| n.name.to_string()).collect(),
         _ => Vec::new(),
     }

@@ -1,9 +1,10 @@
 //! What the supervisor asks of the running graph: who is registered, and please stop.
 
-use pinion::node::master_link::request_frames;
+use pinion::node::master_link::MasterLink;
 use pinion::protocol::control::ControlRequest;
 use pinion::protocol::master_to_node::NodeInfo;
-use pinion::protocol::{self, MasterReply, NodeToMaster};
+use pinion::protocol::node_to_master::{ListNodes, SetParam};
+use pinion::protocol::{self};
 use pinion::transport::Requester;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ const TIMEOUT: Duration = Duration::from_millis(800);
 /// A client of the master, remade after any failure.
 #[derive(Debug)]
 pub struct GraphClient {
-    master: Requester,
+    master: MasterLink,
     host: String,
     key: Option<pinion::auth::Key>,
 }
@@ -25,34 +26,29 @@ impl GraphClient {
             None
         });
         Ok(Self {
-            master: Requester::new(endpoint, TIMEOUT)?.with_key(key.clone()),
+            master: MasterLink::with_timeout(endpoint, key.clone(), TIMEOUT).map_err(|e| {
+                pinion::transport::TransportError::BadEndpoint {
+                    endpoint: endpoint.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?,
             host,
             key,
         })
     }
 
-    /// One request to the master (signed when `PINION_KEY_FILE` names a key).
-    async fn ask(&mut self, request: &NodeToMaster) -> Option<MasterReply> {
-        let frames = request_frames(request, self.key.as_ref()).ok()?;
-        let reply = self.master.request_frames(frames).await.ok()?;
-        protocol::decode::<MasterReply>("master reply", &reply).ok()
-    }
-
     /// The registered nodes, or `None` if the master did not answer.
     pub async fn nodes(&mut self) -> Option<Vec<NodeInfo>> {
-        match self.ask(&NodeToMaster::ListNodes).await? {
-            MasterReply::Nodes(nodes) => Some(nodes),
-            _ => None,
-        }
+        self.master.ask(ListNodes).await.ok()
     }
 
     /// Sets a parameter at the master; false if the master did not take it.
     pub async fn set_param(&mut self, key: &str, value_json: &str) -> bool {
-        let request = NodeToMaster::SetParam {
+        let request = SetParam {
             key: key.to_owned(),
             value_json: value_json.to_owned(),
         };
-        matches!(self.ask(&request).await, Some(MasterReply::Ok))
+        self.master.ask(request).await.is_ok()
     }
 
     /// Asks a node to shut down through its control socket; true if it agreed.

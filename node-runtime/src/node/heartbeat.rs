@@ -3,7 +3,7 @@
 use super::inner::NodeInner;
 use super::master_link::needs_reregistration;
 use crate::protocol::master_to_node::MasterErrorKind;
-use crate::protocol::{MasterReply, NodeToMaster};
+use crate::protocol::node_to_master::Heartbeat;
 use crate::shutdown::StopReason;
 use crate::Error;
 use std::sync::atomic::Ordering;
@@ -24,18 +24,14 @@ pub(crate) async fn run(node: Arc<NodeInner>) {
             _ = tick.tick() => {}
         }
         let seen = node.registrations.load(Ordering::Acquire);
-        let reply = node
-            .master
-            .request(&NodeToMaster::Heartbeat(node.caller()))
-            .await;
+        let reply = node.master.ask(Heartbeat(node.caller())).await;
         let register_again = match reply {
-            Ok(MasterReply::Alive { master_session }) => {
+            Ok(master_session) => {
                 if let Some(since) = unreachable_since.take() {
                     tracing::info!(after = ?since.elapsed(), "master reachable again");
                 }
                 master_session != node.master_session.load(Ordering::Relaxed)
             }
-            Ok(_) => false,
             Err(Error::Master(e)) if matches!(e.kind, MasterErrorKind::Replaced { .. }) => {
                 node.shutdown.trigger(StopReason::Replaced(e.message));
                 return;

@@ -4,8 +4,11 @@ use super::master_link::MasterLink;
 use super::peers::Peers;
 use crate::message::TypeInfo;
 use crate::names::{NodeName, TopicName};
+use crate::protocol::node_to_master::{
+    Advertise, Subscribe, Unadvertise, UnadvertiseService, Unsubscribe, WatchParams,
+};
 use crate::protocol::node_to_master::{Caller, NodeRegistration};
-use crate::protocol::{Endpoints, MasterReply, NodeToMaster};
+use crate::protocol::Endpoints;
 use crate::publisher::PublisherShared;
 use crate::shutdown::Shutdown;
 use crate::subscription::SubCommand;
@@ -155,12 +158,12 @@ impl NodeInner {
             }
             lock(&node.publishers).remove(&shared.publisher_id);
             if !node.shutdown.is_triggered() {
-                let request = NodeToMaster::Unadvertise {
+                let request = Unadvertise {
                     caller: node.caller(),
                     topic: shared.topic.clone(),
                     publisher_id: shared.publisher_id,
                 };
-                if let Err(e) = node.master.request(&request).await {
+                if let Err(e) = node.master.ask(request).await {
                     tracing::debug!(error = %e, "unadvertise not delivered; the master expires it");
                 }
             }
@@ -178,13 +181,13 @@ impl NodeInner {
             return;
         };
         let node = self.clone();
-        let request = NodeToMaster::Unsubscribe {
+        let request = Unsubscribe {
             caller: self.caller(),
             topic: topic.clone(),
             subscriber_id,
         };
         let task = runtime.spawn(async move {
-            if let Err(e) = node.master.request(&request).await {
+            if let Err(e) = node.master.ask(request).await {
                 tracing::debug!(error = %e, "unsubscribe not delivered; the master expires it");
             }
         });
@@ -203,12 +206,12 @@ impl NodeInner {
             return;
         };
         let node = self.clone();
-        let request = NodeToMaster::UnadvertiseService {
+        let request = UnadvertiseService {
             caller: self.caller(),
             name: name.clone(),
         };
         let task = runtime.spawn(async move {
-            if let Err(e) = node.master.request(&request).await {
+            if let Err(e) = node.master.ask(request).await {
                 tracing::debug!(error = %e, "unadvertise service not delivered; the master expires it");
             }
         });
@@ -227,22 +230,20 @@ impl NodeInner {
         if keys.is_empty() {
             return Ok(());
         }
-        let request = NodeToMaster::WatchParams {
+        let request = WatchParams {
             caller: self.caller(),
             keys: keys.clone(),
         };
-        if let MasterReply::Params(values) = self
+        let values = self
             .master
-            .request_until_answered(&request, &self.shutdown)
-            .await?
-        {
-            for key in keys {
-                let value = values
-                    .iter()
-                    .find(|(k, _)| k == &key)
-                    .map(|(_, v)| v.clone());
-                self.set_param_value(&key, value);
-            }
+            .ask_until_answered(request, &self.shutdown)
+            .await?;
+        for key in keys {
+            let value = values
+                .iter()
+                .find(|(k, _)| k == &key)
+                .map(|(_, v)| v.clone());
+            self.set_param_value(&key, value);
         }
         Ok(())
     }
@@ -288,16 +289,11 @@ impl NodeInner {
 
     /// Registers the node and everything it offers again (after a master restart).
     pub(crate) async fn register_everything(self: &Arc<Self>) -> Result<()> {
-        let reply = self
+        let master_session = self
             .master
-            .request_until_answered(
-                &NodeToMaster::RegisterNode(self.registration()),
-                &self.shutdown,
-            )
+            .ask_until_answered(self.registration(), &self.shutdown)
             .await?;
-        if let MasterReply::Registered { master_session } = reply {
-            self.master_session.store(master_session, Ordering::Relaxed);
-        }
+        self.master_session.store(master_session, Ordering::Relaxed);
         self.registrations.fetch_add(1, Ordering::AcqRel);
         for publisher in self.all_publishers() {
             if let Err(e) = self.advertise_to_master(&publisher).await {
@@ -313,7 +309,7 @@ impl NodeInner {
                 crate::service::advertise_request(self, &name, request, response, endpoints);
             if let Err(e) = self
                 .master
-                .request_until_answered(&advertise, &self.shutdown)
+                .ask_until_answered(advertise, &self.shutdown)
                 .await
             {
                 tracing::error!(service = %name, error = %e, "could not advertise the service again");
@@ -334,20 +330,18 @@ impl NodeInner {
     }
 
     pub(crate) async fn advertise_to_master(&self, publisher: &Arc<PublisherShared>) -> Result<()> {
-        let request = NodeToMaster::Advertise {
+        let request = Advertise {
             caller: self.caller(),
             topic: publisher.topic.clone(),
             type_info: publisher.type_info.clone(),
             publisher_id: publisher.publisher_id,
             latched: publisher.latched,
         };
-        if let MasterReply::Subscribers(list) = self
+        let list = self
             .master
-            .request_until_answered(&request, &self.shutdown)
-            .await?
-        {
-            publisher.on_subscribers(&list);
-        }
+            .ask_until_answered(request, &self.shutdown)
+            .await?;
+        publisher.on_subscribers(&list);
         Ok(())
     }
 
@@ -356,19 +350,17 @@ impl NodeInner {
         subscriber_id: u64,
         sub: &LocalSubscription,
     ) -> Result<()> {
-        let request = NodeToMaster::Subscribe {
+        let request = Subscribe {
             caller: self.caller(),
             topic: sub.topic.clone(),
             type_info: sub.type_info.clone(),
             subscriber_id,
         };
-        if let MasterReply::Publishers(list) = self
+        let list = self
             .master
-            .request_until_answered(&request, &self.shutdown)
-            .await?
-        {
-            let _ = sub.commands.send(SubCommand::Publishers(list));
-        }
+            .ask_until_answered(request, &self.shutdown)
+            .await?;
+        let _ = sub.commands.send(SubCommand::Publishers(list));
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! The node's link to the master: requests with timeouts and retries.
 
+use crate::protocol::node_to_master::Request;
 use crate::protocol::{self, MasterErrorKind, MasterReply, NodeToMaster};
 use crate::transport::Requester;
 use crate::{Error, Result};
@@ -20,7 +21,16 @@ pub struct MasterLink {
 impl MasterLink {
     /// A link to `endpoint`, signing with `key` if given; nothing connects yet.
     pub fn new(endpoint: &str, key: Option<crate::auth::Key>) -> Result<Self> {
-        let requester = Requester::new(endpoint, MASTER_TIMEOUT)?.with_key(key.clone());
+        Self::with_timeout(endpoint, key, MASTER_TIMEOUT)
+    }
+
+    /// [`Self::new`] with another time allowed per request (tools wait longer).
+    pub fn with_timeout(
+        endpoint: &str,
+        key: Option<crate::auth::Key>,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let requester = Requester::new(endpoint, timeout)?.with_key(key.clone());
         Ok(Self {
             endpoint: requester.endpoint().to_owned(),
             requester: Mutex::new(requester),
@@ -38,8 +48,25 @@ impl MasterLink {
         self.key.as_ref()
     }
 
-    /// One request, one try. A refusal comes back as `Error::Master`.
-    pub async fn request(&self, request: &NodeToMaster) -> Result<MasterReply> {
+    /// One request, one try: its reply. A refusal comes back as `Error::Master`.
+    pub async fn ask<R: Request>(&self, request: R) -> Result<R::Reply> {
+        reply_of::<R>(self.request(&request.into()).await?)
+    }
+
+    /// [`Self::ask`], retried while the master is unreachable, until `shutdown` is set.
+    /// A refusal is returned at once: only transport failures are retried.
+    pub async fn ask_until_answered<R: Request>(
+        &self,
+        request: R,
+        shutdown: &crate::shutdown::Shutdown,
+    ) -> Result<R::Reply> {
+        reply_of::<R>(
+            self.request_until_answered(&request.into(), shutdown)
+                .await?,
+        )
+    }
+
+    async fn request(&self, request: &NodeToMaster) -> Result<MasterReply> {
         let frames = request_frames(request, self.key.as_ref())?;
         let reply = self.requester.lock().await.request_frames(frames).await?;
         match protocol::decode::<MasterReply>("master reply", &reply)? {
@@ -48,10 +75,7 @@ impl MasterLink {
         }
     }
 
-    /// Retries a request while the master is unreachable, until `shutdown` is set.
-    ///
-    /// A refusal is returned at once: only transport failures are retried.
-    pub async fn request_until_answered(
+    async fn request_until_answered(
         &self,
         request: &NodeToMaster,
         shutdown: &crate::shutdown::Shutdown,
@@ -75,6 +99,18 @@ impl MasterLink {
                 other => return other,
             }
         }
+    }
+}
+
+/// The reply a request names, out of what the master answered.
+pub fn reply_of<R: Request>(reply: MasterReply) -> Result<R::Reply> {
+    match reply {
+        MasterReply::Error(e) => Err(Error::Master(e)),
+        other => R::unwrap(other).map_err(|other| {
+            Error::Protocol(format!(
+                "the master answered {other:?}, which is no answer to this request (a master of another Pinion?)"
+            ))
+        }),
     }
 }
 

@@ -12,7 +12,8 @@ pub(crate) use inner::NodeInner;
 
 use crate::message::Message;
 use crate::names::NodeName;
-use crate::protocol::{Endpoints, MasterReply, NodeToMaster};
+use crate::protocol::node_to_master::{GetParam, UnregisterNode};
+use crate::protocol::Endpoints;
 use crate::publisher::{AdvertiseOptions, Publisher, PublisherShared};
 use crate::queue::KeepLast;
 use crate::rate::Rate;
@@ -363,18 +364,14 @@ impl Node {
     /// ```
     pub async fn param<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
         let key = crate::params::resolve_key(self.inner.name.as_str(), key);
-        match self
+        let value = self
             .inner
             .master
-            .request_until_answered(
-                &NodeToMaster::GetParam { key: key.clone() },
-                &self.inner.shutdown,
-            )
-            .await?
-        {
-            MasterReply::Param(Some(json)) => crate::params::decode(&key, &json).map(Some),
-            _ => Ok(None),
-        }
+            .ask_until_answered(GetParam { key: key.clone() }, &self.inner.shutdown)
+            .await?;
+        value
+            .map(|json| crate::params::decode(&key, &json))
+            .transpose()
     }
 
     /// Follows parameter `key`: its value now and every change (`pinion param set`).
@@ -465,7 +462,7 @@ impl Node {
             .registered(|| {
                 self.inner
                     .master
-                    .request_until_answered(&advertise, &self.inner.shutdown)
+                    .ask_until_answered(advertise.clone(), &self.inner.shutdown)
             })
             .await
         {
@@ -560,11 +557,10 @@ impl Node {
             .shutdown
             .trigger(StopReason::Requested("node closed".to_owned()));
         if !replaced {
-            let request = NodeToMaster::UnregisterNode(self.inner.caller());
-            match tokio::time::timeout(Duration::from_secs(1), self.inner.master.request(&request))
-                .await
+            let request = UnregisterNode(self.inner.caller());
+            match tokio::time::timeout(Duration::from_secs(1), self.inner.master.ask(request)).await
             {
-                Ok(Ok(MasterReply::Ok)) | Ok(Ok(_)) => {}
+                Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::debug!(error = %e, "unregister not delivered"),
                 Err(_) => tracing::debug!("unregister timed out"),
             }

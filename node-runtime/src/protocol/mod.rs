@@ -94,10 +94,11 @@ mod tests {
 
     #[test]
     fn round_trip_and_version_check() {
-        let bytes = encode("test", &NodeToMaster::ListNodes).expect("encode");
+        let request = NodeToMaster::ListNodes(node_to_master::ListNodes);
+        let bytes = encode("test", &request).expect("encode");
         assert!(matches!(
             decode::<NodeToMaster>("test", &bytes),
-            Ok(NodeToMaster::ListNodes)
+            Ok(NodeToMaster::ListNodes(_))
         ));
         let mut other = bytes.clone();
         other[0] = 9;
@@ -106,6 +107,59 @@ mod tests {
         let mut trailing = bytes;
         trailing.push(0);
         assert!(decode::<NodeToMaster>("test", &trailing).is_err());
+    }
+
+    #[test]
+    fn request_structs_travel_as_the_variants_did() {
+        // A request struct in a newtype variant encodes as the struct variant it
+        // replaced, a unit struct as the unit variant: wire protocol 4 is unchanged.
+        #[derive(Serialize)]
+        enum Before {
+            #[allow(dead_code)]
+            RegisterNode,
+            #[allow(dead_code)]
+            Heartbeat,
+            #[allow(dead_code)]
+            UnregisterNode,
+            #[allow(dead_code)]
+            Advertise,
+            #[allow(dead_code)]
+            Unadvertise,
+            #[allow(dead_code)]
+            Subscribe,
+            #[allow(dead_code)]
+            Unsubscribe,
+            #[allow(dead_code)]
+            AdvertiseService,
+            #[allow(dead_code)]
+            UnadvertiseService,
+            #[allow(dead_code)]
+            LookupService,
+            SetParam {
+                key: String,
+                value_json: String,
+            },
+            #[allow(dead_code)]
+            GetParam,
+            ListParams,
+        }
+        let now = NodeToMaster::SetParam(node_to_master::SetParam {
+            key: "a".into(),
+            value_json: "1".into(),
+        });
+        let before = Before::SetParam {
+            key: "a".into(),
+            value_json: "1".into(),
+        };
+        assert_eq!(
+            postcard::to_stdvec(&now).expect("now"),
+            postcard::to_stdvec(&before).expect("before")
+        );
+        assert_eq!(
+            postcard::to_stdvec(&NodeToMaster::ListParams(node_to_master::ListParams))
+                .expect("now"),
+            postcard::to_stdvec(&Before::ListParams).expect("before")
+        );
     }
 
     #[test]

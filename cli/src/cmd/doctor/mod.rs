@@ -37,10 +37,7 @@ pub struct Args {
 
 /// Runs `pinion doctor`: exit 0 when nothing is an error, 1 otherwise.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = crate::cmd::runtime()?;
     let findings = runtime.block_on(examine());
     let mut out = std::io::stdout().lock();
     for f in &findings {
