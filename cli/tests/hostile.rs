@@ -434,14 +434,10 @@ struct AgentPing(pinion_launch::agent::client::AgentClient);
 
 impl Legit for AgentPing {
     async fn ask(&mut self) -> Result<(), String> {
-        match self
-            .0
-            .call_ok(&pinion_launch::agent::protocol::AgentRequest::Ping)
-            .await?
-        {
-            pinion_launch::agent::protocol::AgentReply::Pong { .. } => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
+        self.0
+            .ask(pinion_launch::agent::protocol::calls::Ping)
+            .await
+            .map(|_| ())
     }
 }
 

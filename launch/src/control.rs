@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 /// A request to a running launcher.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum LaunchRequest {
     /// The status table.
     Status,
@@ -21,7 +20,6 @@ pub enum LaunchRequest {
 
 /// A running launcher's answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum LaunchReply {
     /// Done.
     Ok,

@@ -7,7 +7,7 @@
 use crate::agent::auth::Key;
 use crate::agent::client::AgentClient;
 use crate::agent::protocol::Manifest;
-use crate::agent::protocol::{AgentReply, AgentRequest, RemoteNode};
+use crate::agent::protocol::{calls, RemoteNode};
 use crate::model::{LaunchFile, MachineSpec, NodeSpec, Respawn, RespawnPolicy};
 use crate::remote::{by_machine, host_target, launch_id, program_for, ship};
 use std::collections::BTreeSet;
@@ -185,26 +185,21 @@ pub async fn deploy(
             master: master.clone(),
             nodes,
         };
-        match client
-            .call_ok(&AgentRequest::Deploy {
+        let (version, previous) = client
+            .ask(calls::Deploy {
                 launch: id.clone(),
                 manifest,
             })
-            .await?
-        {
-            AgentReply::Deployed { version, previous } => {
-                tracing::info!(machine = %name, %version, shipped_bytes, "deployed");
-                let changed = previous.as_deref() != Some(version.as_str());
-                outcomes.push(MachineOutcome {
-                    machine: name,
-                    version,
-                    previous,
-                    shipped_bytes,
-                    changed,
-                });
-            }
-            other => return Err(format!("agent of `{name}`: unexpected reply {other:?}")),
-        }
+            .await?;
+        tracing::info!(machine = %name, %version, shipped_bytes, "deployed");
+        let changed = previous.as_deref() != Some(version.as_str());
+        outcomes.push(MachineOutcome {
+            machine: name,
+            version,
+            previous,
+            shipped_bytes,
+            changed,
+        });
     }
     Ok(outcomes)
 }
@@ -223,25 +218,21 @@ pub async fn rollback(file: &LaunchFile, key: &Key) -> Result<Vec<MachineOutcome
             .and_then(|m| m.agent.clone())
             .ok_or_else(|| format!("machine `{name}` has no `agent` endpoint"))?;
         let mut client = AgentClient::new(&agent, key.clone(), AGENT_TIMEOUT)?;
-        match client
-            .call_ok(&AgentRequest::Rollback { launch: id.clone() })
-            .await?
-        {
-            AgentReply::Deployed { version, previous } => outcomes.push(MachineOutcome {
+        match client.ask(calls::Rollback { launch: id.clone() }).await? {
+            calls::RolledBack::To { version, previous } => outcomes.push(MachineOutcome {
                 machine: name,
                 version,
                 previous,
                 shipped_bytes: 0,
                 changed: true,
             }),
-            AgentReply::Unchanged { version } => outcomes.push(MachineOutcome {
+            calls::RolledBack::Unchanged { version } => outcomes.push(MachineOutcome {
                 machine: name,
                 version,
                 previous: None,
                 shipped_bytes: 0,
                 changed: false,
             }),
-            other => return Err(format!("agent of `{name}`: unexpected reply {other:?}")),
         }
     }
     if !outcomes.iter().any(|o| o.changed) {

@@ -3,7 +3,7 @@
 
 use crate::agent::auth::Key;
 use crate::agent::client::AgentClient;
-use crate::agent::protocol::{AgentReply, AgentRequest, RemoteNode, BLOB_PART};
+use crate::agent::protocol::{calls, RemoteNode, BLOB_PART};
 use crate::agent::store;
 use crate::logs::print_line;
 use crate::model::{LaunchFile, MachineSpec, NodeSpec};
@@ -76,20 +76,9 @@ pub async fn ship(
         by_hash.insert(hash.clone(), program);
         hashes.push(hash);
     }
-    let missing = match client
-        .call_ok(&AgentRequest::MissingBlobs(
-            by_hash.keys().cloned().collect(),
-        ))
-        .await?
-    {
-        AgentReply::Missing(m) => m,
-        other => {
-            return Err(format!(
-                "agent {}: unexpected reply {other:?}",
-                client.endpoint()
-            ))
-        }
-    };
+    let missing = client
+        .ask(calls::MissingBlobs(by_hash.keys().cloned().collect()))
+        .await?;
     let mut sent = 0;
     for blob in missing {
         let Some(path) = by_hash.get(&blob.hash) else {
@@ -121,8 +110,8 @@ async fn upload(
             .read_to_end(&mut bytes)
             .map_err(cannot)?;
         let len = bytes.len() as u64;
-        let reply = client
-            .call_ok(&AgentRequest::PutBlobPart {
+        let (have, complete) = client
+            .ask(calls::PutBlobPart {
                 hash: hash.to_owned(),
                 size,
                 offset,
@@ -131,16 +120,15 @@ async fn upload(
             .await?;
         sent += len;
         offset += len;
-        match reply {
-            AgentReply::Stored { complete: true, .. } => return Ok(sent),
-            AgentReply::Stored { have, .. } if have == offset && len > 0 => {}
-            other => {
-                return Err(format!(
-                    "agent {}: storing {} stopped at byte {offset} of {size}: {other:?}",
-                    client.endpoint(),
-                    path.display()
-                ))
-            }
+        if complete {
+            return Ok(sent);
+        }
+        if have != offset || len == 0 {
+            return Err(format!(
+                "agent {}: storing {} stopped at byte {have} of {size}",
+                client.endpoint(),
+                path.display()
+            ));
         }
     }
 }
@@ -186,11 +174,9 @@ pub async fn start(
             )
         })?;
         let mut client = AgentClient::new(agent, key.clone(), AGENT_TIMEOUT)?;
-        match client.call_ok(&AgentRequest::Ping).await? {
-            AgentReply::Pong { host_id, .. } if host_id != machine.host_id => {
-                tracing::warn!(machine = %name, agent_host = %host_id, expected = %machine.host_id, "agent reports another host id");
-            }
-            _ => {}
+        let (host_id, _) = client.ask(calls::Ping).await?;
+        if host_id != machine.host_id {
+            tracing::warn!(machine = %name, agent_host = %host_id, expected = %machine.host_id, "agent reports another host id");
         }
         let programs = specs
             .iter()
@@ -215,7 +201,7 @@ pub async fn start(
             })
             .collect();
         client
-            .call_ok(&AgentRequest::Start {
+            .ask(calls::Start {
                 launch: id.clone(),
                 robot: file.robot.clone(),
                 master: master.to_owned(),
@@ -243,12 +229,12 @@ impl RemoteLaunch {
     /// Prints new output lines of every remote node as `[machine/node] line`.
     pub async fn relay_logs(&mut self) {
         for m in &mut self.machines {
-            let request = AgentRequest::Logs {
+            let call = calls::Logs {
                 launch: self.id.clone(),
                 after: m.log_cursor,
             };
-            match m.poll.call(&request).await {
-                Ok(AgentReply::Logs(lines)) => {
+            match m.poll.ask(call).await {
+                Ok(lines) => {
                     for line in lines {
                         m.log_cursor = line.seq;
                         print_line(
@@ -258,11 +244,7 @@ impl RemoteLaunch {
                         );
                     }
                 }
-                Ok(AgentReply::Error(e)) => {
-                    tracing::debug!(machine = %m.name, error = %e, "no logs")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::debug!(machine = %m.name, error = %e, "agent unreachable"),
+                Err(e) => tracing::debug!(machine = %m.name, error = %e, "no logs"),
             }
         }
     }
@@ -271,9 +253,9 @@ impl RemoteLaunch {
     pub async fn status(&mut self) -> Vec<NodeStatus> {
         let mut out = Vec::new();
         for m in &mut self.machines {
-            if let Ok(AgentReply::Status(rows)) = m
+            if let Ok(rows) = m
                 .poll
-                .call(&AgentRequest::Status {
+                .ask(calls::Status {
                     launch: self.id.clone(),
                 })
                 .await
@@ -289,7 +271,7 @@ impl RemoteLaunch {
         for m in &mut self.machines {
             if let Err(e) = m
                 .client
-                .call_ok(&AgentRequest::Stop {
+                .ask(calls::Stop {
                     launch: self.id.clone(),
                 })
                 .await
@@ -310,10 +292,7 @@ pub async fn stop_everywhere(file: &LaunchFile, key: &Key) -> Vec<String> {
             continue;
         };
         let result = match AgentClient::new(&agent, key.clone(), AGENT_TIMEOUT) {
-            Ok(mut c) => c
-                .call_ok(&AgentRequest::Stop { launch: id.clone() })
-                .await
-                .map(|_| ()),
+            Ok(mut c) => c.ask(calls::Stop { launch: id.clone() }).await,
             Err(e) => Err(e),
         };
         if let Err(e) = result {

@@ -1,6 +1,7 @@
 //! Requests from a tool to a node's control socket.
 
 use anyhow::{bail, Context};
+use pinion::protocol::call::Call;
 use pinion::protocol::control::{ControlReply, ControlRequest};
 use pinion::protocol::master_to_node::NodeInfo;
 use pinion::protocol::node_to_master::ListNodes;
@@ -22,22 +23,33 @@ pub fn endpoint(node: &NodeInfo) -> anyhow::Result<String> {
     }
 }
 
-/// Sends one request to `node`'s control socket; the reply and the round-trip time.
-pub async fn ask_node(
+/// Makes one call on `node`'s control socket; its answer and the round-trip time. A
+/// refusal is an error in the node's words; another reply, an error that says so.
+pub async fn ask_node<C>(
     node: &NodeInfo,
-    request: &ControlRequest,
+    call: C,
     timeout: Duration,
-) -> anyhow::Result<(ControlReply, Duration)> {
+) -> anyhow::Result<(C::Answer, Duration)>
+where
+    C: Call<Request = ControlRequest, Reply = ControlReply>,
+{
     let endpoint = endpoint(node)?;
     let mut client = Requester::new(&endpoint, timeout)?.with_key(pinion::auth::key_from_env()?);
-    let body = protocol::encode("control request", request)?;
+    let body = protocol::encode("control request", &call.request())?;
     let sent = Instant::now();
     let reply = client
         .request(body)
         .await
         .with_context(|| format!("node `{}` did not answer at {endpoint}", node.name))?;
     let rtt = sent.elapsed();
-    Ok((protocol::decode("control reply", &reply)?, rtt))
+    match C::answer(protocol::decode("control reply", &reply)?) {
+        Ok(answer) => Ok((answer, rtt)),
+        Err(ControlReply::Error(e)) => bail!("node `{}`: {e}", node.name),
+        Err(other) => bail!(
+            "node `{}` answered {other:?}, which is no answer to this request (a node of another Pinion?)",
+            node.name
+        ),
+    }
 }
 
 /// The node called `name`, or an error that lists the registered ones.

@@ -4,8 +4,6 @@ use anyhow::{bail, Context};
 use pinion::node::master_link::MasterLink;
 use pinion::protocol::master_to_node::MasterErrorKind;
 use pinion::protocol::node_to_master::{ListNodes, ListTopics, Request};
-use pinion::protocol::{self};
-use pinion::transport::Requester;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -120,24 +118,11 @@ pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
             let Some(n) = find(&name) else {
                 return Ok(ExitCode::FAILURE);
             };
-            let host = pinion::node::host::host_id();
-            let Some(endpoint) = n.control.pick(&n.host, &host).map(str::to_owned) else {
-                bail!("node `{name}` has no control endpoint")
-            };
-            let request = pinion::protocol::control::ControlRequest::Shutdown {
+            let call = pinion::protocol::control::calls::Shutdown {
                 reason: "pinion node kill".to_owned(),
-                replaced: false,
             };
-            let runtime = super::runtime()?;
-            runtime
-                .block_on(async {
-                    let mut client = Requester::new(&endpoint, Duration::from_secs(2))?
-                        .with_key(pinion::auth::key_from_env()?);
-                    client
-                        .request(protocol::encode("shutdown", &request)?)
-                        .await?;
-                    anyhow::Ok(())
-                })
+            super::runtime()?
+                .block_on(super::control::ask_node(&n, call, Duration::from_secs(2)))
                 .with_context(|| format!("node `{name}` did not answer"))?;
             writeln!(out, "asked `{name}` to shut down")?;
         }

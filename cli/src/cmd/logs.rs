@@ -8,7 +8,7 @@
 
 use super::control::{ask_node, find, nodes};
 use pinion::msgs::log::{Level, Log, LOG_TOPIC};
-use pinion::protocol::control::{ControlReply, ControlRequest};
+use pinion::protocol::control::calls;
 use pinion::protocol::master_to_node::NodeInfo;
 use pinion::{Node, SubscribeOptions};
 use std::collections::HashMap;
@@ -217,16 +217,11 @@ async fn ask_all(
 }
 
 async fn ask(info: &NodeInfo, after_seq: u64, max: usize) -> anyhow::Result<Vec<Log>> {
-    let request = ControlRequest::RecentLogs {
+    let call = calls::RecentLogs {
         after_seq,
         max: u32::try_from(max).unwrap_or(u32::MAX),
     };
-    match ask_node(info, &request, ASK_TIMEOUT).await?.0 {
-        ControlReply::Logs(records) => Ok(records),
-        ControlReply::Error(e) => anyhow::bail!("{e}"),
-        // An older node that does not keep records.
-        _ => Ok(Vec::new()),
-    }
+    Ok(ask_node(info, call, ASK_TIMEOUT).await?.0)
 }
 
 struct Printer {

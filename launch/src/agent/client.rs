@@ -2,6 +2,7 @@
 
 use super::auth::{sign, Domain, Key};
 use super::protocol::{AgentReply, AgentRequest};
+use pinion::protocol::call::Call;
 use pinion::transport::Requester;
 use std::time::Duration;
 
@@ -49,11 +50,18 @@ impl AgentClient {
         pinion::protocol::decode("agent reply", &reply).map_err(|e| e.to_string())
     }
 
-    /// Like `call`, but an `Error` reply becomes `Err`.
-    pub async fn call_ok(&mut self, request: &AgentRequest) -> Result<AgentReply, String> {
-        match self.call(request).await? {
-            AgentReply::Error(e) => Err(format!("agent {}: {e}", self.requester.endpoint())),
-            other => Ok(other),
+    /// Makes a call; its answer, or an error that says what the agent said instead.
+    pub async fn ask<C>(&mut self, call: C) -> Result<C::Answer, String>
+    where
+        C: Call<Request = AgentRequest, Reply = AgentReply>,
+    {
+        match C::answer(self.call(&call.request()).await?) {
+            Ok(answer) => Ok(answer),
+            Err(AgentReply::Error(e)) => Err(format!("agent {}: {e}", self.endpoint())),
+            Err(other) => Err(format!(
+                "agent {} answered {other:?}, which is no answer to this request (an agent of another Pinion?)",
+                self.endpoint()
+            )),
         }
     }
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 /// A request to an agent.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum AgentRequest {
     /// Are you there, and who are you?
     Ping,
@@ -72,7 +71,6 @@ pub enum AgentRequest {
 
 /// An agent's reply.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum AgentReply {
     /// Answer to `Ping`.
     Pong {
@@ -241,5 +239,141 @@ impl Manifest {
     pub fn version(&self) -> String {
         let bytes = postcard::to_stdvec(self).unwrap_or_default();
         super::store::hash(&bytes)[..12].to_owned()
+    }
+}
+
+/// What a launcher asks an agent, each with the answer it names.
+pub mod calls {
+    use super::{AgentReply, AgentRequest, Manifest, MissingBlob, RemoteNode};
+    use crate::logs::LogLine;
+    use crate::status::NodeStatus;
+
+    /// Are you there, and who are you? Answered with the agent's host id and version.
+    #[derive(Debug, Clone, Copy)]
+    pub struct Ping;
+
+    /// Which of these blobs are missing, and how much of each is held?
+    #[derive(Debug, Clone)]
+    pub struct MissingBlobs(pub Vec<String>);
+
+    /// One part of a blob; answered with the bytes held and whether the blob is whole.
+    #[derive(Debug, Clone)]
+    pub struct PutBlobPart {
+        /// Its SHA-256 in hex.
+        pub hash: String,
+        /// The whole blob's length.
+        pub size: u64,
+        /// Where this part starts.
+        pub offset: u64,
+        /// The part's bytes.
+        pub bytes: Vec<u8>,
+    }
+
+    /// Start (or replace) the nodes of a launch.
+    #[derive(Debug, Clone)]
+    pub struct Start {
+        /// Launch id.
+        pub launch: String,
+        /// Robot name.
+        pub robot: String,
+        /// Master endpoint for the nodes.
+        pub master: String,
+        /// The nodes.
+        pub nodes: Vec<RemoteNode>,
+    }
+
+    /// Install and run a new version; answered with it and the version kept before it.
+    #[derive(Debug, Clone)]
+    pub struct Deploy {
+        /// Launch id.
+        pub launch: String,
+        /// What to run.
+        pub manifest: Manifest,
+    }
+
+    /// Go back one version.
+    #[derive(Debug, Clone)]
+    pub struct Rollback {
+        /// Launch id.
+        pub launch: String,
+    }
+
+    /// What a rollback did on one machine.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum RolledBack {
+        /// It runs `version` now, `previous` kept.
+        To {
+            /// The running version.
+            version: String,
+            /// The version kept for another rollback.
+            previous: Option<String>,
+        },
+        /// Nothing to go back to: it runs `version`, as before.
+        Unchanged {
+            /// The running version.
+            version: String,
+        },
+    }
+
+    /// Stop the nodes of a launch.
+    #[derive(Debug, Clone)]
+    pub struct Stop {
+        /// Launch id.
+        pub launch: String,
+    }
+
+    /// The status rows of a launch's nodes.
+    #[derive(Debug, Clone)]
+    pub struct Status {
+        /// Launch id.
+        pub launch: String,
+    }
+
+    /// Output lines of a launch's nodes after `after`.
+    #[derive(Debug, Clone)]
+    pub struct Logs {
+        /// Launch id.
+        pub launch: String,
+        /// Last sequence number already seen.
+        pub after: u64,
+    }
+
+    pinion::calls! { AgentRequest => AgentReply;
+        Ping => (String, String): |_| AgentRequest::Ping,
+            AgentReply::Pong { host_id, version } => (host_id, version);
+        MissingBlobs => Vec<MissingBlob>: |c| AgentRequest::MissingBlobs(c.0),
+            AgentReply::Missing(blobs) => blobs;
+        PutBlobPart => (u64, bool): |c| AgentRequest::PutBlobPart { hash: c.hash, size: c.size, offset: c.offset, bytes: c.bytes },
+            AgentReply::Stored { have, complete } => (have, complete);
+        Start => (): |c| AgentRequest::Start { launch: c.launch, robot: c.robot, master: c.master, nodes: c.nodes },
+            AgentReply::Ok => ();
+        Deploy => (String, Option<String>): |c| AgentRequest::Deploy { launch: c.launch, manifest: c.manifest },
+            AgentReply::Deployed { version, previous } => (version, previous);
+        Stop => (): |c| AgentRequest::Stop { launch: c.launch },
+            AgentReply::Ok => ();
+        Status => Vec<NodeStatus>: |c| AgentRequest::Status { launch: c.launch },
+            AgentReply::Status(rows) => rows;
+        Logs => Vec<LogLine>: |c| AgentRequest::Logs { launch: c.launch, after: c.after },
+            AgentReply::Logs(lines) => lines;
+    }
+
+    impl pinion::protocol::call::Call for Rollback {
+        type Request = AgentRequest;
+        type Reply = AgentReply;
+        type Answer = RolledBack;
+        fn request(self) -> AgentRequest {
+            AgentRequest::Rollback {
+                launch: self.launch,
+            }
+        }
+        fn answer(reply: AgentReply) -> Result<RolledBack, AgentReply> {
+            match reply {
+                AgentReply::Deployed { version, previous } => {
+                    Ok(RolledBack::To { version, previous })
+                }
+                AgentReply::Unchanged { version } => Ok(RolledBack::Unchanged { version }),
+                other => Err(other),
+            }
+        }
     }
 }

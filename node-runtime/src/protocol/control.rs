@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 
 /// A request to a node's control socket.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum ControlRequest {
     /// From the master: the complete current publisher list of a topic this node subscribes to.
     PublisherUpdate {
@@ -97,7 +96,6 @@ pub struct NodeIdentity {
 
 /// The reply of a node's control socket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum ControlReply {
     /// Done.
     Ok,
@@ -107,4 +105,41 @@ pub enum ControlReply {
     Logs(Vec<Log>),
     /// The answer to `Identify`.
     Identity(NodeIdentity),
+}
+
+/// What tools ask a node's control socket, each with the answer it names (the master's
+/// notices and the peers' handshakes are answered `Ok` and need no answer of their own).
+pub mod calls {
+    use super::{ControlReply, ControlRequest, Log, NodeIdentity};
+
+    /// Who and where are you, and what does your clock say? (`pinion doctor`)
+    #[derive(Debug, Clone, Copy)]
+    pub struct Identify;
+
+    /// The log records the node keeps, numbered above `after_seq`, at most `max`.
+    #[derive(Debug, Clone, Copy)]
+    pub struct RecentLogs {
+        /// Only records with a higher sequence number.
+        pub after_seq: u64,
+        /// At most this many (the newest).
+        pub max: u32,
+    }
+
+    /// Stop, for this reason.
+    #[derive(Debug, Clone)]
+    pub struct Shutdown {
+        /// Why, for the node's log and exit message.
+        pub reason: String,
+    }
+
+    /// Are you there?
+    #[derive(Debug, Clone, Copy)]
+    pub struct Ping;
+
+    crate::calls! { ControlRequest => ControlReply;
+        Identify => NodeIdentity: |_| ControlRequest::Identify, ControlReply::Identity(identity) => identity;
+        RecentLogs => Vec<Log>: |c| ControlRequest::RecentLogs { after_seq: c.after_seq, max: c.max }, ControlReply::Logs(records) => records;
+        Shutdown => (): |c| ControlRequest::Shutdown { reason: c.reason, replaced: false }, ControlReply::Ok => ();
+        Ping => (): |_| ControlRequest::Ping, ControlReply::Ok => ();
+    }
 }

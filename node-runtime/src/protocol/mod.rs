@@ -9,6 +9,7 @@
 //! Each request travels as one frame: a postcard-encoded [`Envelope`]. Decoding
 //! refuses trailing bytes and unknown protocol versions.
 
+pub mod call;
 pub mod control;
 pub mod header;
 pub mod master_to_node;

@@ -11,7 +11,7 @@ use super::control::{ask_node, nodes};
 use anyhow::Context;
 use findings::{clocks, host_ids, ClockSample, Finding, Seen, Severity};
 use pinion::node::host;
-use pinion::protocol::control::{ControlReply, ControlRequest, NodeIdentity};
+use pinion::protocol::control::{calls, NodeIdentity};
 use pinion::protocol::master_to_node::NodeInfo;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -154,12 +154,8 @@ async fn identify(info: &NodeInfo) -> anyhow::Result<(NodeIdentity, ClockSample,
     let mut best: Option<(NodeIdentity, ClockSample, Duration)> = None;
     for _ in 0..SAMPLES {
         let sent = host::now_ns();
-        let (reply, rtt) = ask_node(info, &ControlRequest::Identify, ASK_TIMEOUT).await?;
+        let (identity, rtt) = ask_node(info, calls::Identify, ASK_TIMEOUT).await?;
         let back = host::now_ns();
-        let identity = match reply {
-            ControlReply::Identity(identity) => identity,
-            other => anyhow::bail!("unexpected answer {other:?} (a node of an older Pinion?)"),
-        };
         let midpoint = sent / 2 + back / 2;
         let sample = ClockSample {
             offset_ns: identity.clock_ns as i64 - midpoint as i64,
