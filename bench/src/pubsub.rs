@@ -10,7 +10,7 @@
 
 use crate::baseline::{BarePub, BareSub};
 use crate::rows::Row;
-use crate::throughput::{throughput, Place};
+use crate::throughput::{throughput, Setting};
 use crate::util::median;
 use bytes::Bytes;
 use pinion::prelude::*;
@@ -138,7 +138,7 @@ async fn run_once(
 ) -> anyhow::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for &transport in &selection.transports {
-        let place = Place {
+        let place = Setting {
             master,
             dir,
             transport,

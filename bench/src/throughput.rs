@@ -35,7 +35,7 @@ pub(crate) fn throughput_count(size: usize) -> usize {
 
 /// Where a figure runs: the master, the directory for ipc sockets, the transport.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Place<'a> {
+pub(crate) struct Setting<'a> {
     pub(crate) master: &'a str,
     pub(crate) dir: &'a std::path::Path,
     pub(crate) transport: &'static str,
@@ -44,12 +44,12 @@ pub(crate) struct Place<'a> {
 /// One throughput row: `subscribers` subscribers of one publisher, the systems in
 /// alternating rounds.
 pub(crate) async fn throughput(
-    place: Place<'_>,
+    place: Setting<'_>,
     size: usize,
     subscribers: usize,
     only: Option<System>,
 ) -> anyhow::Result<Row> {
-    let Place {
+    let Setting {
         master,
         dir,
         transport,

@@ -6,10 +6,10 @@
 
 use crate::agent::auth::Key;
 use crate::agent::client::AgentClient;
+use crate::agent::protocol::calls;
 use crate::agent::protocol::Manifest;
-use crate::agent::protocol::{calls, RemoteNode};
 use crate::model::{LaunchFile, MachineSpec, NodeSpec, Respawn, RespawnPolicy};
-use crate::remote::{by_machine, host_target, launch_id, program_for, ship};
+use crate::remote::{by_machine, host_target, launch_id, program_for, ship_nodes};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -146,40 +146,27 @@ pub async fn deploy(
         if name == master_machine.name {
             specs.insert(0, master_spec(&file.master.bind));
         }
-        let programs = specs
-            .iter()
-            .map(|spec| {
-                program_for(
-                    spec,
-                    &MachineSpec {
-                        target: None,
-                        ..machine.clone()
-                    },
-                    &bin_dir,
-                )
-                .ok_or_else(|| {
-                    format!(
-                        "node `{}`: no `{}` in {}",
-                        spec.name,
-                        spec.binary,
-                        bin_dir.display()
-                    )
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         let agent = machine
             .agent
             .as_deref()
             .ok_or_else(|| format!("machine `{name}` has no `agent` endpoint"))?;
         let mut client = AgentClient::new(agent, settings.key.clone(), AGENT_TIMEOUT)?;
-        let (hashes, shipped_bytes) = ship(&mut client, &programs).await?;
-        let nodes = specs
-            .iter()
-            .zip(hashes)
-            .map(|(spec, hash)| {
-                RemoteNode::from_spec(spec, hash, machine.host_id.clone(), machine.runner.clone())
+        // The binaries were built for the machine's target into `bin_dir`.
+        let here = MachineSpec {
+            target: None,
+            ..machine.clone()
+        };
+        let (nodes, shipped_bytes) = ship_nodes(&mut client, machine, &specs, |spec| {
+            program_for(spec, &here, &bin_dir).ok_or_else(|| {
+                format!(
+                    "node `{}`: no `{}` in {}",
+                    spec.name,
+                    spec.binary,
+                    bin_dir.display()
+                )
             })
-            .collect();
+        })
+        .await?;
         let manifest = Manifest {
             robot: file.robot.clone(),
             master: master.clone(),

@@ -89,6 +89,27 @@ pub async fn ship(
     Ok((hashes, sent))
 }
 
+/// Finds each node's program (`program`), ships what the agent lacks, and gives the
+/// nodes as the agent runs them (their programs named by hash), with the bytes sent.
+/// The one flow of a launch and of a deploy.
+pub async fn ship_nodes(
+    client: &mut AgentClient,
+    machine: &MachineSpec,
+    specs: &[NodeSpec],
+    program: impl Fn(&NodeSpec) -> Result<PathBuf, String>,
+) -> Result<(Vec<RemoteNode>, u64), String> {
+    let programs = specs.iter().map(program).collect::<Result<Vec<_>, _>>()?;
+    let (hashes, sent) = ship(client, &programs).await?;
+    let nodes = specs
+        .iter()
+        .zip(hashes)
+        .map(|(spec, hash)| {
+            RemoteNode::from_spec(spec, hash, machine.host_id.clone(), machine.runner.clone())
+        })
+        .collect();
+    Ok((nodes, sent))
+}
+
 /// Sends the file `path` from byte `from` on, in parts; the bytes sent.
 async fn upload(
     client: &mut AgentClient,
@@ -178,28 +199,18 @@ pub async fn start(
         if host_id != machine.host_id {
             tracing::warn!(machine = %name, agent_host = %host_id, expected = %machine.host_id, "agent reports another host id");
         }
-        let programs = specs
-            .iter()
-            .map(|spec| {
-                program_for(spec, machine, bin_dir).ok_or_else(|| {
-                    format!(
-                        "node `{}`: no `{}` built for {}",
-                        spec.name,
-                        spec.binary,
-                        machine.target.as_deref().unwrap_or(host_target())
-                    )
-                })
+        let (nodes, bytes) = ship_nodes(&mut client, machine, &specs, |spec| {
+            program_for(spec, machine, bin_dir).ok_or_else(|| {
+                format!(
+                    "node `{}`: no `{}` built for {}",
+                    spec.name,
+                    spec.binary,
+                    machine.target.as_deref().unwrap_or(host_target())
+                )
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        let (hashes, bytes) = ship(&mut client, &programs).await?;
+        })
+        .await?;
         shipped_bytes += bytes;
-        let nodes = specs
-            .iter()
-            .zip(hashes)
-            .map(|(spec, hash)| {
-                RemoteNode::from_spec(spec, hash, machine.host_id.clone(), machine.runner.clone())
-            })
-            .collect();
         client
             .ask(calls::Start {
                 launch: id.clone(),

@@ -5,21 +5,9 @@
 
 use std::path::Path;
 
-/// A small deterministic generator (xorshift), so a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
+#[path = "../../node-runtime/tests/support/xorshift.rs"]
+mod xorshift;
+use xorshift::Rng;
 
 /// Pieces of TOML that make interesting damage when dropped into a launch file.
 const SPLICES: &[&str] = &[

@@ -52,21 +52,17 @@ static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 /// The most one decode may allocate beyond what it started with.
 const ALLOCATION_BOUND: usize = 4 << 20;
 
-/// A small deterministic generator (xorshift), so a failure can be replayed.
-struct Rng(u64);
+mod support {
+    pub mod xorshift;
+}
+use support::xorshift::Rng;
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
+/// Fuzz inputs drawn from the generator.
+trait Inputs {
+    fn input(&mut self, seeds: &[Vec<u8>]) -> Vec<u8>;
+}
 
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
+impl Inputs for Rng {
     /// Random bytes, or a seed with a few bytes flipped, inserted, removed or made huge.
     fn input(&mut self, seeds: &[Vec<u8>]) -> Vec<u8> {
         if seeds.is_empty() || self.below(4) == 0 {

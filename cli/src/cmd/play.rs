@@ -9,7 +9,7 @@
 
 use super::record::SCHEMA_ENCODING;
 use anyhow::{bail, Context};
-use pinion::{AdvertiseOptions, Node, TypeInfo};
+use pinion::{Node, TypeInfo};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -165,24 +165,7 @@ fn at(since_first_ns: u64, rate: f64) -> Duration {
         .min(LATEST)
 }
 
-async fn advertise(
-    node: &Node,
-    topic: &str,
-    info: TypeInfo,
-) -> anyhow::Result<pinion::publisher::RawPublisher> {
-    let publisher = node
-        .advertise_raw(topic, info, AdvertiseOptions::default())
-        .await?;
-    let known = publisher.registered_subscribers();
-    if known > 0 {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(3),
-            publisher.wait_for_subscribers(known),
-        )
-        .await;
-    }
-    Ok(publisher)
-}
+use super::topic::advertise_raw as advertise;
 
 /// Starts the reader thread: its items, and how it ended.
 fn spawn_reader(

@@ -113,6 +113,27 @@ pub fn run(command: TopicCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Publishes raw bytes of `info` on `topic`, once the subscribers the master knows of
+/// are connected (at most 3 s), so that a first message is not lost.
+pub async fn advertise_raw(
+    node: &Node,
+    topic: &str,
+    info: pinion::TypeInfo,
+) -> anyhow::Result<pinion::publisher::RawPublisher> {
+    let publisher = node
+        .advertise_raw(topic, info, AdvertiseOptions::default())
+        .await?;
+    let known = publisher.registered_subscribers();
+    if known > 0 {
+        let _ = tokio::time::timeout(
+            Duration::from_secs(3),
+            publisher.wait_for_subscribers(known),
+        )
+        .await;
+    }
+    Ok(publisher)
+}
+
 fn topics() -> anyhow::Result<Vec<TopicSummary>> {
     ask(ListTopics)
 }
@@ -257,22 +278,7 @@ async fn publish(
     rate: Option<f64>,
     count: Option<u64>,
 ) -> anyhow::Result<ExitCode> {
-    let publisher = node
-        .advertise_raw(
-            t.name.as_str(),
-            t.type_info.clone(),
-            AdvertiseOptions::default(),
-        )
-        .await?;
-    // Give the subscribers the master knows of a moment to connect, so a single message is not lost.
-    let known = publisher.registered_subscribers();
-    if known > 0 {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(3),
-            publisher.wait_for_subscribers(known),
-        )
-        .await;
-    }
+    let publisher = advertise_raw(&node, t.name.as_str(), t.type_info.clone()).await?;
     let total = count.or(if rate.is_some() { None } else { Some(1) });
     let mut ticker = node.rate(rate.unwrap_or(1000.0));
     let mut sent = 0;
