@@ -360,3 +360,55 @@ fn the_circle_finder_finds_circles() {
     ]));
     assert!(!refs.iter().any(|r| r.first().is_some_and(|f| f == "x")));
 }
+
+/// The modules of `pinion` a node author uses; everything else public is plumbing the
+/// sibling crates share, hidden from the documentation.
+const NODE_AUTHOR_MODULES: &[&str] = &[
+    "alloc",
+    "error",
+    "message",
+    "msgs",
+    "names",
+    "params",
+    "prelude",
+    "publisher",
+    "rate",
+    "service",
+    "subscriber",
+];
+
+#[test]
+fn the_runtime_documents_only_what_a_node_author_uses() {
+    let text = read(&root().join("node-runtime/src/lib.rs"));
+    let mut hidden = false;
+    let mut shown = Vec::new();
+    for (_, line) in code_lines(&text) {
+        let line = line.trim();
+        if line == "#[doc(hidden)]" {
+            hidden = true;
+            continue;
+        }
+        if let Some(name) = line.strip_prefix("pub mod ") {
+            let name = name.trim_end_matches([';', '{', ' ']);
+            if !hidden {
+                shown.push(name.to_owned());
+            }
+        }
+        if !line.starts_with("#[") && !line.starts_with("//") {
+            hidden = false;
+        }
+    }
+    let extra: Vec<&String> = shown
+        .iter()
+        .filter(|m| !NODE_AUTHOR_MODULES.contains(&m.as_str()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "node-runtime/src/lib.rs documents plumbing modules {extra:?}; mark them \
+         #[doc(hidden)] or add them to NODE_AUTHOR_MODULES if a node author uses them"
+    );
+    assert!(
+        shown.len() == NODE_AUTHOR_MODULES.len(),
+        "NODE_AUTHOR_MODULES names modules lib.rs does not show: shown {shown:?}"
+    );
+}

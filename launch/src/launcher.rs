@@ -35,7 +35,7 @@ pub struct LaunchSettings {
 }
 
 /// Runs a launch: starts the master here, ships and starts the nodes of other machines
-/// on their agents, supervises this host's nodes until the launch ends (see [`Ending`]),
+/// on their agents, supervises this host's nodes until the launch ends (see [`Ending`](crate::supervisor::Ending)),
 /// then stops every node and the master.
 pub async fn run(
     file: &LaunchFile,

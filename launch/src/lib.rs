@@ -8,6 +8,8 @@
 //!   [`launcher`]: a whole launch on this host (the master, remote machines, the nodes).
 //! - [`status`], [`resolve`], [`error`]: leaf types and helpers the others share.
 
+#![warn(missing_docs)]
+
 pub mod agent;
 pub mod child;
 pub mod control;

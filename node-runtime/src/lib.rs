@@ -20,46 +20,65 @@
 //! }
 //! ```
 //!
-//! ## Map of the crate
-//! - [`Node`] (`node/`): registration, heartbeats, re-registration after a master
-//!   restart, the control socket, and the factory of everything below.
-//! - [`Publisher`] (`publisher.rs`) and [`Subscriber`] (`subscriber.rs`, with its task in
-//!   `subscription.rs` and its keep-last queue in `queue.rs`).
-//! - [`Message`] (`message.rs`): type name, postcard schema and hash; `schema_diff.rs`
-//!   explains mismatches field by field.
-//! - [`protocol`]: every message on the wire. [`transport`]: the only code that names the
-//!   ZeroMQ engine.
-//! - `runtime.rs`: what `#[pinion::main]` runs (logging, signals, clean shutdown);
-//!   [`alloc`]: the heap allocator it installs.
+//! ## What a node uses
+//! - [`Node`](struct@Node): registration with the master, and the factory of publishers,
+//!   subscribers, services, parameters and rates.
+//! - [`Publisher`] and [`AdvertiseOptions`]; [`Subscriber`] and [`SubscribeOptions`].
+//! - [`Message`]: type name, postcard schema and hash, written by `#[derive(Message)]`;
+//!   [`msgs`]: standard messages; [`Blob`]: byte payloads shared, not copied.
+//! - [`service`]: typed request/response calls; [`params`]: parameters; [`Rate`].
+//! - `#[pinion::main]`, `#[derive(Node)]`, `#[derive(Message)]`; [`alloc`]: the heap
+//!   allocator `#[pinion::main]` installs.
+//!
+//! The rest (the wire protocol, the transport, the runtime's plumbing) is shared with
+//! Pinion's own tools and hidden here; `ARCHITECTURE.md` maps it.
+
+#![warn(missing_docs)]
 
 // The derives name the runtime as `::pinion`, also inside this crate (for `msgs`).
 extern crate self as pinion;
 
 pub mod alloc;
-pub mod auth;
 mod blob;
 pub mod error;
-pub mod host;
-mod id_map;
-pub mod limits;
-pub mod logs;
 pub mod message;
 pub mod msgs;
 pub mod names;
-pub mod node;
 pub mod params;
-pub mod parts;
-pub mod protocol;
 pub mod publisher;
-pub mod queue;
 pub mod rate;
-pub mod runtime;
-pub mod schema_diff;
-pub mod segments;
 pub mod service;
-pub mod shutdown;
 pub mod subscriber;
 mod subscription;
+
+// Plumbing the sibling crates (master, launcher, tools) share with the runtime; not
+// part of what a node author uses, so left out of the documentation.
+#[doc(hidden)]
+pub mod auth;
+#[doc(hidden)]
+pub mod host;
+mod id_map;
+#[doc(hidden)]
+pub mod limits;
+#[doc(hidden)]
+pub mod logs;
+#[doc(hidden)]
+pub mod node;
+#[doc(hidden)]
+pub mod parts;
+#[doc(hidden)]
+pub mod protocol;
+#[doc(hidden)]
+pub mod queue;
+#[doc(hidden)]
+pub mod runtime;
+#[doc(hidden)]
+pub mod schema_diff;
+#[doc(hidden)]
+pub mod segments;
+#[doc(hidden)]
+pub mod shutdown;
+#[doc(hidden)]
 pub mod transport;
 
 pub use blob::Blob;

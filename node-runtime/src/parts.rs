@@ -1,5 +1,5 @@
 //! What `#[derive(Node)]` builds on: a struct whose fields are a node's publishers,
-//! subscribers, parameters and service clients, created together from a [`Node`], with
+//! subscribers, parameters and service clients, created together from a [`Node`](struct@crate::Node), with
 //! a [`Manifest`] that tools read without running the node (`--pinion-manifest`).
 //!
 //! ```no_run

@@ -109,18 +109,6 @@ pub struct SubscriberCounters {
     pub malformed: u64,
 }
 
-/// Receives messages of type `T` from every publisher of a topic.
-///
-/// ```no_run
-/// # use pinion::prelude::*;
-/// # #[derive(Message, Serialize, Deserialize)] struct Chatter { seq: u64 }
-/// # async fn run(node: Node) -> pinion::Result<()> {
-/// let mut chatter = node.subscribe::<Chatter>("chatter").await?;
-/// while let Some(msg) = chatter.recv().await {     // None once the node shuts down
-///     println!("seq={}", msg.seq);
-/// }
-/// # Ok(()) }
-/// ```
 /// The parts every subscriber has, whatever its items are.
 #[derive(Debug)]
 pub(crate) struct SubscriberCore<I> {
@@ -165,6 +153,18 @@ impl RawSubscriber {
     }
 }
 
+/// Receives messages of type `T` from every publisher of a topic.
+///
+/// ```no_run
+/// # use pinion::prelude::*;
+/// # #[derive(Message, Serialize, Deserialize)] struct Chatter { seq: u64 }
+/// # async fn run(node: Node) -> pinion::Result<()> {
+/// let mut chatter = node.subscribe::<Chatter>("chatter").await?;
+/// while let Some(msg) = chatter.recv().await {     // None once the node shuts down
+///     println!("seq={}", msg.seq);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Subscriber<T: Message> {
     pub(crate) core: SubscriberCore<T>,

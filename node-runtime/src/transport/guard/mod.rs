@@ -7,18 +7,18 @@
 //! so the engine never accepts from the network itself. A guard owns the tcp listener;
 //! for each connection it:
 //!
-//! 1. takes a slot of the process's connection budget ([`budget`]), the oldest
+//! 1. takes a slot of the process's connection budget (`budget.rs`), the oldest
 //!    connection still in its handshake giving way when all are taken;
 //! 2. sends Pinion's greeting, reads the peer's greeting and READY command, and checks
-//!    them ([`zmtp`]): ZMTP 3, NULL mechanism, a READY of bounded size and, when the
-//!    guard has a key, a valid connection token as the peer's identity ([`token`]);
+//!    them (`zmtp.rs`): ZMTP 3, NULL mechanism, a READY of bounded size and, when the
+//!    guard has a key, a valid connection token as the peer's identity (`token.rs`);
 //! 3. connects to the engine socket over a private Unix socket (in a directory only
 //!    the user can enter, `host::private_dir`) and relays both ways, following every frame header from the
 //!    peer and cutting the connection before a frame or message past the limits
 //!    reaches the engine.
 //!
 //! A connection that breaks a rule is closed, counted and logged with its peer address
-//! ([`report`]); everyone else is served on. Ipc endpoints are bound by the engine
+//! (`report.rs`); everyone else is served on. Ipc endpoints are bound by the engine
 //! directly: a Unix socket file admits only who may write to it (by default its owner),
 //! and a process of the same user could as well attach a debugger to the node.
 
@@ -97,7 +97,7 @@ impl Guard {
 pub(super) enum Target {
     /// To the engine socket listening on this private path.
     Engine(PathBuf),
-    /// To a data socket, speaking ZMTP itself ([`router`]).
+    /// To a data socket, speaking ZMTP itself (`router.rs`).
     Router(tokio::sync::mpsc::UnboundedSender<router::RouterEvent>),
 }
 
@@ -211,7 +211,7 @@ pub(super) async fn bind<S: zeromq::Socket>(
 }
 
 /// Binds a guarded tcp endpoint whose admitted connections a data socket serves itself
-/// ([`router`]), told through `events`.
+/// (`router.rs`), told through `events`.
 pub(super) async fn bind_router(
     endpoint: &str,
     guard: &Guard,
