@@ -61,7 +61,7 @@ async fn agent_refuses_unsigned_wrongly_signed_and_replayed_requests() {
     // Signed with another key.
     let wrong = Key::from_bytes(b"another key of enough length", "wrong").expect("key");
     let body = pinion::protocol::encode("req", &AgentRequest::Ping).expect("encode");
-    let now = pinion::node::host::now_ns() / 1_000_000;
+    let now = pinion::host::now_ns() / 1_000_000;
     let forged =
         pinion::protocol::encode("signed", &sign(&wrong, Domain::Agent, body.clone(), now, 1))
             .expect("encode");

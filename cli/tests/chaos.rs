@@ -205,7 +205,7 @@ fn rover_survives_random_kills_of_nodes_master_and_agent() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(45);
-    let mut rng = pinion::node::host::random_id() | 1;
+    let mut rng = pinion::host::random_id() | 1;
     eprintln!("chaos seed {rng:#x}");
     let start = Instant::now();
     let mut kills: Vec<String> = Vec::new();

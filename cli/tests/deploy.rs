@@ -89,7 +89,7 @@ respawn = "always"
             .env("PINION_MASTER", format!("tcp://{}:11311", Lan::address(1)))
             .env(
                 "PINION_NODE_NAME",
-                format!("checker_{}", pinion::node::host::random_id() % 100_000),
+                format!("checker_{}", pinion::host::random_id() % 100_000),
             )
             .env("PINION_HOST", "checker")
             .env("PINION_RUNTIME_DIR", &self.dir.0);

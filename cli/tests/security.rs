@@ -46,7 +46,7 @@ async fn raw(master: &str, frames: Vec<bytes::Bytes>) -> MasterReply {
 }
 
 fn signed_frames(key: &Key, request: &NodeToMaster, nonce: u64) -> Vec<bytes::Bytes> {
-    let now_ms = pinion::node::host::now_ns() / 1_000_000;
+    let now_ms = pinion::host::now_ns() / 1_000_000;
     signed_as(key, Domain::Master, request, now_ms, nonce)
 }
 
@@ -198,7 +198,7 @@ async fn wrong_key_replay_and_agent_signatures_are_refused() {
         "bad signature",
     );
     // A signature made for an agent, with the right key, does not pass at the master.
-    let now_ms = pinion::node::host::now_ns() / 1_000_000;
+    let now_ms = pinion::host::now_ns() / 1_000_000;
     let agent = signed_as(
         &right,
         Domain::Agent,

@@ -1,7 +1,9 @@
 //! The rules `ARCHITECTURE.md` states, checked against the code so that they cannot
 //! drift: only the transport names the ZeroMQ engine; `unsafe` only where listed; no
 //! test sleeps outside the bounded-wait helper; the code map names only files that
-//! exist; no import circles inside `launch`. Each check reads the sources as text.
+//! exist; no import circles inside `launch` or between the runtime's modules (the node
+//! above its features, the features above the node's base); the runtime documents only
+//! what a node author uses. Each check reads the sources as text.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -222,9 +224,12 @@ fn module_of(file: &Path) -> Vec<String> {
     parts
 }
 
-/// The modules a file refers to through `crate::`, `super::` and `self::` paths.
+/// The modules a file refers to through `crate::`, `super::` and `self::` paths, outside
+/// its unit tests.
 fn references(module: &[String], is_mod_file: bool, text: &str) -> BTreeSet<Vec<String>> {
     let mut out = BTreeSet::new();
+    // A file's unit tests may use anything.
+    let text = text.split("#[cfg(test)]").next().unwrap_or(text);
     for (_, line) in code_lines(text) {
         let tokens: Vec<&str> = line
             .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
@@ -338,6 +343,77 @@ fn launch_has_no_import_circles() {
     }
 }
 
+/// The items a crate's `lib.rs` re-exports at its root from its own modules
+/// (`pub use node::{Node, ..}`), each with its module, so that `crate::Node` counts as
+/// `node`.
+fn root_reexports(lib: &str) -> BTreeMap<String, String> {
+    let modules: BTreeSet<&str> = code_lines(lib)
+        .filter_map(|(_, l)| {
+            let l = l.strip_prefix("pub ").unwrap_or(l);
+            l.strip_prefix("mod ")?.strip_suffix(';')
+        })
+        .collect();
+    let mut out = BTreeMap::new();
+    let mut statement = String::new();
+    for (_, line) in code_lines(lib) {
+        // Only the root's own statements: not those of inline modules (`prelude`).
+        if statement.is_empty() && !line.starts_with("pub use ") {
+            continue;
+        }
+        let line = line.trim();
+        statement.push_str(line);
+        if !line.ends_with(';') {
+            continue;
+        }
+        let path = std::mem::take(&mut statement);
+        let path = path
+            .split_once("use ")
+            .map_or("", |(_, p)| p)
+            .trim_end_matches(';');
+        let Some((module, items)) = path.split_once("::") else {
+            continue;
+        };
+        if !modules.contains(module) {
+            continue;
+        }
+        let items = items.trim_start_matches('{').trim_end_matches('}');
+        for item in items.split(',') {
+            let name = item.rsplit("::").next().unwrap_or("").trim();
+            let name = name.rsplit(" as ").next().unwrap_or(name).trim();
+            if !name.is_empty() {
+                out.insert(name.to_owned(), module.to_owned());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_runtime_has_no_import_circles() {
+    let src = Path::new("node-runtime/src");
+    let reexports = root_reexports(&read(&src.join("lib.rs")));
+    // The crate's `error` is left out: it wraps the errors of the modules it names
+    // (the master's refusal, the transport's failure), which return it.
+    let top = graph(src, |m| {
+        let first = m.first()?;
+        let module = reexports.get(first).unwrap_or(first);
+        (module != "error").then(|| module.clone())
+    });
+    // The layers the circles would break: the node uses its features, the features
+    // use the node's base, and none of them the one above.
+    for feature in ["publisher", "subscriber", "service", "params"] {
+        assert!(
+            top.get("node").is_some_and(|n| n.contains(feature)),
+            "the import graph lost the edge node -> {feature}: the check reads the sources wrong"
+        );
+    }
+    let found = circles(&top);
+    assert!(
+        found.is_empty(),
+        "import circles between the runtime's modules: {found:?}"
+    );
+}
+
 #[test]
 fn the_circle_finder_finds_circles() {
     let edges: BTreeMap<String, BTreeSet<String>> = [
@@ -359,6 +435,15 @@ fn the_circle_finder_finds_circles() {
         "hash".to_owned()
     ]));
     assert!(!refs.iter().any(|r| r.first().is_some_and(|f| f == "x")));
+    let lib = "mod node;\npub mod error;\npub use node::{Node,\n    NodeOptions};\npub use error::{Error, Result};\npub use pinion_macros::{main, Message};\npub mod prelude {\n    pub use crate::Node;\n}\n";
+    let reexports = root_reexports(lib);
+    assert_eq!(
+        reexports.get("NodeOptions").map(String::as_str),
+        Some("node")
+    );
+    assert_eq!(reexports.get("Node").map(String::as_str), Some("node"));
+    assert_eq!(reexports.get("Result").map(String::as_str), Some("error"));
+    assert_eq!(reexports.get("Message"), None);
 }
 
 /// The modules of `pinion` a node author uses; everything else public is plumbing the
@@ -370,6 +455,7 @@ const NODE_AUTHOR_MODULES: &[&str] = &[
     "msgs",
     "names",
     "params",
+    "parts",
     "prelude",
     "publisher",
     "rate",

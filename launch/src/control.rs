@@ -44,7 +44,7 @@ pub fn socket_path(file: &Path) -> PathBuf {
         hash ^= u64::from(*byte);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    pinion::node::host::runtime_dir().join(format!("launch-{hash:016x}.sock"))
+    pinion::host::runtime_dir().join(format!("launch-{hash:016x}.sock"))
 }
 
 /// Why the control socket could not start.

@@ -3,7 +3,7 @@
 //! graph, before anything starts. Pure: the manifests are read elsewhere.
 
 use crate::model::NodeSpec;
-use pinion::node::naming::Naming;
+use pinion::base::naming::Naming;
 use pinion::parts::Manifest;
 use pinion::TypeInfo;
 use std::collections::BTreeMap;

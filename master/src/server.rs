@@ -32,7 +32,7 @@ impl Default for MasterConfig {
         Self {
             expiry: Duration::from_secs(3),
             sweep_every: Duration::from_millis(250),
-            host: pinion::node::host::host_id(),
+            host: pinion::host::host_id(),
             key: None,
             params_file: None,
         }
@@ -105,7 +105,7 @@ impl Master {
 
     /// Serves until `shutdown` completes.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
-        let session = pinion::node::host::random_id();
+        let session = pinion::host::random_id();
         let mut registry = Registry::new(session, self.config.expiry);
         if let Some(file) = &self.config.params_file {
             load_params(file, &mut registry);
@@ -260,7 +260,7 @@ fn authorize(verifier: Option<&mut Verifier>, frames: &[bytes::Bytes]) -> Result
     let signature: Signature =
         postcard::from_bytes(signature).map_err(|e| format!("unreadable signature: {e}"))?;
     let signed = Signed::join(body.to_vec(), signature);
-    let now_ms = pinion::node::host::now_ns() / 1_000_000;
+    let now_ms = pinion::host::now_ns() / 1_000_000;
     verifier
         .verify(&signed, now_ms)
         .map_err(|refusal| refusal.to_string())

@@ -27,8 +27,8 @@
 //! - [`Message`]: type name, postcard schema and hash, written by `#[derive(Message)]`;
 //!   [`msgs`]: standard messages; [`Blob`]: byte payloads shared, not copied.
 //! - [`service`]: typed request/response calls; [`params`]: parameters; [`Rate`].
-//! - `#[pinion::main]`, `#[derive(Node)]`, `#[derive(Message)]`; [`alloc`]: the heap
-//!   allocator `#[pinion::main]` installs.
+//! - `#[pinion::main]`, `#[derive(Node)]` (what it builds on: [`parts`]),
+//!   `#[derive(Message)]`; [`alloc`]: the heap allocator `#[pinion::main]` installs.
 //!
 //! The rest (the wire protocol, the transport, the runtime's plumbing) is shared with
 //! Pinion's own tools and hidden here; `ARCHITECTURE.md` maps it.
@@ -45,16 +45,18 @@ pub mod message;
 pub mod msgs;
 pub mod names;
 pub mod params;
+pub mod parts;
 pub mod publisher;
 pub mod rate;
 pub mod service;
 pub mod subscriber;
-mod subscription;
 
 // Plumbing the sibling crates (master, launcher, tools) share with the runtime; not
 // part of what a node author uses, so left out of the documentation.
 #[doc(hidden)]
 pub mod auth;
+#[doc(hidden)]
+pub mod base;
 #[doc(hidden)]
 pub mod host;
 mod id_map;
@@ -62,10 +64,7 @@ mod id_map;
 pub mod limits;
 #[doc(hidden)]
 pub mod logs;
-#[doc(hidden)]
-pub mod node;
-#[doc(hidden)]
-pub mod parts;
+mod node;
 #[doc(hidden)]
 pub mod protocol;
 #[doc(hidden)]

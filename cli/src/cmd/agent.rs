@@ -26,11 +26,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let key = Key::load(&args.key_file)?;
     let store_dir = args
         .store
-        .unwrap_or_else(|| pinion::node::host::runtime_dir().join("agent-store"));
+        .unwrap_or_else(|| pinion::host::runtime_dir().join("agent-store"));
     let config = AgentConfig {
         key,
         store_dir,
-        host_id: pinion::node::host::host_id(),
+        host_id: pinion::host::host_id(),
     };
     // One thread: nodes are forked from it (see the launcher).
     let runtime = super::runtime()?;

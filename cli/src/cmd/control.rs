@@ -16,7 +16,7 @@ pub async fn nodes() -> anyhow::Result<Vec<NodeInfo>> {
 
 /// The endpoint of `node`'s control socket as seen from this host.
 pub fn endpoint(node: &NodeInfo) -> anyhow::Result<String> {
-    let here = pinion::node::host::host_id();
+    let here = pinion::host::host_id();
     match node.control.pick(&node.host, &here) {
         Some(e) => Ok(e.to_owned()),
         None => bail!("node `{}` has no control endpoint", node.name),

@@ -1,7 +1,7 @@
 //! `pinion node list` and `pinion topic list`: read the graph from the master.
 
 use anyhow::{bail, Context};
-use pinion::node::master_link::MasterLink;
+use pinion::base::master_link::MasterLink;
 use pinion::protocol::master_to_node::MasterErrorKind;
 use pinion::protocol::node_to_master::{ListNodes, ListTopics, Request};
 use std::io::Write;
@@ -36,8 +36,8 @@ pub fn ask<R: Request>(request: R) -> anyhow::Result<R::Reply> {
 
 /// [`ask`], inside a runtime. A refusal is an error in the master's words.
 pub async fn ask_master<R: Request>(request: R) -> anyhow::Result<R::Reply> {
-    let endpoint = std::env::var("PINION_MASTER")
-        .unwrap_or_else(|_| pinion::node::host::DEFAULT_MASTER.to_owned());
+    let endpoint =
+        std::env::var("PINION_MASTER").unwrap_or_else(|_| pinion::host::DEFAULT_MASTER.to_owned());
     let key = pinion::auth::key_from_env()?;
     let link = MasterLink::with_timeout(&endpoint, key, Duration::from_secs(2))?;
     match link.ask(request).await {

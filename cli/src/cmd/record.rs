@@ -209,7 +209,7 @@ async fn record(
                     }
                 }
                 let channel_id = output.channel(&topic)?;
-                let header = mcap::records::MessageHeader { channel_id, sequence, log_time: pinion::node::host::now_ns(), publish_time: stamp_ns };
+                let header = mcap::records::MessageHeader { channel_id, sequence, log_time: pinion::host::now_ns(), publish_time: stamp_ns };
                 output.write(&header, &bytes)?;
                 output.bytes += bytes.len() as u64 + 32;
                 sequence = sequence.wrapping_add(1);

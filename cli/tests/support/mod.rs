@@ -42,7 +42,7 @@ impl TempDir {
         let path = std::env::temp_dir().join(format!(
             "pinion-test-{tag}-{}-{}",
             std::process::id(),
-            pinion::node::host::random_id()
+            pinion::host::random_id()
         ));
         std::fs::create_dir_all(&path).expect("temp dir");
         Self(path)

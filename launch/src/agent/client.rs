@@ -32,13 +32,13 @@ impl AgentClient {
     /// Sends one signed request.
     pub async fn call(&mut self, request: &AgentRequest) -> Result<AgentReply, String> {
         let body = pinion::protocol::encode("agent request", request).map_err(|e| e.to_string())?;
-        let now_ms = pinion::node::host::now_ns() / 1_000_000;
+        let now_ms = pinion::host::now_ns() / 1_000_000;
         let signed = sign(
             &self.key,
             Domain::Agent,
             body,
             now_ms,
-            pinion::node::host::random_id(),
+            pinion::host::random_id(),
         );
         let frame =
             pinion::protocol::encode("signed request", &signed).map_err(|e| e.to_string())?;

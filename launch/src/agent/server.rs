@@ -108,7 +108,7 @@ fn authenticate(verifier: &mut Verifier, frames: &[bytes::Bytes]) -> Result<Agen
     };
     let signed: Signed = pinion::protocol::decode("signed request", frame)
         .map_err(|e| format!("unsigned or malformed request ({e})"))?;
-    let now_ms = pinion::node::host::now_ns() / 1_000_000;
+    let now_ms = pinion::host::now_ns() / 1_000_000;
     verifier
         .verify(&signed, now_ms)
         .map_err(|r| r.to_string())?;

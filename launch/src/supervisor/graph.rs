@@ -1,6 +1,6 @@
 //! What the supervisor asks of the running graph: who is registered, and please stop.
 
-use pinion::node::master_link::MasterLink;
+use pinion::base::master_link::MasterLink;
 use pinion::protocol::control::ControlRequest;
 use pinion::protocol::master_to_node::NodeInfo;
 use pinion::protocol::node_to_master::{ListNodes, SetParam};

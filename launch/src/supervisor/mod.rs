@@ -93,7 +93,7 @@ pub async fn supervise(
     mut commands: tokio::sync::mpsc::Receiver<ControlCommand>,
 ) -> Result<LaunchReport, LaunchError> {
     let endpoint = set.master.clone();
-    let graph = GraphClient::new(&endpoint, pinion::node::host::host_id())
+    let graph = GraphClient::new(&endpoint, pinion::host::host_id())
         .map_err(|e| LaunchError::Master(e.to_string()))?;
     let (specs, programs): (Vec<NodeSpec>, Vec<Program>) = set
         .nodes

@@ -51,7 +51,7 @@ impl<S: tracing::Subscriber> Layer<S> for CaptureLayer {
         event.record(&mut text);
         hub::install().push(Log {
             seq: 0,
-            stamp_ns: crate::node::host::now_ns(),
+            stamp_ns: crate::host::now_ns(),
             level: level(meta.level()),
             node: String::new(),
             host: String::new(),

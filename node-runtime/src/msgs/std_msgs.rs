@@ -17,7 +17,7 @@ impl Header {
     /// A header stamped now, in `frame_id`.
     pub fn now(frame_id: &str) -> Self {
         Self {
-            stamp_ns: crate::node::host::now_ns(),
+            stamp_ns: crate::host::now_ns(),
             frame_id: frame_id.to_owned(),
         }
     }

@@ -1,24 +1,24 @@
 //! The node's control server: graph updates from the master, handshakes from peers.
 
-use super::inner::NodeInner;
+use super::Features;
+use crate::base::NodeBase;
 use crate::protocol::control::{ControlReply, ControlRequest, NodeIdentity};
 use crate::protocol::{self};
 use crate::shutdown::StopReason;
-use crate::subscription::SubCommand;
 use crate::transport::Replier;
 use std::sync::Arc;
 
 /// Serves control requests until the node shuts down.
-pub(crate) async fn serve(node: Arc<NodeInner>, mut replier: Replier) {
+pub(super) async fn serve(base: Arc<NodeBase>, features: Arc<Features>, mut replier: Replier) {
     loop {
         let frames = tokio::select! {
-            _ = node.closed.wait() => break,
+            _ = base.closed().wait() => break,
             frames = replier.recv() => frames,
         };
         let reply = match frames {
             Ok(frames) if frames.len() == 1 => {
                 match protocol::decode::<ControlRequest>("control request", &frames[0]) {
-                    Ok(request) => handle(&node, request).await,
+                    Ok(request) => handle(&base, &features, request).await,
                     Err(e) => {
                         tracing::warn!(error = %e, "malformed control request");
                         ControlReply::Error(e.to_string())
@@ -50,18 +50,18 @@ pub(crate) async fn serve(node: Arc<NodeInner>, mut replier: Replier) {
     }
 }
 
-async fn handle(node: &Arc<NodeInner>, request: ControlRequest) -> ControlReply {
+async fn handle(
+    base: &Arc<NodeBase>,
+    features: &Features,
+    request: ControlRequest,
+) -> ControlReply {
     match request {
         ControlRequest::PublisherUpdate { topic, publishers } => {
-            for sub in node.subscriptions_of(&topic) {
-                let _ = sub
-                    .commands
-                    .send(SubCommand::Publishers(publishers.clone()));
-            }
+            features.subscriptions.on_publishers(&topic, &publishers);
             ControlReply::Ok
         }
         ControlRequest::SubscriberUpdate { topic, subscribers } => {
-            for publisher in node.publishers_of(&topic) {
+            for publisher in features.publishers.of(&topic) {
                 publisher.on_subscribers(&subscribers);
             }
             ControlReply::Ok
@@ -72,7 +72,7 @@ async fn handle(node: &Arc<NodeInner>, request: ControlRequest) -> ControlReply 
             } else {
                 tracing::info!(%reason, "shutdown requested");
             }
-            node.shutdown.trigger(if replaced {
+            base.shutdown().trigger(if replaced {
                 StopReason::Replaced(reason)
             } else {
                 StopReason::Requested(reason)
@@ -82,9 +82,9 @@ async fn handle(node: &Arc<NodeInner>, request: ControlRequest) -> ControlReply 
         ControlRequest::Hello {
             publisher_id,
             subscriber_id,
-        } => match node.publisher(publisher_id) {
+        } => match features.publishers.get(publisher_id) {
             Some(p) => {
-                p.on_hello(node, subscriber_id);
+                p.on_hello(base, subscriber_id);
                 ControlReply::Ok
             }
             None => ControlReply::Error(format!("no publisher {publisher_id:016x} here")),
@@ -92,9 +92,9 @@ async fn handle(node: &Arc<NodeInner>, request: ControlRequest) -> ControlReply 
         ControlRequest::Confirm {
             publisher_id,
             subscriber_id,
-        } => match node.publisher(publisher_id) {
+        } => match features.publishers.get(publisher_id) {
             Some(p) => {
-                p.on_confirm(node, subscriber_id).await;
+                p.on_confirm(base, subscriber_id).await;
                 ControlReply::Ok
             }
             None => ControlReply::Error(format!("no publisher {publisher_id:016x} here")),
@@ -104,34 +104,34 @@ async fn handle(node: &Arc<NodeInner>, request: ControlRequest) -> ControlReply 
             subscriber_id,
             token,
         } => {
-            if let Some(p) = node.publisher(publisher_id) {
+            if let Some(p) = features.publishers.get(publisher_id) {
                 p.on_flush_ack(subscriber_id, token);
             }
             ControlReply::Ok
         }
         ControlRequest::ParamUpdate { key, value_json } => {
-            node.set_param_value(&key, Some(value_json));
+            features.params.set(&key, Some(value_json));
             ControlReply::Ok
         }
         ControlRequest::ParamDeleted { key } => {
-            node.set_param_value(&key, None);
+            features.params.set(&key, None);
             ControlReply::Ok
         }
         ControlRequest::Ping => ControlReply::Ok,
         ControlRequest::RecentLogs { after_seq, max } => {
             let mut records = crate::logs::recent(after_seq, max as usize);
             for r in &mut records {
-                r.node = node.name.to_string();
-                r.host.clone_from(&node.host);
+                r.node = base.name().to_string();
+                r.host = base.host().to_owned();
             }
             ControlReply::Logs(records)
         }
         ControlRequest::Identify => ControlReply::Identity(NodeIdentity {
-            host: node.host.clone(),
+            host: base.host().to_owned(),
             pid: std::process::id(),
-            clock_ns: super::host::now_ns(),
-            machine: super::host::machine_fingerprint(),
-            data: node.data_endpoints.clone(),
+            clock_ns: crate::host::now_ns(),
+            machine: crate::host::machine_fingerprint(),
+            data: base.data_endpoints().clone(),
         }),
     }
 }

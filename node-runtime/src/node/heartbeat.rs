@@ -1,12 +1,11 @@
 //! Heartbeats to the master, and registering again when the master restarted.
 
-use super::inner::NodeInner;
-use super::master_link::needs_reregistration;
+use crate::base::master_link::needs_reregistration;
+use crate::base::NodeBase;
 use crate::protocol::master_to_node::MasterErrorKind;
 use crate::protocol::node_to_master::Heartbeat;
 use crate::shutdown::StopReason;
 use crate::Error;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,26 +13,26 @@ use std::time::{Duration, Instant};
 pub const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
 
 /// Sends heartbeats until the node shuts down.
-pub(crate) async fn run(node: Arc<NodeInner>) {
+pub(super) async fn run(base: Arc<NodeBase>) {
     let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut unreachable_since: Option<Instant> = None;
     loop {
         tokio::select! {
-            _ = node.shutdown.wait() => return,
+            _ = base.shutdown().wait() => return,
             _ = tick.tick() => {}
         }
-        let seen = node.registrations.load(Ordering::Acquire);
-        let reply = node.master.ask(Heartbeat(node.caller())).await;
+        let seen = base.registrations();
+        let reply = base.master().ask(Heartbeat(base.caller())).await;
         let register_again = match reply {
             Ok(master_session) => {
                 if let Some(since) = unreachable_since.take() {
                     tracing::info!(after = ?since.elapsed(), "master reachable again");
                 }
-                master_session != node.master_session.load(Ordering::Relaxed)
+                master_session != base.master_session()
             }
             Err(Error::Master(e)) if matches!(e.kind, MasterErrorKind::Replaced { .. }) => {
-                node.shutdown.trigger(StopReason::Replaced(e.message));
+                base.shutdown().trigger(StopReason::Replaced(e.message));
                 return;
             }
             Err(e) if needs_reregistration(&e) => true,
@@ -47,7 +46,7 @@ pub(crate) async fn run(node: Arc<NodeInner>) {
         };
         if register_again {
             tracing::info!("the master does not know this node (it restarted, or expired the node); registering again");
-            match node.register_again(seen).await {
+            match base.register_again(seen).await {
                 Ok(()) => tracing::info!("registered again"),
                 Err(e) => tracing::warn!(error = %e, "registering again failed; will retry"),
             }

@@ -1,32 +1,30 @@
-//! `Node`: a process's place in the graph.
+//! `Node`: a process's place in the graph, and the factory of everything a node
+//! offers. The features build their own handles on the node's `NodeBase`; the node
+//! keeps their tables (`Features`) for its control server and for `close`.
 
-pub(crate) mod control;
-pub(crate) mod heartbeat;
-pub use crate::host;
-pub(crate) mod inner;
-pub mod master_link;
-pub mod naming;
-pub(crate) mod peers;
+mod control;
+mod heartbeat;
+mod logs;
 
-pub(crate) use inner::NodeInner;
-
-use crate::message::Message;
+use crate::base::naming::Naming;
+use crate::base::{Identity, NodeBase, Offers};
+use crate::host;
+use crate::message::{Message, TypeInfo};
 use crate::names::NodeName;
-use crate::protocol::node_to_master::{GetParam, UnregisterNode};
-use crate::protocol::Endpoints;
-use crate::publisher::{AdvertiseOptions, Publisher, PublisherShared};
-use crate::queue::KeepLast;
+use crate::params::table::Params;
+use crate::params::ParamWatch;
+use crate::protocol::node_to_master::UnregisterNode;
+use crate::publisher::table::{Publishers, FLUSH_TIMEOUT};
+use crate::publisher::{AdvertiseOptions, Publisher, RawPublisher};
 use crate::rate::Rate;
+use crate::service::table::Services;
+use crate::service::{ServiceClient, ServiceServer};
 use crate::shutdown::{Shutdown, StopReason};
-use crate::subscriber::{SubscribeOptions, Subscriber};
-use crate::subscription::{SubscriptionStats, SubscriptionTask};
-use crate::transport::{DataPublisher, Guard, Replier};
-use crate::{Error, Result};
-use bytes::Bytes;
-use inner::LocalSubscription;
-use master_link::MasterLink;
-use std::marker::PhantomData;
-use std::sync::atomic::AtomicU64;
+use crate::subscriber::table::Subscriptions;
+use crate::subscriber::{RawSubscriber, SubscribeOptions, Subscriber};
+use crate::Result;
+use std::fmt::Display;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +39,7 @@ pub struct NodeOptions {
     /// Host id (`PINION_HOST`); peers with the same host id use ipc.
     pub host: String,
     /// Namespace and remaps (`PINION_NAMESPACE`, `PINION_REMAP`).
-    pub naming: naming::Naming,
+    pub naming: Naming,
     /// The key requests to the master are signed with (`PINION_KEY_FILE`); needed when
     /// the master has one.
     pub key_file: Option<std::path::PathBuf>,
@@ -62,9 +60,9 @@ impl NodeOptions {
                 .filter(|m| !m.is_empty())
                 .unwrap_or_else(|| host::DEFAULT_MASTER.to_owned()),
             host: host::host_id(),
-            naming: naming::Naming::from_env().unwrap_or_else(|e| {
+            naming: Naming::from_env().unwrap_or_else(|e| {
                 tracing::error!("{e}; ignoring the remaps");
-                naming::Naming::default()
+                Naming::default()
             }),
             key_file: std::env::var_os("PINION_KEY_FILE")
                 .filter(|p| !p.is_empty())
@@ -91,6 +89,28 @@ impl NodeOptions {
     }
 }
 
+/// The tables of what a node offers, one per feature.
+#[derive(Debug, Default)]
+struct Features {
+    publishers: Arc<Publishers>,
+    subscriptions: Arc<Subscriptions>,
+    services: Arc<Services>,
+    params: Arc<Params>,
+}
+
+impl Features {
+    /// The tables in the order they are registered again after a master restart:
+    /// what the node offers before what it asks for.
+    fn offers(&self) -> Vec<Arc<dyn Offers>> {
+        vec![
+            self.publishers.clone(),
+            self.services.clone(),
+            self.params.clone(),
+            self.subscriptions.clone(),
+        ]
+    }
+}
+
 /// A node: registered with the master, heartbeating, and the factory of publishers,
 /// subscribers and rates. Cheap to clone.
 ///
@@ -103,7 +123,8 @@ impl NodeOptions {
 /// ```
 #[derive(Debug, Clone)]
 pub struct Node {
-    inner: Arc<NodeInner>,
+    base: Arc<NodeBase>,
+    features: Arc<Features>,
 }
 
 impl Node {
@@ -117,80 +138,39 @@ impl Node {
             }
             None => None,
         };
-        let master = MasterLink::new(&options.master, key.clone())?;
-        let ip = host::advertised_ip(master.endpoint());
-        let ctl_path = host::ipc_path(name.as_str(), "ctl");
-        let data_path = host::ipc_path(name.as_str(), "data");
-
-        let mut replier = Replier::new(
-            Guard::new("control", crate::limits::MAX_CONTROL_MESSAGE).keyed(key.clone()),
-        );
-        let control = Endpoints {
-            ipc: Some(
-                replier
-                    .bind(&format!("ipc://{}", ctl_path.display()))
-                    .await?,
-            ),
-            tcp: Some(replier.bind(&format!("tcp://{}", tcp_host(ip))).await?),
-        };
-        let mut data = DataPublisher::new(key.clone());
-        let data_endpoints = Endpoints {
-            ipc: Some(data.bind(&format!("ipc://{}", data_path.display())).await?),
-            tcp: Some(data.bind(&format!("tcp://{}", tcp_host(ip))).await?),
-        };
-        data.start();
-        let credit = data.credit_gate();
-
-        let inner = Arc::new(NodeInner {
+        let identity = Identity {
             name,
-            session: host::random_id(),
             host: options.host,
-            control,
-            data_endpoints,
-            data,
-            credit,
-            master,
-            master_session: AtomicU64::new(0),
-            peers: peers::Peers::new(key.clone()),
-            shutdown: Shutdown::new(),
-            closed: Shutdown::new(),
-            publishers: Default::default(),
-            subscriptions: Default::default(),
-            retiring: Default::default(),
-            ipc_files: vec![ctl_path, data_path],
+            master: options.master,
+            key,
             naming: options.naming,
-            params: Default::default(),
-            registrations: AtomicU64::new(0),
-            registering: tokio::sync::Mutex::new(()),
-            tcp_ip: ip,
-            services: Default::default(),
-        });
-        tokio::spawn(control::serve(inner.clone(), replier));
-        if let Err(e) = inner.register_everything().await {
-            inner
-                .shutdown
-                .trigger(StopReason::Requested("registration failed".to_owned()));
-            inner
-                .closed
-                .trigger(StopReason::Requested("registration failed".to_owned()));
-            inner.remove_ipc_files();
+        };
+        let features = Arc::new(Features::default());
+        let (base, replier) = NodeBase::bind(identity, features.offers()).await?;
+        let base = Arc::new(base);
+        tokio::spawn(control::serve(base.clone(), features.clone(), replier));
+        if let Err(e) = base.register_everything().await {
+            let reason = || StopReason::Requested("registration failed".to_owned());
+            base.shutdown().trigger(reason());
+            base.closed().trigger(reason());
+            base.remove_ipc_files();
             return Err(e);
         }
-        tokio::spawn(heartbeat::run(inner.clone()));
-        tracing::info!(node = %inner.name, host = %inner.host, master = %inner.master.endpoint(), "registered");
-        let node = Self { inner };
-        crate::logs::start_forwarding(node.clone(), node.inner.closed.clone());
+        tokio::spawn(heartbeat::run(base.clone()));
+        tracing::info!(node = %base.name(), host = %base.host(), master = %base.master().endpoint(), "registered");
+        let node = Self { base, features };
+        logs::start_forwarding(node.clone());
         Ok(node)
     }
 
     /// The node's name.
     pub fn name(&self) -> &NodeName {
-        &self.inner.name
+        self.base.name()
     }
 
     /// The host id of this node.
     pub fn host(&self) -> &str {
-        &self.inner.host
+        self.base.host()
     }
 
     /// Starts publishing `T` on `topic`.
@@ -211,23 +191,26 @@ impl Node {
         topic: &str,
         options: AdvertiseOptions,
     ) -> Result<Publisher<T>> {
-        let topic = self.inner.naming.resolve(topic)?;
-        let shared = Arc::new(PublisherShared::new(topic, T::type_info(), &options));
-        // Known before the master answers, so that no subscriber update is missed.
-        self.inner.add_publisher(shared.clone());
-        if let Err(e) = self
-            .inner
-            .registered(|| self.inner.advertise_to_master(&shared))
+        crate::publisher::advertise_typed(&self.base, &self.features.publishers, topic, options)
             .await
-        {
-            self.inner.remove_publisher(shared.publisher_id);
-            return Err(e);
-        }
-        Ok(Publisher {
-            shared,
-            node: self.inner.clone(),
-            _type: PhantomData,
-        })
+    }
+
+    /// Publishes on `topic` without its type compiled in: the caller gives postcard
+    /// bytes of `type_info` (as `pinion topic pub` does after checking them).
+    pub async fn advertise_raw(
+        &self,
+        topic: &str,
+        type_info: TypeInfo,
+        options: AdvertiseOptions,
+    ) -> Result<RawPublisher> {
+        crate::publisher::advertise_raw(
+            &self.base,
+            &self.features.publishers,
+            topic,
+            type_info,
+            options,
+        )
+        .await
     }
 
     /// Starts receiving `T` from `topic`, keeping up to 1000 unread messages.
@@ -242,16 +225,13 @@ impl Node {
         topic: &str,
         options: SubscribeOptions,
     ) -> Result<Subscriber<T>> {
-        let decode = Box::new(|frames: Vec<Bytes>| {
-            crate::segments::decode_owned::<T>("message payload", frames).ok()
-        });
-        let core = self
-            .start_subscription(topic, T::type_info(), &options, decode)
-            .await?;
-        Ok(Subscriber {
-            core,
-            _type: PhantomData,
-        })
+        crate::subscriber::subscribe_typed(
+            &self.base,
+            &self.features.subscriptions,
+            topic,
+            &options,
+        )
+        .await
     }
 
     /// Subscribes to `topic` without its type compiled in: messages arrive as postcard
@@ -259,99 +239,17 @@ impl Node {
     pub async fn subscribe_raw(
         &self,
         topic: &str,
-        type_info: crate::TypeInfo,
+        type_info: TypeInfo,
         options: SubscribeOptions,
-    ) -> Result<crate::subscriber::RawSubscriber> {
-        let decode = Box::new(|frames: Vec<Bytes>| Some(crate::segments::join(&frames).to_vec()));
-        let core = self
-            .start_subscription(topic, type_info, &options, decode)
-            .await?;
-        Ok(crate::subscriber::RawSubscriber { core })
-    }
-
-    async fn start_subscription<I: Send + 'static>(
-        &self,
-        topic: &str,
-        type_info: crate::TypeInfo,
-        options: &SubscribeOptions,
-        decode: Decoder<I>,
-    ) -> Result<crate::subscriber::SubscriberCore<I>> {
-        let topic = self.inner.naming.resolve(topic)?;
-        let subscriber_id = host::random_id();
-        let queue = Arc::new(KeepLast::new(options.queue));
-        let stats = Arc::new(SubscriptionStats::default());
-        let (commands, receiver) = tokio::sync::mpsc::unbounded_channel();
-        let sink_queue = queue.clone();
-        let end_queue = queue.clone();
-        let task = SubscriptionTask {
-            node: self.inner.clone(),
-            topic: topic.to_string(),
-            topic_frame: crate::protocol::header::topic_frame(topic.as_str()),
-            subscriber_id,
-            schema_hash: type_info.hash,
-            sink: Box::new(move |bytes, info| match decode(bytes) {
-                Some(message) => {
-                    sink_queue.push((message, info));
-                    true
-                }
-                None => false,
-            }),
-            stats: stats.clone(),
-            backpressure: options
-                .reliable
-                .then(|| queue.clone() as Arc<dyn crate::queue::Room>),
-            commands: receiver,
-            on_end: Box::new(move || end_queue.close()),
-        };
-        let local = LocalSubscription {
-            topic: topic.clone(),
-            type_info,
-            commands: commands.clone(),
-        };
-        // Known before the master answers, so that no publisher update is missed.
-        self.inner.add_subscription(subscriber_id, local.clone());
-        if let Err(e) = self
-            .inner
-            .registered(|| self.inner.subscribe_to_master(subscriber_id, &local))
-            .await
-        {
-            self.inner.forget_subscriber(&topic, subscriber_id);
-            return Err(e);
-        }
-        tokio::spawn(task.run());
-        Ok(crate::subscriber::SubscriberCore {
+    ) -> Result<RawSubscriber> {
+        crate::subscriber::subscribe_raw(
+            &self.base,
+            &self.features.subscriptions,
             topic,
-            subscriber_id,
-            queue,
-            stats,
-            node: self.inner.clone(),
-            _commands: commands,
-        })
-    }
-
-    /// Publishes on `topic` without its type compiled in: the caller gives postcard
-    /// bytes of `type_info` (as `pinion topic pub` does after checking them).
-    pub async fn advertise_raw(
-        &self,
-        topic: &str,
-        type_info: crate::TypeInfo,
-        options: AdvertiseOptions,
-    ) -> Result<crate::publisher::RawPublisher> {
-        let topic = self.inner.naming.resolve(topic)?;
-        let shared = Arc::new(PublisherShared::new(topic, type_info, &options));
-        self.inner.add_publisher(shared.clone());
-        if let Err(e) = self
-            .inner
-            .registered(|| self.inner.advertise_to_master(&shared))
-            .await
-        {
-            self.inner.remove_publisher(shared.publisher_id);
-            return Err(e);
-        }
-        Ok(crate::publisher::RawPublisher {
-            shared,
-            node: self.inner.clone(),
-        })
+            type_info,
+            &options,
+        )
+        .await
     }
 
     /// The value of parameter `key`: this node's own (`rate` means `<node name>/rate`),
@@ -363,145 +261,41 @@ impl Node {
     /// # let _ = rate; Ok(()) }
     /// ```
     pub async fn param<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>> {
-        let key = crate::params::resolve_key(self.inner.name.as_str(), key);
-        let value = self
-            .inner
-            .master
-            .ask_until_answered(GetParam { key: key.clone() }, &self.inner.shutdown)
-            .await?;
-        value
-            .map(|json| crate::params::decode(&key, &json))
-            .transpose()
+        crate::params::get(&self.base, key).await
     }
 
     /// Follows parameter `key`: its value now and every change (`pinion param set`).
     pub async fn watch_param<T: serde::de::DeserializeOwned>(
         &self,
         key: &str,
-    ) -> Result<crate::params::ParamWatch<T>> {
-        let key = crate::params::resolve_key(self.inner.name.as_str(), key);
-        let (mut rx, mut changes) = {
-            let mut params = self
-                .inner
-                .params
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            params
-                .entry(key.clone())
-                .or_insert_with(crate::params::ParamSlot::new)
-                .subscribe()
-        };
-        self.inner
-            .registered(|| self.inner.watch_params_at_master(vec![key.clone()]))
-            .await?;
-        // The value now is `current()`; `changed()` waits for the next one.
-        rx.borrow_and_update();
-        while changes.try_recv().is_ok() {}
-        Ok(crate::params::ParamWatch {
-            key,
-            rx,
-            changes,
-            shutdown: self.inner.shutdown.clone(),
-            _type: PhantomData,
-        })
+    ) -> Result<ParamWatch<T>> {
+        crate::params::watch(&self.base, &self.features.params, key).await
     }
 
     /// Serves service `name`: each call's request goes to `handler`, whose `Ok` is the
     /// response and whose `Err` text reaches the caller. Calls are handled one at a time.
-    pub async fn serve<Req, Resp, F, Fut, E>(
-        &self,
-        name: &str,
-        handler: F,
-    ) -> Result<crate::service::ServiceServer>
+    pub async fn serve<Req, Resp, F, Fut, E>(&self, name: &str, handler: F) -> Result<ServiceServer>
     where
         Req: Message,
         Resp: Message,
         F: FnMut(Req) -> Fut + Send + 'static,
-        Fut: std::future::Future<Output = std::result::Result<Resp, E>> + Send + 'static,
-        E: std::fmt::Display + 'static,
+        Fut: Future<Output = std::result::Result<Resp, E>> + Send + 'static,
+        E: Display + 'static,
     {
-        let name = self.inner.naming.resolve(name)?;
-        let path = host::ipc_path(
-            self.inner.name.as_str(),
-            &format!("srv-{}", name.as_str().replace('/', "_")),
-        );
-        let mut replier = Replier::new(
-            Guard::new("service", crate::limits::max_message())
-                .keyed(self.inner.master.key().cloned()),
-        );
-        let endpoints = Endpoints {
-            ipc: Some(replier.bind(&format!("ipc://{}", path.display())).await?),
-            tcp: Some(
-                replier
-                    .bind(&format!("tcp://{}", tcp_host(self.inner.tcp_ip)))
-                    .await?,
-            ),
-        };
-        self.inner
-            .services
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(
-                name.clone(),
-                (
-                    Req::type_info(),
-                    Resp::type_info(),
-                    endpoints.clone(),
-                    path.clone(),
-                ),
-            );
-        let advertise = crate::service::advertise_request(
-            &self.inner,
-            &name,
-            Req::type_info(),
-            Resp::type_info(),
-            endpoints,
-        );
-        if let Err(e) = self
-            .inner
-            .registered(|| {
-                self.inner
-                    .master
-                    .ask_until_answered(advertise.clone(), &self.inner.shutdown)
-            })
-            .await
-        {
-            self.inner
-                .services
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&name);
-            let _ = std::fs::remove_file(&path);
-            return Err(e);
-        }
-        let task = tokio::spawn(crate::service::serve_loop::<Req, Resp, F, Fut, E>(
-            replier,
-            name.clone(),
-            handler,
-        ));
-        Ok(crate::service::ServiceServer {
-            name,
-            node: self.inner.clone(),
-            task,
-        })
+        crate::service::serve(&self.base, &self.features.services, name, handler).await
     }
 
     /// A client of service `name` (looked up at the first call, and again after a failure).
     pub fn client<Req: Message, Resp: Message>(
         &self,
         name: &str,
-    ) -> Result<crate::service::ServiceClient<Req, Resp>> {
-        Ok(crate::service::ServiceClient {
-            name: self.inner.naming.resolve(name)?,
-            node: self.inner.clone(),
-            link: tokio::sync::Mutex::new(None),
-            _types: PhantomData,
-        })
+    ) -> Result<ServiceClient<Req, Resp>> {
+        crate::service::client(&self.base, name)
     }
 
     /// A rate of `hz` ticks per second that ends when the node shuts down.
     pub fn rate(&self, hz: f64) -> Rate {
-        Rate::new(hz, self.inner.shutdown.clone())
+        Rate::new(hz, self.base.shutdown().clone())
     }
 
     /// The node's clock: nanoseconds since the Unix epoch, the time stamps in headers use.
@@ -517,24 +311,24 @@ impl Node {
 
     /// True until the node is asked to shut down (ROS `is_ok`).
     pub fn is_ok(&self) -> bool {
-        !self.inner.shutdown.is_triggered()
+        !self.base.shutdown().is_triggered()
     }
 
     /// Completes when the node is asked to shut down (ROS `spin`).
     pub async fn spin(&self) {
-        self.inner.shutdown.wait().await;
+        self.base.shutdown().wait().await;
     }
 
     /// Asks the node to shut down: rates and subscribers end.
     pub fn request_shutdown(&self, reason: &str) {
-        self.inner
-            .shutdown
+        self.base
+            .shutdown()
             .trigger(StopReason::Requested(reason.to_owned()));
     }
 
     /// Why the node stops, once it does.
     pub fn stop_reason(&self) -> Option<StopReason> {
-        self.inner.shutdown.reason()
+        self.base.shutdown().reason()
     }
 
     /// Flushes every publisher, leaves the master and removes the node's socket files.
@@ -542,59 +336,44 @@ impl Node {
     /// Messages published before `close` reach the subscribers that were connected
     /// (each gets up to 2 s to acknowledge).
     pub async fn close(&self) {
-        for task in self.inner.take_retiring() {
+        for task in self.base.take_retiring() {
             let _ = task.await;
         }
         // Flushed side by side, so close takes at most one flush timeout.
         let mut flushes = tokio::task::JoinSet::new();
-        for publisher in self.inner.all_publishers() {
-            let node = self.inner.clone();
-            flushes.spawn(async move { publisher.flush(&node, inner::FLUSH_TIMEOUT).await });
+        for publisher in self.features.publishers.all() {
+            let base = self.base.clone();
+            flushes.spawn(async move { publisher.flush(&base, FLUSH_TIMEOUT).await });
         }
         while flushes.join_next().await.is_some() {}
-        let replaced = matches!(self.inner.shutdown.reason(), Some(StopReason::Replaced(_)));
-        self.inner
-            .shutdown
+        let replaced = matches!(self.stop_reason(), Some(StopReason::Replaced(_)));
+        self.base
+            .shutdown()
             .trigger(StopReason::Requested("node closed".to_owned()));
         if !replaced {
-            let request = UnregisterNode(self.inner.caller());
-            match tokio::time::timeout(Duration::from_secs(1), self.inner.master.ask(request)).await
+            let request = UnregisterNode(self.base.caller());
+            match tokio::time::timeout(Duration::from_secs(1), self.base.master().ask(request))
+                .await
             {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::debug!(error = %e, "unregister not delivered"),
                 Err(_) => tracing::debug!("unregister timed out"),
             }
         }
-        self.inner
-            .closed
+        self.base
+            .closed()
             .trigger(StopReason::Requested("node closed".to_owned()));
-        self.inner.remove_ipc_files();
+        self.base.remove_ipc_files();
+        self.features.services.remove_socket_files();
     }
 
     /// The shutdown flag, for the runtime.
     pub(crate) fn shutdown_flag(&self) -> &Shutdown {
-        &self.inner.shutdown
+        self.base.shutdown()
     }
-}
 
-/// Turns a payload into a subscriber's item (`None`: it does not decode).
-type Decoder<I> = Box<dyn Fn(Vec<Bytes>) -> Option<I> + Send + Sync>;
-
-fn tcp_host(ip: std::net::IpAddr) -> String {
-    match ip {
-        std::net::IpAddr::V4(v4) => format!("{v4}:0"),
-        std::net::IpAddr::V6(v6) => format!("[{v6}]:0"),
-    }
-}
-
-impl From<StopReason> for Error {
-    fn from(reason: StopReason) -> Self {
-        match reason {
-            StopReason::Replaced(by) => Error::Replaced {
-                name: String::new(),
-                by,
-            },
-            StopReason::Requested(_) => Error::Shutdown,
-        }
+    /// Set once the node has closed.
+    fn closed_flag(&self) -> &Shutdown {
+        self.base.closed()
     }
 }

@@ -10,7 +10,7 @@ mod findings;
 use super::control::{ask_node, nodes};
 use anyhow::Context;
 use findings::{clocks, host_ids, ClockSample, Finding, Seen, Severity};
-use pinion::node::host;
+use pinion::host;
 use pinion::protocol::control::{calls, NodeIdentity};
 use pinion::protocol::master_to_node::NodeInfo;
 use std::collections::BTreeMap;

@@ -3,51 +3,20 @@
 //! A node's own parameters live under its name (`talker/rate`, written `rate` in the
 //! node, as ROS writes `~rate`); a key starting with `/` is global. Values travel as
 //! JSON text and are decoded into the type the node asks for.
+//!
+//! The feature owns its table of watched parameters (`table.rs`), which the control
+//! server updates and which is watched again when the master forgot the node.
 
+pub(crate) mod table;
+
+use crate::base::NodeBase;
+use crate::protocol::node_to_master::GetParam;
 use crate::{Error, Result};
 use serde::de::DeserializeOwned;
 use std::marker::PhantomData;
+use std::sync::Arc;
+use table::Params;
 use tokio::sync::{broadcast, watch};
-
-/// Changes a watcher that does not read keeps before it skips the oldest.
-const CHANGES_KEPT: usize = 64;
-
-/// A node's copy of one watched parameter: the value now, and its changes in order.
-#[derive(Debug)]
-pub(crate) struct ParamSlot {
-    current: watch::Sender<Option<String>>,
-    changes: broadcast::Sender<Option<String>>,
-}
-
-impl ParamSlot {
-    pub(crate) fn new() -> Self {
-        Self {
-            current: watch::channel(None).0,
-            changes: broadcast::channel(CHANGES_KEPT).0,
-        }
-    }
-
-    /// Records a value (`None`: deleted); a change reaches every watcher.
-    pub(crate) fn set(&self, value: Option<String>) {
-        let changed = self.current.send_if_modified(|v| {
-            let changed = *v != value;
-            *v = value.clone();
-            changed
-        });
-        if changed {
-            let _ = self.changes.send(value);
-        }
-    }
-
-    pub(crate) fn subscribe(
-        &self,
-    ) -> (
-        watch::Receiver<Option<String>>,
-        broadcast::Receiver<Option<String>>,
-    ) {
-        (self.current.subscribe(), self.changes.subscribe())
-    }
-}
 
 /// The full key of `key` for node `node`.
 pub fn resolve_key(node: &str, key: &str) -> String {
@@ -69,11 +38,11 @@ pub fn decode<T: DeserializeOwned>(key: &str, json: &str) -> Result<T> {
 /// falls more than 64 changes behind skips the oldest, with a warning).
 #[derive(Debug)]
 pub struct ParamWatch<T> {
-    pub(crate) key: String,
-    pub(crate) rx: watch::Receiver<Option<String>>,
-    pub(crate) changes: broadcast::Receiver<Option<String>>,
-    pub(crate) shutdown: crate::shutdown::Shutdown,
-    pub(crate) _type: PhantomData<fn() -> T>,
+    key: String,
+    rx: watch::Receiver<Option<String>>,
+    changes: broadcast::Receiver<Option<String>>,
+    shutdown: crate::shutdown::Shutdown,
+    _type: PhantomData<fn() -> T>,
 }
 
 impl<T: DeserializeOwned> ParamWatch<T> {
@@ -122,4 +91,36 @@ impl<T: DeserializeOwned> ParamWatch<T> {
     fn lagged(&self, skipped: u64) {
         tracing::warn!(key = %self.key, skipped, "parameter watcher fell behind; skipped the oldest changes");
     }
+}
+
+/// The value of parameter `key` (resolved for the node), `None` if it is not set.
+pub(crate) async fn get<T: DeserializeOwned>(base: &NodeBase, key: &str) -> Result<Option<T>> {
+    let key = resolve_key(base.name().as_str(), key);
+    let value = base
+        .master()
+        .ask_until_answered(GetParam { key: key.clone() }, base.shutdown())
+        .await?;
+    value.map(|json| decode(&key, &json)).transpose()
+}
+
+/// Follows parameter `key` (resolved for the node): its value now and every change.
+pub(crate) async fn watch<T: DeserializeOwned>(
+    base: &Arc<NodeBase>,
+    table: &Params,
+    key: &str,
+) -> Result<ParamWatch<T>> {
+    let key = resolve_key(base.name().as_str(), key);
+    let (mut rx, mut changes) = table.slot(&key);
+    base.registered(|| table.watch_at_master(base, vec![key.clone()]))
+        .await?;
+    // The value now is `current()`; `changed()` waits for the next one.
+    rx.borrow_and_update();
+    while changes.try_recv().is_ok() {}
+    Ok(ParamWatch {
+        key,
+        rx,
+        changes,
+        shutdown: base.shutdown().clone(),
+        _type: PhantomData,
+    })
 }

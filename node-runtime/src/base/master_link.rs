@@ -130,7 +130,7 @@ pub fn request_frames(
         crate::auth::Domain::Master,
         body,
         now_ms,
-        crate::node::host::random_id(),
+        crate::host::random_id(),
     );
     let (body, signature) = signed.split();
     let signature = postcard::to_stdvec(&signature).map_err(|source| Error::Codec {

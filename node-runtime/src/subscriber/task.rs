@@ -1,12 +1,14 @@
-//! The task behind a subscriber: owns the SUB socket, follows the publisher list,
-//! checks headers, and fills the subscriber's queue.
+//! The task behind a subscriber: owns its data connections (one per publisher node,
+//! `transport::DataSubscriber`), follows the publisher list the master sends,
+//! completes each publisher's handshake, checks headers and sequence numbers, and
+//! fills the subscriber's queue.
 
+use super::{Connection, MessageInfo, SubscriberCounters, Transport};
+use crate::base::NodeBase;
 use crate::id_map::IdMap;
-use crate::node::NodeInner;
 use crate::protocol::control::ControlRequest;
 use crate::protocol::header::{read_lead_frame, topic_frame, FrameKind};
 use crate::protocol::master_to_node::{GraphVersion, Listing, PublisherInfo};
-use crate::subscriber::{Connection, MessageInfo, SubscriberCounters, Transport};
 use crate::transport::{DataSubscriber, Frames};
 use crate::{Error, Result};
 use bytes::Buf;
@@ -116,7 +118,7 @@ struct Linked {
 }
 
 pub(crate) struct SubscriptionTask {
-    pub(crate) node: Arc<NodeInner>,
+    pub(crate) base: Arc<NodeBase>,
     pub(crate) topic: String,
     /// What the first frame of every message on the topic starts with.
     pub(crate) topic_frame: Vec<u8>,
@@ -159,7 +161,7 @@ impl SubscriptionTask {
         };
         let mut retry = tokio::time::interval(RETRY_EVERY);
         retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let shutdown = self.node.shutdown.clone();
+        let shutdown = self.base.shutdown().clone();
         // Made once: a new shutdown future per message costs a subscription to the
         // signal and back.
         let stopped = shutdown.wait();
@@ -217,7 +219,7 @@ impl SubscriptionTask {
 
     /// Brings the connections in line with the wanted publisher list.
     async fn reconcile(&self, state: &mut State) {
-        let host = &self.node.host;
+        let host = self.base.host();
         // Publishers that left, restarted or moved: close just their connections, so
         // that messages in flight from the others are not lost. A restarted publisher
         // gets a fresh connection below, without the engine's reconnect backoff.
@@ -241,7 +243,7 @@ impl SubscriptionTask {
                 .any(|w| w.publisher_id == id && w.session == l.info.session)
             {
                 if let Some(ep) = l.info.control.pick(&l.info.host, host) {
-                    self.node.peers.forget(ep);
+                    self.base.peers().forget(ep);
                 }
             }
             if let Some(socket) = state.socket.as_mut() {
@@ -254,7 +256,7 @@ impl SubscriptionTask {
             state.socket = match DataSubscriber::new(
                 &frame_prefix(&self.topic),
                 CONNECT_TIMEOUT,
-                self.node.master.key().cloned(),
+                self.base.key().cloned(),
             )
             .await
             {
@@ -466,12 +468,16 @@ impl SubscriptionTask {
             return;
         }
         link.last_confirm = Some(Instant::now());
-        let node = self.node.clone();
+        let base = self.base.clone();
         let stats = self.stats.clone();
         let info = link.info.clone();
         let subscriber_id = self.subscriber_id;
         let publisher_id = info.publisher_id;
-        let Some(endpoint) = info.control.pick(&info.host, &node.host).map(str::to_owned) else {
+        let Some(endpoint) = info
+            .control
+            .pick(&info.host, base.host())
+            .map(str::to_owned)
+        else {
             return;
         };
         tokio::spawn(async move {
@@ -479,7 +485,7 @@ impl SubscriptionTask {
                 publisher_id,
                 subscriber_id,
             };
-            match node.peers.request(&endpoint, &request).await {
+            match base.peers().request(&endpoint, &request).await {
                 Ok(_) => {
                     for (c, confirmed) in stats.lock().iter_mut() {
                         if c.publisher_id == publisher_id {
@@ -498,14 +504,14 @@ impl SubscriptionTask {
     fn send_control(&self, info: &PublisherInfo, request: ControlRequest) {
         let Some(endpoint) = info
             .control
-            .pick(&info.host, &self.node.host)
+            .pick(&info.host, self.base.host())
             .map(str::to_owned)
         else {
             return;
         };
-        let node = self.node.clone();
+        let base = self.base.clone();
         tokio::spawn(async move {
-            if let Err(e) = node.peers.request(&endpoint, &request).await {
+            if let Err(e) = base.peers().request(&endpoint, &request).await {
                 tracing::debug!(%endpoint, error = %e, "control request to publisher failed");
             }
         });

@@ -1,15 +1,16 @@
-//! `Publisher<T>`: sends typed messages on a topic.
+//! What a publisher shares with the node's control server: the handshake with each
+//! subscriber (probe until confirmed), the master's subscriber list, latching, and
+//! flushing.
 
-use crate::message::Message;
+use super::AdvertiseOptions;
+use crate::base::NodeBase;
 use crate::names::TopicName;
-use crate::node::NodeInner;
 use crate::protocol::header::{lead_frame, topic_frame, FrameKind, Header, DATA_HEADER_LEN};
 use crate::protocol::master_to_node::{GraphVersion, Listing, SubscriberInfo};
 use crate::segments::Led;
 use crate::{Error, Result};
 use bytes::Bytes;
 use std::collections::{HashMap, HashSet};
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -22,62 +23,8 @@ const PROBE_FOR: Duration = Duration::from_secs(3);
 /// How often a flush marker is repeated while acknowledgements are missing.
 const FLUSH_REPEAT: Duration = Duration::from_millis(100);
 
-/// How long a reliable publisher waits, by default, for a subscriber with no room.
-const DEFAULT_MAX_BLOCK: Duration = Duration::from_millis(500);
-
-/// Options of `Node::advertise_with`.
-///
-/// By default a publisher never waits: a subscriber more than a window behind (16 MiB or
-/// 20 000 messages) misses messages, counted as gaps on its side, like ROS 2's best
-/// effort. A reliable publisher waits for room instead, so subscribers that keep up
-/// lose nothing and a fast publisher is slowed to its slowest subscriber, like ROS 2's
-/// reliable: one that gives no room within [`max_block`](Self::max_block) is skipped
-/// until it catches up again.
-///
-/// ```
-/// # use pinion::AdvertiseOptions;
-/// # use std::time::Duration;
-/// let options = AdvertiseOptions::reliable().max_block(Duration::from_millis(100));
-/// assert!(options.latch().latched);
-/// ```
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub struct AdvertiseOptions {
-    /// Late subscribers receive the last message (ROS `latch`).
-    pub latched: bool,
-    /// Reliable: `publish` waits up to this long for room at each subscriber.
-    pub reliable: Option<Duration>,
-}
-
-impl AdvertiseOptions {
-    /// Latched: a new subscriber receives the last message at once.
-    pub fn latched() -> Self {
-        Self::default().latch()
-    }
-
-    /// Reliable: `publish` waits for room at every subscriber that keeps up.
-    pub fn reliable() -> Self {
-        Self {
-            reliable: Some(DEFAULT_MAX_BLOCK),
-            ..Self::default()
-        }
-    }
-
-    /// These options, latched.
-    pub fn latch(mut self) -> Self {
-        self.latched = true;
-        self
-    }
-
-    /// These options, reliable with `max_block` as the longest wait for one subscriber
-    /// before it is skipped (until it catches up).
-    pub fn max_block(mut self, max_block: Duration) -> Self {
-        self.reliable = Some(max_block);
-        self
-    }
-}
-
-/// Publisher state shared with the node's control server.
+/// A publisher's state, shared by its handle, the node's control server (handshakes,
+/// subscriber lists, flush acknowledgements) and its probing tasks.
 #[derive(Debug)]
 pub(crate) struct PublisherShared {
     pub(crate) topic: TopicName,
@@ -119,7 +66,7 @@ impl PublisherShared {
         Self {
             topic_frame: Bytes::from(topic_frame(topic.as_str())),
             topic,
-            publisher_id: crate::node::host::random_id(),
+            publisher_id: crate::host::random_id(),
             schema_hash: type_info.hash,
             type_info,
             latched: options.latched,
@@ -141,7 +88,7 @@ impl PublisherShared {
             schema_hash: self.schema_hash,
             publisher_id: self.publisher_id,
             seq,
-            stamp_ns: crate::node::host::now_ns(),
+            stamp_ns: crate::host::now_ns(),
         }
     }
 
@@ -151,23 +98,23 @@ impl PublisherShared {
     }
 
     /// Sends a message with no payload: a probe or a flush marker.
-    async fn send_marker(&self, node: &NodeInner, kind: FrameKind) -> Result<()> {
+    async fn send_marker(&self, base: &NodeBase, kind: FrameKind) -> Result<()> {
         let seq = self.seq.load(Ordering::Relaxed);
         let lead = lead_frame(&self.topic_frame, &self.header(kind, seq))?;
         let mut frames = Vec::with_capacity(2);
         frames.push(Bytes::from(lead));
-        self.send(node, frames).await
+        self.send(base, frames).await
     }
 
     /// Sends `frames` on the node's data socket: the first starts with the topic and the
     /// header.
-    async fn send(&self, node: &NodeInner, frames: Vec<Bytes>) -> Result<()> {
-        node.data.send(frames).await.map_err(Error::from)
+    async fn send(&self, base: &NodeBase, frames: Vec<Bytes>) -> Result<()> {
+        base.data().send(frames).await.map_err(Error::from)
     }
 
     /// Sends a payload encoded behind a gap of [`Self::lead_len`] bytes as the next
     /// data message: the topic and the header are written into the gap.
-    pub(crate) async fn publish_led(&self, node: &NodeInner, led: Led) -> Result<u64> {
+    pub(crate) async fn publish_led(&self, base: &NodeBase, led: Led) -> Result<u64> {
         let size = led.first.len() + led.frames.iter().map(Bytes::len).sum::<usize>();
         if size > self.max_message {
             return Err(Error::TooLarge {
@@ -177,7 +124,7 @@ impl PublisherShared {
             });
         }
         if let Some(max_block) = self.reliable {
-            let stalled = node.credit.wait(&self.topic_frame, max_block).await;
+            let stalled = base.credit().wait(&self.topic_frame, max_block).await;
             if stalled > 0 {
                 tracing::warn!(topic = %self.topic, stalled, ?max_block, "subscribers gave no room in time: skipped until they catch up");
             }
@@ -206,7 +153,7 @@ impl PublisherShared {
         if self.latched {
             self.state().last = Some(frames.clone());
         }
-        self.send(node, frames).await?;
+        self.send(base, frames).await?;
         Ok(seq)
     }
 
@@ -224,20 +171,20 @@ impl PublisherShared {
     /// A subscriber connected, or greets again because it has not seen a probe: probe
     /// it until it confirms. Also when it is confirmed here already, since its side may
     /// have lost the confirmation's answer.
-    pub(crate) fn on_hello(self: &Arc<Self>, node: &Arc<NodeInner>, subscriber_id: u64) {
+    pub(crate) fn on_hello(self: &Arc<Self>, base: &Arc<NodeBase>, subscriber_id: u64) {
         if !self.state().probing.insert(subscriber_id) {
             return;
         }
         let this = self.clone();
-        let node = node.clone();
+        let base = base.clone();
         tokio::spawn(async move {
             let deadline = tokio::time::Instant::now() + PROBE_FOR;
-            while tokio::time::Instant::now() < deadline && !node.shutdown.is_triggered() {
+            while tokio::time::Instant::now() < deadline && !base.shutdown().is_triggered() {
                 if !this.state().probing.contains(&subscriber_id) {
                     return;
                 }
                 let sent = this
-                    .send_marker(&node, FrameKind::Probe { subscriber_id })
+                    .send_marker(&base, FrameKind::Probe { subscriber_id })
                     .await;
                 if let Err(e) = sent {
                     tracing::warn!(topic = %this.topic, error = %e, "probe not sent");
@@ -250,7 +197,7 @@ impl PublisherShared {
     }
 
     /// A subscriber saw a probe: it receives this publisher now.
-    pub(crate) async fn on_confirm(&self, node: &NodeInner, subscriber_id: u64) {
+    pub(crate) async fn on_confirm(&self, base: &NodeBase, subscriber_id: u64) {
         let latched = {
             let mut state = self.state();
             state.probing.remove(&subscriber_id);
@@ -265,7 +212,7 @@ impl PublisherShared {
         tracing::debug!(topic = %self.topic, subscriber_id, "subscriber confirmed");
         if let Some(frames) = latched {
             // Subscribers drop repeats by sequence number, so resending to all is safe.
-            if let Err(e) = self.send(node, frames).await {
+            if let Err(e) = self.send(base, frames).await {
                 tracing::warn!(topic = %self.topic, error = %e, "latched message not resent");
             }
         }
@@ -304,7 +251,7 @@ impl PublisherShared {
     }
 
     /// Waits until `count` subscribers are confirmed, or the node stops.
-    pub(crate) async fn wait_for_subscribers(&self, node: &NodeInner, count: usize) -> Result<()> {
+    pub(crate) async fn wait_for_subscribers(&self, base: &NodeBase, count: usize) -> Result<()> {
         loop {
             let notified = self.changed.notified();
             if self.subscriber_count() >= count {
@@ -312,19 +259,19 @@ impl PublisherShared {
             }
             tokio::select! {
                 _ = notified => {}
-                _ = node.shutdown.wait() => return Err(Error::Shutdown),
+                _ = base.shutdown().wait() => return Err(Error::Shutdown),
             }
         }
     }
 
     /// Waits until every confirmed subscriber acknowledged a flush marker sent after
     /// the last message, or `timeout` passes. Returns the subscribers that did not answer.
-    pub(crate) async fn flush(&self, node: &NodeInner, timeout: Duration) -> Result<usize> {
+    pub(crate) async fn flush(&self, base: &NodeBase, timeout: Duration) -> Result<usize> {
         let expected: HashSet<u64> = live_confirmed(&self.state()).copied().collect();
         if expected.is_empty() {
             return Ok(0);
         }
-        let token = crate::node::host::random_id();
+        let token = crate::host::random_id();
         self.state().flush_acks.insert(token, HashSet::new());
         let deadline = tokio::time::Instant::now() + timeout;
         let missing = loop {
@@ -341,7 +288,7 @@ impl PublisherShared {
             if missing == 0 || tokio::time::Instant::now() >= deadline {
                 break missing;
             }
-            self.send_marker(node, FrameKind::Flush { token }).await?;
+            self.send_marker(base, FrameKind::Flush { token }).await?;
             let _ = tokio::time::timeout(
                 FLUSH_REPEAT.min(deadline - tokio::time::Instant::now()),
                 notified,
@@ -361,93 +308,4 @@ fn live_confirmed(state: &PubState) -> impl Iterator<Item = &u64> {
         .confirmed
         .iter()
         .filter(|id| state.registered.as_ref().is_none_or(|r| r.contains(id)))
-}
-
-/// Sends messages of type `T` on one topic. Dropping it withdraws the advertisement.
-///
-/// ```no_run
-/// # use pinion::prelude::*;
-/// # #[derive(Message, Serialize, Deserialize)] struct Chatter { seq: u64 }
-/// # async fn run(node: Node) -> pinion::Result<()> {
-/// let chatter = node.advertise::<Chatter>("chatter").await?;
-/// chatter.wait_for_subscribers(1).await?;
-/// chatter.publish(&Chatter { seq: 1 }).await?;
-/// # Ok(()) }
-/// ```
-#[derive(Debug)]
-pub struct Publisher<T: Message> {
-    pub(crate) shared: Arc<PublisherShared>,
-    pub(crate) node: Arc<NodeInner>,
-    pub(crate) _type: PhantomData<fn(T)>,
-}
-
-impl<T: Message> Publisher<T> {
-    /// Sends one message to every current subscriber. Returns its sequence number.
-    pub async fn publish(&self, message: &T) -> Result<u64> {
-        let led = crate::segments::encode_led("message payload", message, self.shared.lead_len())?;
-        self.shared.publish_led(&self.node, led).await
-    }
-
-    /// The topic.
-    pub fn topic(&self) -> &TopicName {
-        &self.shared.topic
-    }
-
-    /// Subscribers that completed their handshake and still run.
-    pub fn subscriber_count(&self) -> usize {
-        self.shared.subscriber_count()
-    }
-
-    /// Waits until at least `count` subscribers receive this publisher's messages.
-    ///
-    /// A message published after this returns reaches them. Ends with
-    /// `Error::Shutdown` if the node stops first.
-    pub async fn wait_for_subscribers(&self, count: usize) -> Result<()> {
-        self.shared.wait_for_subscribers(&self.node, count).await
-    }
-
-    /// Waits until every connected subscriber has received all messages published so far,
-    /// or `timeout` passes. Returns how many subscribers did not confirm in time.
-    ///
-    /// The node flushes every publisher by itself when it shuts down.
-    pub async fn flush(&self, timeout: Duration) -> Result<usize> {
-        self.shared.flush(&self.node, timeout).await
-    }
-}
-
-impl<T: Message> Drop for Publisher<T> {
-    fn drop(&mut self) {
-        self.node.forget_publisher(&self.shared);
-    }
-}
-
-/// Publishes postcard bytes on a topic whose type is known only at run time.
-#[derive(Debug)]
-pub struct RawPublisher {
-    pub(crate) shared: Arc<PublisherShared>,
-    pub(crate) node: Arc<NodeInner>,
-}
-
-impl RawPublisher {
-    /// Sends one message, already encoded with postcard as the topic's type.
-    pub async fn publish_bytes(&self, payload: Vec<u8>) -> Result<u64> {
-        let led = Led::of_bytes(self.shared.lead_len(), payload);
-        self.shared.publish_led(&self.node, led).await
-    }
-
-    /// Waits until at least `count` subscribers receive this publisher's messages.
-    pub async fn wait_for_subscribers(&self, count: usize) -> Result<()> {
-        self.shared.wait_for_subscribers(&self.node, count).await
-    }
-
-    /// Subscribers the master lists for the topic (connected or not yet).
-    pub fn registered_subscribers(&self) -> usize {
-        self.shared.registered_count()
-    }
-}
-
-impl Drop for RawPublisher {
-    fn drop(&mut self) {
-        self.node.forget_publisher(&self.shared);
-    }
 }

@@ -1,22 +1,21 @@
-//! Publishing a node's captured records on the log topic.
+//! Publishing a node's captured log records (`crate::logs`) on the log topic.
 
-use super::capture::without_capture;
-use super::hub;
+use super::Node;
+use crate::logs::{installed_hub, without_capture};
 use crate::msgs::log::{Log, LOG_TOPIC};
-use crate::node::Node;
-use crate::shutdown::Shutdown;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use tokio::sync::broadcast::error::RecvError;
 
-/// Starts publishing this process's records as `node`, until `closed` fires. Does
-/// nothing in a process that does not capture its logs.
-pub(crate) fn start_forwarding(node: Node, closed: Shutdown) {
-    let Some(hub) = hub::installed() else {
+/// Starts publishing this process's records as `node`, until the node has closed.
+/// Does nothing in a process that does not capture its logs.
+pub(super) fn start_forwarding(node: Node) {
+    let Some(hub) = installed_hub() else {
         return;
     };
     let mut live = hub.subscribe();
+    let closed = node.closed_flag().clone();
     tokio::spawn(async move {
         let publisher = match Unlogged(Box::pin(node.advertise::<Log>(LOG_TOPIC))).await {
             Ok(p) => p,

@@ -1,12 +1,21 @@
-//! `Subscriber<T>`: receives typed messages from every publisher of a topic.
+//! Subscribers: [`Subscriber<T>`] receives typed messages from every publisher of a
+//! topic, [`RawSubscriber`] bytes of a type known at run time. The feature owns the
+//! task that fills a subscriber's queue (`task.rs`) and its table of the node's
+//! subscriptions (`table.rs`).
 
-use crate::message::Message;
+pub(crate) mod table;
+pub(crate) mod task;
+
+use crate::base::NodeBase;
+use crate::message::{Message, TypeInfo};
 use crate::names::TopicName;
-use crate::node::NodeInner;
 use crate::queue::KeepLast;
-use crate::subscription::{SubCommand, SubscriptionStats};
+use crate::transport::Frames;
+use crate::Result;
 use std::marker::PhantomData;
 use std::sync::Arc;
+use table::{LocalSubscription, Subscriptions};
+use task::{SubCommand, SubscriptionStats, SubscriptionTask};
 use tokio::sync::mpsc;
 
 /// Default number of messages a subscriber keeps while user code is busy.
@@ -111,13 +120,14 @@ pub struct SubscriberCounters {
 
 /// The parts every subscriber has, whatever its items are.
 #[derive(Debug)]
-pub(crate) struct SubscriberCore<I> {
-    pub(crate) topic: TopicName,
-    pub(crate) subscriber_id: u64,
-    pub(crate) queue: Arc<KeepLast<(I, MessageInfo)>>,
-    pub(crate) stats: Arc<SubscriptionStats>,
-    pub(crate) node: Arc<NodeInner>,
-    pub(crate) _commands: mpsc::UnboundedSender<SubCommand>,
+struct SubscriberCore<I> {
+    topic: TopicName,
+    subscriber_id: u64,
+    queue: Arc<KeepLast<(I, MessageInfo)>>,
+    stats: Arc<SubscriptionStats>,
+    base: Arc<NodeBase>,
+    table: Arc<Subscriptions>,
+    _commands: mpsc::UnboundedSender<SubCommand>,
 }
 
 impl<I> SubscriberCore<I> {
@@ -131,14 +141,15 @@ impl<I> SubscriberCore<I> {
 impl<I> Drop for SubscriberCore<I> {
     fn drop(&mut self) {
         self.queue.close();
-        self.node.forget_subscriber(&self.topic, self.subscriber_id);
+        self.table
+            .forget(&self.base, &self.topic, self.subscriber_id);
     }
 }
 
 /// Receives postcard bytes of a topic whose type is known only at run time.
 #[derive(Debug)]
 pub struct RawSubscriber {
-    pub(crate) core: SubscriberCore<Vec<u8>>,
+    core: SubscriberCore<Vec<u8>>,
 }
 
 impl RawSubscriber {
@@ -167,8 +178,8 @@ impl RawSubscriber {
 /// ```
 #[derive(Debug)]
 pub struct Subscriber<T: Message> {
-    pub(crate) core: SubscriberCore<T>,
-    pub(crate) _type: PhantomData<fn() -> T>,
+    core: SubscriberCore<T>,
+    _type: PhantomData<fn() -> T>,
 }
 
 impl<T: Message> Subscriber<T> {
@@ -203,10 +214,105 @@ impl<T: Message> Subscriber<T> {
     }
 
     /// Waits until at least `count` publishers are confirmed connected, or the node stops.
-    pub async fn wait_for_publishers(&self, count: usize) -> crate::Result<()> {
+    pub async fn wait_for_publishers(&self, count: usize) -> Result<()> {
         self.core
             .stats
-            .wait_for_confirmed(count, &self.core.node.shutdown)
+            .wait_for_confirmed(count, self.core.base.shutdown())
             .await
     }
+}
+
+/// Turns a payload into a subscriber's item (`None`: it does not decode).
+type Decoder<I> = Box<dyn Fn(Frames) -> Option<I> + Send + Sync>;
+
+/// Starts receiving `T` from `topic`.
+pub(crate) async fn subscribe_typed<T: Message>(
+    base: &Arc<NodeBase>,
+    table: &Arc<Subscriptions>,
+    topic: &str,
+    options: &SubscribeOptions,
+) -> Result<Subscriber<T>> {
+    let decode = Box::new(|frames: Frames| {
+        crate::segments::decode_owned::<T>("message payload", frames).ok()
+    });
+    let core = subscribe(base, table, topic, T::type_info(), options, decode).await?;
+    Ok(Subscriber {
+        core,
+        _type: PhantomData,
+    })
+}
+
+/// Starts receiving postcard bytes of `type_info` from `topic`.
+pub(crate) async fn subscribe_raw(
+    base: &Arc<NodeBase>,
+    table: &Arc<Subscriptions>,
+    topic: &str,
+    type_info: TypeInfo,
+    options: &SubscribeOptions,
+) -> Result<RawSubscriber> {
+    let decode = Box::new(|frames: Frames| Some(crate::segments::join(&frames).to_vec()));
+    let core = subscribe(base, table, topic, type_info, options, decode).await?;
+    Ok(RawSubscriber { core })
+}
+
+/// Subscribes at the master and starts the task that fills the queue.
+async fn subscribe<I: Send + 'static>(
+    base: &Arc<NodeBase>,
+    table: &Arc<Subscriptions>,
+    topic: &str,
+    type_info: TypeInfo,
+    options: &SubscribeOptions,
+    decode: Decoder<I>,
+) -> Result<SubscriberCore<I>> {
+    let topic = base.resolve(topic)?;
+    let subscriber_id = crate::host::random_id();
+    let queue = Arc::new(KeepLast::new(options.queue));
+    let stats = Arc::new(SubscriptionStats::default());
+    let (commands, receiver) = mpsc::unbounded_channel();
+    let sink_queue = queue.clone();
+    let end_queue = queue.clone();
+    let task = SubscriptionTask {
+        base: base.clone(),
+        topic: topic.to_string(),
+        topic_frame: crate::protocol::header::topic_frame(topic.as_str()),
+        subscriber_id,
+        schema_hash: type_info.hash,
+        sink: Box::new(move |bytes, info| match decode(bytes) {
+            Some(message) => {
+                sink_queue.push((message, info));
+                true
+            }
+            None => false,
+        }),
+        stats: stats.clone(),
+        backpressure: options
+            .reliable
+            .then(|| queue.clone() as Arc<dyn crate::queue::Room>),
+        commands: receiver,
+        on_end: Box::new(move || end_queue.close()),
+    };
+    let local = LocalSubscription {
+        topic: topic.clone(),
+        type_info,
+        commands: commands.clone(),
+    };
+    // Known before the master answers, so that no publisher update is missed.
+    table.add(subscriber_id, local.clone());
+    if let Err(e) = base
+        .registered(|| table::subscribe_at_master(base, subscriber_id, &local))
+        .await
+    {
+        table.forget(base, &topic, subscriber_id);
+        return Err(e);
+    }
+    tokio::spawn(task.run());
+    Ok(SubscriberCore {
+        topic,
+        subscriber_id,
+        queue,
+        stats,
+        base: base.clone(),
+        table: table.clone(),
+        _commands: commands,
+    })
 }
