@@ -438,6 +438,7 @@ impl Legit for AgentPing {
             .ask(pinion_launch::agent::protocol::calls::Ping)
             .await
             .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 

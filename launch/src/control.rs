@@ -116,28 +116,63 @@ pub async fn serve(
     }
 }
 
+/// Why a request to a running launcher failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// No launcher of the file listens here.
+    #[error("no launch of {} is running here (no launcher listens on {}); start one with `pinion launch {}`", file.display(), socket.display(), file.display())]
+    NotRunning {
+        /// The launch file.
+        file: PathBuf,
+        /// The launcher's socket.
+        socket: PathBuf,
+    },
+    /// The launcher did not answer.
+    #[error("the launcher of {} does not answer: {source}", file.display())]
+    NoAnswer {
+        /// The launch file.
+        file: PathBuf,
+        /// What the transport saw.
+        #[source]
+        source: pinion::transport::TransportError,
+    },
+    /// The request did not encode, or the answer did not decode.
+    #[error("the launcher of {}: {source}", file.display())]
+    Codec {
+        /// The launch file.
+        file: PathBuf,
+        /// What did not encode or decode.
+        #[source]
+        source: pinion::Error,
+    },
+}
+
 /// Sends one request to the running launcher of `file`.
-pub async fn request(file: &Path, request: &LaunchRequest) -> Result<LaunchReply, String> {
+pub async fn request(file: &Path, request: &LaunchRequest) -> Result<LaunchReply, RequestError> {
     let path = socket_path(file);
     // A launcher killed with SIGKILL leaves its socket file behind: ask the kernel
     // whether anyone listens before the engine spends its connect timeout on it.
     if std::os::unix::net::UnixStream::connect(&path).is_err() {
-        return Err(format!(
-            "no launch of {} is running here (no launcher listens on {})",
-            file.display(),
-            path.display()
-        ));
+        return Err(RequestError::NotRunning {
+            file: file.to_owned(),
+            socket: path,
+        });
     }
+    let no_answer = |source| RequestError::NoAnswer {
+        file: file.to_owned(),
+        source,
+    };
+    let codec = |source| RequestError::Codec {
+        file: file.to_owned(),
+        source,
+    };
     let endpoint = format!("ipc://{}", path.display());
     let mut client =
         pinion::transport::Requester::new(&endpoint, std::time::Duration::from_secs(10))
-            .map_err(|e| e.to_string())?;
-    let body = pinion::protocol::encode("launch request", request).map_err(|e| e.to_string())?;
-    let reply = client
-        .request(body)
-        .await
-        .map_err(|e| format!("the launcher of {} does not answer: {e}", file.display()))?;
-    pinion::protocol::decode("launch reply", &reply).map_err(|e| e.to_string())
+            .map_err(no_answer)?;
+    let body = pinion::protocol::encode("launch request", request).map_err(codec)?;
+    let reply = client.request(body).await.map_err(no_answer)?;
+    pinion::protocol::decode("launch reply", &reply).map_err(codec)
 }
 
 /// A command from the control socket, with where to answer.

@@ -5,16 +5,75 @@
 //! The master runs under the agent of `[master] machine`, as one more supervised process.
 
 use crate::agent::auth::Key;
-use crate::agent::client::AgentClient;
+use crate::agent::client::{AgentClient, AgentError};
 use crate::agent::protocol::calls;
 use crate::agent::protocol::Manifest;
 use crate::model::{LaunchFile, MachineSpec, NodeSpec, Respawn, RespawnPolicy};
-use crate::remote::{by_machine, host_target, launch_id, program_for, ship_nodes};
+use crate::remote::{
+    by_machine, host_target, launch_id, no_program, program_for, ship_nodes, RemoteError,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const AGENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a deploy or a rollback failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// A node runs on no machine.
+    #[error("node `{node}` has no machine: a deployed robot runs every node under an agent; give it `machine = \"...\"`")]
+    NodeWithoutMachine {
+        /// The node.
+        node: String,
+    },
+    /// The master runs on no machine.
+    #[error("a deployed robot needs [master] machine = \"...\": the master runs under that machine's agent")]
+    MasterWithoutMachine,
+    /// The master's machine is not defined.
+    #[error("[master] machine `{machine}` is not defined: add a [machines.{machine}] table")]
+    UnknownMasterMachine {
+        /// The machine.
+        machine: String,
+    },
+    /// The master's port is not fixed.
+    #[error("[master] bind = \"{bind}\": a deployed master needs a fixed port (nodes find it there after restarts), such as tcp://0.0.0.0:11311")]
+    NoFixedPort {
+        /// The bind address as written.
+        bind: String,
+    },
+    /// The build tool could not be run.
+    #[error("cannot run {tool}: {source}; is it installed (scripts/setup installs cargo's targets, `cargo install cross` the other)?")]
+    BuildTool {
+        /// `cargo` or `cross`.
+        tool: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The build failed.
+    #[error("{tool} build for {target} failed ({status}); its output above says why")]
+    BuildFailed {
+        /// `cargo` or `cross`.
+        tool: String,
+        /// The target triple.
+        target: String,
+        /// How it ended.
+        status: std::process::ExitStatus,
+    },
+    /// No machine had a version to go back to.
+    #[error("nothing to roll back: no machine has a previous version of this launch")]
+    NothingToRollBack,
+    /// Shipping to or installing on a machine failed.
+    #[error(transparent)]
+    Remote(#[from] RemoteError),
+}
+
+impl DeployError {
+    fn agent(machine: &str) -> impl Fn(AgentError) -> Self + '_ {
+        move |source| Self::Remote(RemoteError::agent(machine)(source))
+    }
+}
 
 /// How to build and where the builds are.
 #[derive(Debug, Clone)]
@@ -63,30 +122,37 @@ pub struct MachineOutcome {
 }
 
 /// Checks that the file can be deployed: every node on a machine, the master on one, a fixed port.
-pub fn master_endpoint(file: &LaunchFile) -> Result<(String, &MachineSpec), String> {
+pub fn master_endpoint(file: &LaunchFile) -> Result<(String, &MachineSpec), DeployError> {
     if let Some(node) = file.nodes.iter().find(|n| n.machine.is_none()) {
-        return Err(format!(
-            "node `{}` has no machine: a deployed robot runs every node under an agent",
-            node.name
-        ));
+        return Err(DeployError::NodeWithoutMachine {
+            node: node.name.clone(),
+        });
     }
-    let machine_name = file.master.machine.as_ref().ok_or("a deployed robot needs [master] machine = \"...\": the master runs under that machine's agent")?;
-    let machine = file
-        .machines
-        .get(machine_name)
-        .ok_or_else(|| format!("[master] machine `{machine_name}` is not defined"))?;
+    let machine_name = file
+        .master
+        .machine
+        .as_ref()
+        .ok_or(DeployError::MasterWithoutMachine)?;
+    let machine =
+        file.machines
+            .get(machine_name)
+            .ok_or_else(|| DeployError::UnknownMasterMachine {
+                machine: machine_name.clone(),
+            })?;
     let port = file
         .master
         .bind
         .rsplit_once(':')
         .and_then(|(_, p)| p.parse::<u16>().ok())
         .filter(|p| *p != 0)
-        .ok_or("a deployed master needs a fixed port in [master] bind (nodes find it there after restarts)")?;
+        .ok_or_else(|| DeployError::NoFixedPort {
+            bind: file.master.bind.clone(),
+        })?;
     Ok((format!("tcp://{}:{port}", machine.address), machine))
 }
 
 /// Builds the workspace's binaries for every target the file's machines use.
-pub fn build(file: &LaunchFile, settings: &DeploySettings) -> Result<(), String> {
+pub fn build(file: &LaunchFile, settings: &DeploySettings) -> Result<(), DeployError> {
     let targets: BTreeSet<String> = file
         .machines
         .values()
@@ -109,11 +175,16 @@ pub fn build(file: &LaunchFile, settings: &DeploySettings) -> Result<(), String>
         if target != host_target() {
             command.args(["--target", &target]);
         }
-        let status = command
-            .status()
-            .map_err(|e| format!("cannot run {tool}: {e}"))?;
+        let status = command.status().map_err(|source| DeployError::BuildTool {
+            tool: tool.to_owned(),
+            source,
+        })?;
         if !status.success() {
-            return Err(format!("{tool} build for {target} failed ({status})"));
+            return Err(DeployError::BuildFailed {
+                tool: tool.to_owned(),
+                target,
+                status,
+            });
         }
     }
     Ok(())
@@ -123,7 +194,7 @@ pub fn build(file: &LaunchFile, settings: &DeploySettings) -> Result<(), String>
 pub async fn deploy(
     file: &LaunchFile,
     settings: &DeploySettings,
-) -> Result<Vec<MachineOutcome>, String> {
+) -> Result<Vec<MachineOutcome>, DeployError> {
     let (master, master_machine) = master_endpoint(file)?;
     if settings.build {
         build(file, settings)?;
@@ -136,7 +207,9 @@ pub async fn deploy(
         let machine = file
             .machines
             .get(&name)
-            .ok_or_else(|| format!("machine `{name}` is not defined"))?;
+            .ok_or_else(|| RemoteError::UnknownMachine {
+                machine: name.clone(),
+            })?;
         let target = machine
             .target
             .clone()
@@ -149,22 +222,18 @@ pub async fn deploy(
         let agent = machine
             .agent
             .as_deref()
-            .ok_or_else(|| format!("machine `{name}` has no `agent` endpoint"))?;
-        let mut client = AgentClient::new(agent, settings.key.clone(), AGENT_TIMEOUT)?;
+            .ok_or_else(|| RemoteError::NoAgent {
+                machine: name.clone(),
+            })?;
+        let mut client = AgentClient::new(agent, settings.key.clone(), AGENT_TIMEOUT)
+            .map_err(DeployError::agent(&name))?;
         // The binaries were built for the machine's target into `bin_dir`.
         let here = MachineSpec {
             target: None,
             ..machine.clone()
         };
         let (nodes, shipped_bytes) = ship_nodes(&mut client, machine, &specs, |spec| {
-            program_for(spec, &here, &bin_dir).ok_or_else(|| {
-                format!(
-                    "node `{}`: no `{}` in {}",
-                    spec.name,
-                    spec.binary,
-                    bin_dir.display()
-                )
-            })
+            program_for(spec, &here, &bin_dir).ok_or_else(|| no_program(spec, machine, &bin_dir))
         })
         .await?;
         let manifest = Manifest {
@@ -177,7 +246,8 @@ pub async fn deploy(
                 launch: id.clone(),
                 manifest,
             })
-            .await?;
+            .await
+            .map_err(DeployError::agent(&name))?;
         tracing::info!(machine = %name, %version, shipped_bytes, "deployed");
         let changed = previous.as_deref() != Some(version.as_str());
         outcomes.push(MachineOutcome {
@@ -192,7 +262,7 @@ pub async fn deploy(
 }
 
 /// Rolls every machine of `file` back to its previous version.
-pub async fn rollback(file: &LaunchFile, key: &Key) -> Result<Vec<MachineOutcome>, String> {
+pub async fn rollback(file: &LaunchFile, key: &Key) -> Result<Vec<MachineOutcome>, DeployError> {
     let (_, master_machine) = master_endpoint(file)?;
     let id = launch_id(file);
     let mut machines: BTreeSet<String> = by_machine(file).into_keys().collect();
@@ -203,9 +273,16 @@ pub async fn rollback(file: &LaunchFile, key: &Key) -> Result<Vec<MachineOutcome
             .machines
             .get(&name)
             .and_then(|m| m.agent.clone())
-            .ok_or_else(|| format!("machine `{name}` has no `agent` endpoint"))?;
-        let mut client = AgentClient::new(&agent, key.clone(), AGENT_TIMEOUT)?;
-        match client.ask(calls::Rollback { launch: id.clone() }).await? {
+            .ok_or_else(|| RemoteError::NoAgent {
+                machine: name.clone(),
+            })?;
+        let mut client = AgentClient::new(&agent, key.clone(), AGENT_TIMEOUT)
+            .map_err(DeployError::agent(&name))?;
+        let rolled_back = client
+            .ask(calls::Rollback { launch: id.clone() })
+            .await
+            .map_err(DeployError::agent(&name))?;
+        match rolled_back {
             calls::RolledBack::To { version, previous } => outcomes.push(MachineOutcome {
                 machine: name,
                 version,
@@ -223,9 +300,7 @@ pub async fn rollback(file: &LaunchFile, key: &Key) -> Result<Vec<MachineOutcome
         }
     }
     if !outcomes.iter().any(|o| o.changed) {
-        return Err(
-            "nothing to roll back: no machine has a previous version of this launch".to_owned(),
-        );
+        return Err(DeployError::NothingToRollBack);
     }
     Ok(outcomes)
 }

@@ -55,13 +55,13 @@ pub async fn run(
         (Some(key), true) => {
             let started = async {
                 let reachable = master_for_remote(file, &endpoint)?;
-                crate::remote::start(file, &settings.bin_dir, key, &reachable).await
+                Ok(crate::remote::start(file, &settings.bin_dir, key, &reachable).await?)
             };
             match started.await {
                 Ok(remote) => Some(spawn_relay(remote, elsewhere.clone())),
                 Err(e) => {
                     stop_child(&mut master, Duration::from_secs(5)).await;
-                    return Err(LaunchError::Agents(e));
+                    return Err(e);
                 }
             }
         }
@@ -115,14 +115,15 @@ fn spawn_relay(
 }
 
 /// The master endpoint as nodes on other machines reach it.
-fn master_for_remote(file: &LaunchFile, endpoint: &str) -> Result<String, String> {
+fn master_for_remote(file: &LaunchFile, endpoint: &str) -> Result<String, LaunchError> {
     let Some((host, port)) = endpoint
         .strip_prefix("tcp://")
         .and_then(|r| r.rsplit_once(':'))
     else {
-        return Err(format!(
-            "the master endpoint {endpoint} is not tcp; nodes on other machines cannot reach it"
-        ));
+        return Err(LaunchError::MasterUnreachable {
+            endpoint: endpoint.to_owned(),
+            fix: "it is not tcp; set [master] bind to a tcp address",
+        });
     };
     let is_loopback = |h: &str| {
         h.parse::<std::net::IpAddr>()
@@ -137,11 +138,17 @@ fn master_for_remote(file: &LaunchFile, endpoint: &str) -> Result<String, String
     if !is_loopback(host) || machines_on_loopback {
         return Ok(endpoint.to_owned());
     }
-    match file.master.machine.as_ref().and_then(|m| file.machines.get(m)) {
+    match file
+        .master
+        .machine
+        .as_ref()
+        .and_then(|m| file.machines.get(m))
+    {
         Some(machine) => Ok(format!("tcp://{}:{port}", machine.address)),
-        None => Err(format!(
-            "the master listens on {endpoint}, which other machines cannot reach: set [master] bind to an address of this host, or [master] machine"
-        )),
+        None => Err(LaunchError::MasterUnreachable {
+            endpoint: endpoint.to_owned(),
+            fix: "set [master] bind to an address of this host, or [master] machine",
+        }),
     }
 }
 

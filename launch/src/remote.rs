@@ -5,6 +5,7 @@ use crate::agent::auth::Key;
 use crate::agent::client::AgentClient;
 use crate::agent::protocol::{calls, RemoteNode, BLOB_PART};
 use crate::agent::store;
+pub use crate::error::RemoteError;
 use crate::logs::print_line;
 use crate::model::{LaunchFile, MachineSpec, NodeSpec};
 use crate::resolve::resolve;
@@ -64,27 +65,31 @@ pub fn by_machine(file: &LaunchFile) -> BTreeMap<String, Vec<NodeSpec>> {
 /// Makes sure the agent holds every program; returns their hashes (in order) and the
 /// bytes that had to be sent. Files are read and sent in parts, never whole; a blob the
 /// agent holds part of (an upload cut off) is sent from where it stands.
-pub async fn ship(
+async fn ship(
     client: &mut AgentClient,
+    machine: &str,
     programs: &[PathBuf],
-) -> Result<(Vec<String>, u64), String> {
+) -> Result<(Vec<String>, u64), RemoteError> {
     let mut hashes = Vec::new();
     let mut by_hash: BTreeMap<String, &PathBuf> = BTreeMap::new();
     for program in programs {
-        let hash = store::hash_file(program)
-            .map_err(|e| format!("cannot read {}: {e}", program.display()))?;
+        let hash = store::hash_file(program).map_err(|source| RemoteError::Read {
+            path: program.clone(),
+            source,
+        })?;
         by_hash.insert(hash.clone(), program);
         hashes.push(hash);
     }
     let missing = client
         .ask(calls::MissingBlobs(by_hash.keys().cloned().collect()))
-        .await?;
+        .await
+        .map_err(RemoteError::agent(machine))?;
     let mut sent = 0;
     for blob in missing {
         let Some(path) = by_hash.get(&blob.hash) else {
             continue;
         };
-        sent += upload(client, path, &blob.hash, blob.have).await?;
+        sent += upload(client, machine, path, &blob.hash, blob.have).await?;
     }
     Ok((hashes, sent))
 }
@@ -96,29 +101,50 @@ pub async fn ship_nodes(
     client: &mut AgentClient,
     machine: &MachineSpec,
     specs: &[NodeSpec],
-    program: impl Fn(&NodeSpec) -> Result<PathBuf, String>,
-) -> Result<(Vec<RemoteNode>, u64), String> {
+    program: impl Fn(&NodeSpec) -> Result<PathBuf, RemoteError>,
+) -> Result<(Vec<RemoteNode>, u64), RemoteError> {
     let programs = specs.iter().map(program).collect::<Result<Vec<_>, _>>()?;
-    let (hashes, sent) = ship(client, &programs).await?;
+    let (hashes, sent) = ship(client, &machine.name, &programs).await?;
     let nodes = specs
         .iter()
         .zip(hashes)
         .map(|(spec, hash)| {
             RemoteNode::from_spec(spec, hash, machine.host_id.clone(), machine.runner.clone())
+                .map_err(|source| RemoteError::Params {
+                    node: spec.name.clone(),
+                    source,
+                })
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
     Ok((nodes, sent))
+}
+
+/// The error of a node whose program is not built for `machine` in `bin_dir`.
+pub fn no_program(spec: &NodeSpec, machine: &MachineSpec, bin_dir: &Path) -> RemoteError {
+    RemoteError::NoProgram {
+        node: spec.name.clone(),
+        binary: spec.binary.clone(),
+        target: machine
+            .target
+            .clone()
+            .unwrap_or_else(|| host_target().to_owned()),
+        dir: bin_dir.to_owned(),
+    }
 }
 
 /// Sends the file `path` from byte `from` on, in parts; the bytes sent.
 async fn upload(
     client: &mut AgentClient,
+    machine: &str,
     path: &Path,
     hash: &str,
     from: u64,
-) -> Result<u64, String> {
+) -> Result<u64, RemoteError> {
     use std::io::{Read, Seek};
-    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let cannot = |source| RemoteError::Read {
+        path: path.to_owned(),
+        source,
+    };
     let mut file = std::fs::File::open(path).map_err(cannot)?;
     let size = file.metadata().map_err(cannot)?.len();
     file.seek(std::io::SeekFrom::Start(from)).map_err(cannot)?;
@@ -138,18 +164,20 @@ async fn upload(
                 offset,
                 bytes,
             })
-            .await?;
+            .await
+            .map_err(RemoteError::agent(machine))?;
         sent += len;
         offset += len;
         if complete {
             return Ok(sent);
         }
         if have != offset || len == 0 {
-            return Err(format!(
-                "agent {}: storing {} stopped at byte {have} of {size}",
-                client.endpoint(),
-                path.display()
-            ));
+            return Err(RemoteError::UploadStalled {
+                endpoint: client.endpoint().to_owned(),
+                path: path.to_owned(),
+                have,
+                size,
+            });
         }
     }
 }
@@ -180,7 +208,7 @@ pub async fn start(
     bin_dir: &Path,
     key: &Key,
     master: &str,
-) -> Result<RemoteLaunch, String> {
+) -> Result<RemoteLaunch, RemoteError> {
     let id = launch_id(file);
     let mut machines = Vec::new();
     let mut shipped_bytes = 0;
@@ -188,26 +216,24 @@ pub async fn start(
         let machine = file
             .machines
             .get(&name)
-            .ok_or_else(|| format!("machine `{name}` is not defined"))?;
-        let agent = machine.agent.as_deref().ok_or_else(|| {
-            format!(
-                "machine `{name}` has no `agent` endpoint; start `pinion agent` there and name it"
-            )
-        })?;
-        let mut client = AgentClient::new(agent, key.clone(), AGENT_TIMEOUT)?;
-        let (host_id, _) = client.ask(calls::Ping).await?;
+            .ok_or_else(|| RemoteError::UnknownMachine {
+                machine: name.clone(),
+            })?;
+        let agent = machine
+            .agent
+            .as_deref()
+            .ok_or_else(|| RemoteError::NoAgent {
+                machine: name.clone(),
+            })?;
+        let on_machine = RemoteError::agent(&name);
+        let mut client =
+            AgentClient::new(agent, key.clone(), AGENT_TIMEOUT).map_err(&on_machine)?;
+        let (host_id, _) = client.ask(calls::Ping).await.map_err(&on_machine)?;
         if host_id != machine.host_id {
             tracing::warn!(machine = %name, agent_host = %host_id, expected = %machine.host_id, "agent reports another host id");
         }
         let (nodes, bytes) = ship_nodes(&mut client, machine, &specs, |spec| {
-            program_for(spec, machine, bin_dir).ok_or_else(|| {
-                format!(
-                    "node `{}`: no `{}` built for {}",
-                    spec.name,
-                    spec.binary,
-                    machine.target.as_deref().unwrap_or(host_target())
-                )
-            })
+            program_for(spec, machine, bin_dir).ok_or_else(|| no_program(spec, machine, bin_dir))
         })
         .await?;
         shipped_bytes += bytes;
@@ -218,11 +244,12 @@ pub async fn start(
                 master: master.to_owned(),
                 nodes,
             })
-            .await?;
+            .await
+            .map_err(&on_machine)?;
         tracing::info!(machine = %name, agent = %agent, nodes = specs.len(), "remote nodes started");
-        let poll = AgentClient::new(agent, key.clone(), POLL_TIMEOUT)?;
+        let poll = AgentClient::new(agent, key.clone(), POLL_TIMEOUT).map_err(&on_machine)?;
         machines.push(RemoteMachine {
-            name,
+            name: name.clone(),
             client,
             poll,
             log_cursor: 0,
@@ -294,8 +321,9 @@ impl RemoteLaunch {
     }
 }
 
-/// Stops a launch on every agent of `file`, without a running launcher.
-pub async fn stop_everywhere(file: &LaunchFile, key: &Key) -> Vec<String> {
+/// Stops a launch on every agent of `file`, without a running launcher; the machines
+/// that failed.
+pub async fn stop_everywhere(file: &LaunchFile, key: &Key) -> Vec<RemoteError> {
     let id = launch_id(file);
     let mut errors = Vec::new();
     for name in by_machine(file).keys() {
@@ -306,8 +334,8 @@ pub async fn stop_everywhere(file: &LaunchFile, key: &Key) -> Vec<String> {
             Ok(mut c) => c.ask(calls::Stop { launch: id.clone() }).await,
             Err(e) => Err(e),
         };
-        if let Err(e) = result {
-            errors.push(format!("machine `{name}`: {e}"));
+        if let Err(source) = result {
+            errors.push(RemoteError::agent(name)(source));
         }
     }
     errors

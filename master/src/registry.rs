@@ -504,12 +504,9 @@ fn service_types_match(
         ("response", &entry.response, response),
     ] {
         if existing.hash != offered.hash {
-            let mut e = MasterError::type_mismatch(name, existing, offered);
-            e.message = format!(
-                "service {what} type: {}",
-                e.message.replacen("topic", "service", 1)
-            );
-            return Err(e);
+            return Err(MasterError::service_type_mismatch(
+                what, name, existing, offered,
+            ));
         }
     }
     Ok(())

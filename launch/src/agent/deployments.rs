@@ -5,6 +5,31 @@
 use super::protocol::Manifest;
 use std::path::{Path, PathBuf};
 
+/// Why a version could not be installed or rolled back.
+#[derive(Debug, thiserror::Error)]
+pub enum DeploymentError {
+    /// The launch id could name a file outside the directory.
+    #[error("bad launch id `{0}`: letters, digits, `-`, `_` and `.` only, not starting with `.`")]
+    BadLaunchId(String),
+    /// Nothing to go back to.
+    #[error("launch `{0}` has no previous version here")]
+    NoPrevious(String),
+    /// The manifest did not encode.
+    #[error("cannot encode the manifest: {0}")]
+    Encode(#[from] postcard::Error),
+    /// The disk refused (full, read-only, ...).
+    #[error("cannot {what} in {}: {source}", dir.display())]
+    Disk {
+        /// What was being done.
+        what: &'static str,
+        /// The deployments directory.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// The deployments directory of an agent.
 #[derive(Debug, Clone)]
 pub struct Deployments {
@@ -34,9 +59,8 @@ impl Deployments {
         &self,
         launch: &str,
         manifest: &Manifest,
-    ) -> Result<(String, Option<String>), String> {
-        let current = self.file(launch, "current").ok_or("bad launch id")?;
-        let previous = self.file(launch, "previous").ok_or("bad launch id")?;
+    ) -> Result<(String, Option<String>), DeploymentError> {
+        let (current, previous) = self.files(launch)?;
         let old = self.load(launch, "current");
         if old.as_ref() == Some(manifest) {
             return Ok((
@@ -45,28 +69,44 @@ impl Deployments {
             ));
         }
         let tmp = self.dir.join(format!("{launch}.incoming"));
-        let bytes = postcard::to_stdvec(manifest).map_err(|e| e.to_string())?;
-        std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        let bytes = postcard::to_stdvec(manifest)?;
+        std::fs::write(&tmp, bytes).map_err(self.disk("write the new version"))?;
         if current.exists() {
-            std::fs::rename(&current, &previous)
-                .map_err(|e| format!("cannot keep the previous version: {e}"))?;
+            std::fs::rename(&current, &previous).map_err(self.disk("keep the previous version"))?;
         }
-        std::fs::rename(&tmp, &current).map_err(|e| format!("cannot switch versions: {e}"))?;
+        std::fs::rename(&tmp, &current).map_err(self.disk("switch versions"))?;
         Ok((manifest.version(), old.map(|m| m.version())))
     }
 
     /// Swaps current and previous; returns the manifest now current.
-    pub fn rollback(&self, launch: &str) -> Result<Manifest, String> {
-        let current = self.file(launch, "current").ok_or("bad launch id")?;
-        let previous = self.file(launch, "previous").ok_or("bad launch id")?;
+    pub fn rollback(&self, launch: &str) -> Result<Manifest, DeploymentError> {
+        let (current, previous) = self.files(launch)?;
         let back = self
             .load(launch, "previous")
-            .ok_or_else(|| format!("launch `{launch}` has no previous version here"))?;
+            .ok_or_else(|| DeploymentError::NoPrevious(launch.to_owned()))?;
         let swap = self.dir.join(format!("{launch}.swap"));
-        std::fs::rename(&current, &swap).map_err(|e| e.to_string())?;
-        std::fs::rename(&previous, &current).map_err(|e| e.to_string())?;
-        std::fs::rename(&swap, &previous).map_err(|e| e.to_string())?;
+        let swapping = self.disk("swap versions");
+        std::fs::rename(&current, &swap).map_err(&swapping)?;
+        std::fs::rename(&previous, &current).map_err(&swapping)?;
+        std::fs::rename(&swap, &previous).map_err(&swapping)?;
         Ok(back)
+    }
+
+    /// The current and previous manifest files of `launch`.
+    fn files(&self, launch: &str) -> Result<(PathBuf, PathBuf), DeploymentError> {
+        let bad = || DeploymentError::BadLaunchId(launch.to_owned());
+        let current = self.file(launch, "current").ok_or_else(bad)?;
+        let previous = self.file(launch, "previous").ok_or_else(bad)?;
+        Ok((current, previous))
+    }
+
+    /// A disk failure while doing `what`.
+    fn disk(&self, what: &'static str) -> impl Fn(std::io::Error) -> DeploymentError + '_ {
+        move |source| DeploymentError::Disk {
+            what,
+            dir: self.dir.clone(),
+            source,
+        }
     }
 
     /// Forgets a launch (after `pinion launch stop`): it is not brought back at restart.

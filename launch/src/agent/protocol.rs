@@ -164,8 +164,13 @@ pub struct RemoteNode {
 
 impl RemoteNode {
     /// The wire form of a spec, whose program is the blob `blob`.
-    pub fn from_spec(spec: &NodeSpec, blob: String, host_id: String, runner: Vec<String>) -> Self {
-        Self {
+    pub fn from_spec(
+        spec: &NodeSpec,
+        blob: String,
+        host_id: String,
+        runner: Vec<String>,
+    ) -> Result<Self, serde_json::Error> {
+        Ok(Self {
             name: spec.name.clone(),
             blob,
             machine: spec.machine.clone().unwrap_or_default(),
@@ -173,7 +178,7 @@ impl RemoteNode {
             runner,
             args: spec.args.clone(),
             env: spec.env.clone().into_iter().collect(),
-            params_json: serde_json::to_string(&spec.params).unwrap_or_else(|_| "{}".to_owned()),
+            params_json: serde_json::to_string(&spec.params)?,
             remap: spec.remap.clone().into_iter().collect(),
             namespace: spec.namespace.clone(),
             respawn: match spec.respawn.policy {
@@ -187,18 +192,19 @@ impl RemoteNode {
             required: spec.required,
             after: spec.after.clone(),
             stop_timeout_ms: spec.stop_timeout.as_millis() as u64,
-        }
+        })
     }
 
-    /// The spec again, with the program at `program`.
-    pub fn to_spec(&self, program: &std::path::Path) -> NodeSpec {
-        NodeSpec {
+    /// The spec again, with the program at `program`; fails if the parameters are not
+    /// a JSON object.
+    pub fn to_spec(&self, program: &std::path::Path) -> Result<NodeSpec, serde_json::Error> {
+        Ok(NodeSpec {
             name: self.name.clone(),
             binary: program.display().to_string(),
             machine: Some(self.machine.clone()).filter(|m| !m.is_empty()),
             args: self.args.clone(),
             env: self.env.iter().cloned().collect(),
-            params: serde_json::from_str(&self.params_json).unwrap_or_default(),
+            params: serde_json::from_str(&self.params_json)?,
             remap: self.remap.iter().cloned().collect(),
             namespace: self.namespace.clone(),
             respawn: Respawn {
@@ -219,7 +225,7 @@ impl RemoteNode {
                 line: 1,
                 column: 1,
             },
-        }
+        })
     }
 }
 

@@ -192,7 +192,7 @@ async fn handle(
             }
             let (version, previous) = match ctx.deployments.install(&launch, &manifest) {
                 Ok(v) => v,
-                Err(e) => return AgentReply::Error(e),
+                Err(e) => return AgentReply::Error(e.to_string()),
             };
             run_manifest(&launch, manifest, store, launches)
                 .await
@@ -210,7 +210,7 @@ async fn handle(
             }
             let manifest = match ctx.deployments.rollback(&launch) {
                 Ok(m) => m,
-                Err(e) => return AgentReply::Error(e),
+                Err(e) => return AgentReply::Error(e.to_string()),
             };
             let version = manifest.version();
             let previous = ctx.deployments.previous_version(&launch);
@@ -258,8 +258,14 @@ fn start(
                     node.name, node.blob
                 )
             })?;
+        let spec = node.to_spec(&program).map_err(|e| {
+            format!(
+                "node `{}`: its parameters are not a JSON object ({e}); deploy it again from the launch file",
+                node.name
+            )
+        })?;
         planned.push(PlannedNode {
-            spec: node.to_spec(&program),
+            spec,
             program,
             runner: node.runner.clone(),
             host_id: Some(node.host_id.clone()),

@@ -37,6 +37,53 @@ fn hex(digest: &[u8]) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Why a part of a blob was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The name is not a hash.
+    #[error("`{0}` is not a SHA-256 in hex")]
+    BadHash(String),
+    /// The blob is larger than an agent stores.
+    #[error("a blob of {size} bytes is larger than the {MAX_BLOB} an agent stores")]
+    TooLarge {
+        /// Its size.
+        size: u64,
+    },
+    /// A part that does not start where the upload stands.
+    #[error("part at byte {offset}, but the upload stands at byte {held}; send from there")]
+    OutOfOrder {
+        /// Where the part starts.
+        offset: u64,
+        /// Where the upload stands.
+        held: u64,
+    },
+    /// A part that ends past the blob.
+    #[error("part ends at byte {end}, past the blob's {size} bytes")]
+    PastTheEnd {
+        /// Where the part ends.
+        end: u64,
+        /// The blob's size.
+        size: u64,
+    },
+    /// The disk refused (full, read-only, ...).
+    #[error("cannot {what} (the upload can resume): {source}")]
+    Disk {
+        /// What was being done.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The whole blob does not hash to its name.
+    #[error("content hashes to {actual}, not {expected}; send it again")]
+    WrongHash {
+        /// Its name.
+        expected: String,
+        /// What it hashes to.
+        actual: String,
+    },
+}
+
 /// A directory of executable blobs named by their hash.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -91,29 +138,23 @@ impl Store {
         size: u64,
         offset: u64,
         bytes: &[u8],
-    ) -> Result<Progress, String> {
+    ) -> Result<Progress, StoreError> {
         let (Some(path), Some(part)) = (self.path(hash), self.part_path(hash)) else {
-            return Err(format!("`{hash}` is not a SHA-256 in hex"));
+            return Err(StoreError::BadHash(hash.to_owned()));
         };
         if path.is_file() {
             return Ok(Progress::Complete);
         }
         if size > MAX_BLOB {
-            return Err(format!(
-                "a blob of {size} bytes is larger than the {MAX_BLOB} an agent stores"
-            ));
+            return Err(StoreError::TooLarge { size });
         }
         let held = self.partial(hash);
         if offset != held {
-            return Err(format!(
-                "part at byte {offset}, but the upload stands at byte {held}"
-            ));
+            return Err(StoreError::OutOfOrder { offset, held });
         }
         let end = offset + bytes.len() as u64;
         if end > size {
-            return Err(format!(
-                "part ends at byte {end}, past the blob's {size} bytes"
-            ));
+            return Err(StoreError::PastTheEnd { end, size });
         }
         let append = || -> std::io::Result<()> {
             let mut f = std::fs::OpenOptions::new()
@@ -126,28 +167,36 @@ impl Store {
             }
             Ok(())
         };
-        if let Err(e) = append() {
+        if let Err(source) = append() {
             // A part written halfway would move the upload's position: cut it off.
             if let Ok(f) = std::fs::OpenOptions::new().write(true).open(&part) {
                 let _ = f.set_len(held);
             }
-            return Err(format!(
-                "cannot store the part (the upload can resume): {e}"
-            ));
+            return Err(StoreError::Disk {
+                what: "store the part",
+                source,
+            });
         }
         if end < size {
             return Ok(Progress::Partial(end));
         }
-        let actual = hash_file(&part).map_err(|e| format!("cannot read back the blob: {e}"))?;
+        let actual = hash_file(&part).map_err(|source| StoreError::Disk {
+            what: "read back the blob",
+            source,
+        })?;
         if actual != hash {
             let _ = std::fs::remove_file(&part);
-            return Err(format!(
-                "content hashes to {actual}, not {hash}; send it again"
-            ));
+            return Err(StoreError::WrongHash {
+                expected: hash.to_owned(),
+                actual,
+            });
         }
         std::fs::set_permissions(&part, std::fs::Permissions::from_mode(0o755))
             .and_then(|()| std::fs::rename(&part, &path))
-            .map_err(|e| format!("cannot store blob: {e}"))?;
+            .map_err(|source| StoreError::Disk {
+                what: "store the blob",
+                source,
+            })?;
         Ok(Progress::Complete)
     }
 }
@@ -179,8 +228,8 @@ mod tests {
         let h = hash(content);
         assert!(!store.has(&h));
         assert_eq!(
-            store.put_part(&h, 18, 0, &content[..5]),
-            Ok(Progress::Partial(5))
+            store.put_part(&h, 18, 0, &content[..5]).ok(),
+            Some(Progress::Partial(5))
         );
         assert_eq!(store.partial(&h), 5);
         // Out of order, or past the end: refused, nothing changes.
@@ -188,12 +237,15 @@ mod tests {
         assert!(store.put_part(&h, 18, 5, &[0u8; 20]).is_err());
         assert_eq!(store.partial(&h), 5);
         assert_eq!(
-            store.put_part(&h, 18, 5, &content[5..]),
-            Ok(Progress::Complete)
+            store.put_part(&h, 18, 5, &content[5..]).ok(),
+            Some(Progress::Complete)
         );
         assert!(store.has(&h));
         assert_eq!(store.partial(&h), 0);
-        assert_eq!(store.put_part(&h, 18, 0, content), Ok(Progress::Complete));
+        assert_eq!(
+            store.put_part(&h, 18, 0, content).ok(),
+            Some(Progress::Complete)
+        );
         assert!(store.path("../../etc/passwd").is_none());
 
         // Content that does not hash to its name is thrown away whole.

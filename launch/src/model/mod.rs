@@ -41,7 +41,7 @@ mod duration;
 mod problem;
 mod reader;
 
-pub use duration::parse_duration;
+pub use duration::{parse_duration, DurationError};
 pub use problem::{Location, Problem, Problems};
 
 use std::collections::BTreeMap;

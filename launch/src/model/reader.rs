@@ -547,9 +547,11 @@ fn string_map(ctx: &mut Ctx<'_>, t: &dyn TableLike, key: &str) -> BTreeMap<Strin
 fn duration(ctx: &mut Ctx<'_>, t: &dyn TableLike, key: &str) -> Option<Duration> {
     let item = t.get(key)?;
     let parsed = match (item.as_str(), item.as_integer(), item.as_float()) {
-        (Some(s), _, _) => parse_duration(s),
+        (Some(s), _, _) => parse_duration(s).map_err(|e| e.to_string()),
         (_, Some(n), _) if n >= 0 => Ok(Duration::from_secs(n as u64)),
-        (_, _, Some(f)) if f >= 0.0 && f.is_finite() => parse_duration(&format!("{f}s")),
+        (_, _, Some(f)) if f >= 0.0 && f.is_finite() => {
+            parse_duration(&format!("{f}s")).map_err(|e| e.to_string())
+        }
         _ => Err(format!(
             "`{key}` must be a duration such as \"500ms\" or \"2s\""
         )),

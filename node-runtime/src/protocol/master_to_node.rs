@@ -185,29 +185,53 @@ pub struct MasterError {
 }
 
 impl MasterError {
-    /// A type-mismatch refusal whose message names both types and lists the differences.
+    /// A type-mismatch refusal of a topic whose message names both types and lists the
+    /// differences.
     pub fn type_mismatch(topic: &TopicName, existing: &TypeInfo, offered: &TypeInfo) -> Self {
+        Self::type_mismatch_of("topic", "", topic, existing, offered)
+    }
+
+    /// [`Self::type_mismatch`] for a service's request or response (`part`).
+    pub fn service_type_mismatch(
+        part: &str,
+        service: &TopicName,
+        existing: &TypeInfo,
+        offered: &TypeInfo,
+    ) -> Self {
+        let prefix = format!("service {part} type: ");
+        Self::type_mismatch_of("service", &prefix, service, existing, offered)
+    }
+
+    fn type_mismatch_of(
+        what: &str,
+        prefix: &str,
+        name: &TopicName,
+        existing: &TypeInfo,
+        offered: &TypeInfo,
+    ) -> Self {
         let differences = crate::schema_diff::differences(&existing.schema, &offered.schema);
         let mut message = format!(
-            "topic `{topic}` has type `{}` (hash {:016x}) but `{}` (hash {:016x}) was offered",
+            "{prefix}{what} `{name}` has type `{}` (hash {:016x}) but `{}` (hash {:016x}) was offered",
             existing.name, existing.hash, offered.name, offered.hash
         );
         if differences.is_empty() {
             message.push_str("; the schemas have equal shapes but different hashes");
         } else {
-            message.push_str("; differences (topic type vs offered):");
+            message.push_str(&format!("; differences ({what} type vs offered):"));
             for d in &differences {
                 message.push_str("\n  - ");
                 message.push_str(d);
             }
         }
         message.push_str(&format!(
-            "\n  topic type:   {}\n  offered type: {}",
-            existing.schema, offered.schema
+            "\n  {:<14}{}\n  offered type: {}",
+            format!("{what} type:"),
+            existing.schema,
+            offered.schema
         ));
         Self {
             kind: MasterErrorKind::TypeMismatch {
-                topic: topic.clone(),
+                topic: name.clone(),
                 existing: Box::new(existing.clone()),
                 offered: Box::new(offered.clone()),
                 differences,
