@@ -10,7 +10,7 @@ use crate::agent::protocol::calls;
 use crate::agent::protocol::Manifest;
 use crate::model::{LaunchFile, MachineSpec, NodeSpec, Respawn, RespawnPolicy};
 use crate::remote::{
-    by_machine, host_target, launch_id, no_program, program_for, ship_nodes, RemoteError,
+    agent_of, by_machine, host_target, launch_id, no_program, program_for, ship_nodes, RemoteError,
 };
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -204,12 +204,7 @@ pub async fn deploy(
     groups.entry(master_machine.name.clone()).or_default();
     let mut outcomes = Vec::new();
     for (name, specs) in groups {
-        let machine = file
-            .machines
-            .get(&name)
-            .ok_or_else(|| RemoteError::UnknownMachine {
-                machine: name.clone(),
-            })?;
+        let (machine, agent) = agent_of(file, &name)?;
         let target = machine
             .target
             .clone()
@@ -219,12 +214,6 @@ pub async fn deploy(
         if name == master_machine.name {
             specs.insert(0, master_spec(&file.master.bind));
         }
-        let agent = machine
-            .agent
-            .as_deref()
-            .ok_or_else(|| RemoteError::NoAgent {
-                machine: name.clone(),
-            })?;
         let mut client = AgentClient::new(agent, settings.key.clone(), AGENT_TIMEOUT)
             .map_err(DeployError::agent(&name))?;
         // The binaries were built for the machine's target into `bin_dir`.
@@ -269,14 +258,8 @@ pub async fn rollback(file: &LaunchFile, key: &Key) -> Result<Vec<MachineOutcome
     machines.insert(master_machine.name.clone());
     let mut outcomes = Vec::new();
     for name in machines {
-        let agent = file
-            .machines
-            .get(&name)
-            .and_then(|m| m.agent.clone())
-            .ok_or_else(|| RemoteError::NoAgent {
-                machine: name.clone(),
-            })?;
-        let mut client = AgentClient::new(&agent, key.clone(), AGENT_TIMEOUT)
+        let (_, agent) = agent_of(file, &name)?;
+        let mut client = AgentClient::new(agent, key.clone(), AGENT_TIMEOUT)
             .map_err(DeployError::agent(&name))?;
         let rolled_back = client
             .ask(calls::Rollback { launch: id.clone() })

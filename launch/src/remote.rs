@@ -51,6 +51,26 @@ pub fn program_for(spec: &NodeSpec, machine: &MachineSpec, bin_dir: &Path) -> Op
     }
 }
 
+/// Machine `name` of `file`, and its agent's endpoint.
+pub fn agent_of<'a>(
+    file: &'a LaunchFile,
+    name: &str,
+) -> Result<(&'a MachineSpec, &'a str), RemoteError> {
+    let machine = file
+        .machines
+        .get(name)
+        .ok_or_else(|| RemoteError::UnknownMachine {
+            machine: name.to_owned(),
+        })?;
+    let agent = machine
+        .agent
+        .as_deref()
+        .ok_or_else(|| RemoteError::NoAgent {
+            machine: name.to_owned(),
+        })?;
+    Ok((machine, agent))
+}
+
 /// Nodes grouped by the machine they run on (nodes without a machine are left out).
 pub fn by_machine(file: &LaunchFile) -> BTreeMap<String, Vec<NodeSpec>> {
     let mut out: BTreeMap<String, Vec<NodeSpec>> = BTreeMap::new();
@@ -213,18 +233,7 @@ pub async fn start(
     let mut machines = Vec::new();
     let mut shipped_bytes = 0;
     for (name, specs) in by_machine(file) {
-        let machine = file
-            .machines
-            .get(&name)
-            .ok_or_else(|| RemoteError::UnknownMachine {
-                machine: name.clone(),
-            })?;
-        let agent = machine
-            .agent
-            .as_deref()
-            .ok_or_else(|| RemoteError::NoAgent {
-                machine: name.clone(),
-            })?;
+        let (machine, agent) = agent_of(file, &name)?;
         let on_machine = RemoteError::agent(&name);
         let mut client =
             AgentClient::new(agent, key.clone(), AGENT_TIMEOUT).map_err(&on_machine)?;
