@@ -103,13 +103,14 @@ fn forward(
 fn die_with_parent(command: &mut Command) {
     let parent = std::process::id();
     // SAFETY: the closure runs between fork and exec and only makes the `prctl` and
-    // `getppid` system calls, which are async-signal-safe; it allocates nothing.
+    // `getppid` system calls, which are async-signal-safe; it allocates nothing (its
+    // errors are OS error codes, which `std::io::Error` holds without a heap box).
     unsafe {
         command.pre_exec(move || {
             nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)?;
-            // The launcher may have died before prctl took effect.
+            // The launcher may have died before prctl took effect: "no such process".
             if nix::unistd::getppid().as_raw() as u32 != parent {
-                return Err(std::io::Error::other("launcher exited during start"));
+                return Err(std::io::Error::from(nix::errno::Errno::ESRCH));
             }
             Ok(())
         });
