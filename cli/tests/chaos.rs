@@ -9,7 +9,7 @@
 mod support;
 
 use nix::sys::signal::Signal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use support::netns::Lan;
 use support::*;
@@ -37,7 +37,7 @@ impl Robot {
             .env("PINION_MASTER", format!("tcp://{}:11311", Lan::address(1)))
             .env("PINION_HOST", "chaos-tool")
             .env("PINION_RUNTIME_DIR", &self.dir.0)
-            .env("CARGO_TARGET_DIR", target_dir())
+            .env("CARGO_TARGET_DIR", support::target_dir())
             .env("RUST_LOG", "warn");
         let mut p = Proc::spawn("pinion", c);
         let (out, code) = p.finish(SOON * 4);
@@ -60,14 +60,6 @@ impl Robot {
         let (agent, _) = start_lan_agent(&self.lan, i, 11411, &self.dir, &self.key);
         self.agents[i - 1] = agent;
     }
-}
-
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_pinion"))
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_owned()
 }
 
 /// Children of a process (the master and the nodes an agent runs).

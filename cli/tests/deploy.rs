@@ -76,7 +76,7 @@ respawn = "always"
             .arg("--key-file")
             .arg(&self.key)
             .env("PINION_RUNTIME_DIR", &self.dir.0)
-            .env("CARGO_TARGET_DIR", target_dir());
+            .env("CARGO_TARGET_DIR", support::target_dir());
         let mut p = Proc::spawn("pinion", c);
         let (out, code) = p.finish(SOON * 4);
         (out, code, p.dump())
@@ -101,15 +101,6 @@ respawn = "always"
             .unwrap_or_default()
             .to_owned()
     }
-}
-
-/// Cargo's target directory of this build.
-fn target_dir() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_pinion"))
-        .parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_owned()
 }
 
 fn shipped(out: &[String]) -> u64 {

@@ -34,6 +34,15 @@ pub fn bin(name: &str) -> PathBuf {
     path
 }
 
+/// Cargo's target directory of this build (the parent of the profile's directory).
+pub fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_pinion"))
+        .parent()
+        .and_then(Path::parent)
+        .expect("target dir")
+        .to_owned()
+}
+
 /// A directory of its own for one test, removed at the end.
 pub struct TempDir(pub PathBuf);
 
