@@ -53,12 +53,14 @@ mod check;
 mod codec;
 mod discovery;
 mod graph;
+mod latency;
 mod launch;
 mod netns;
 mod pingpong;
 mod pubsub;
 mod role;
 mod rows;
+mod setup;
 mod stall;
 mod throughput;
 mod util;
@@ -183,7 +185,7 @@ fn main() -> anyhow::Result<()> {
         "check" => check::run(number(1, 100.0)? as usize, number(2, 5.0)? as usize),
         "footprint" => graph::footprint(),
         "codec" => codec::run(),
-        "role" => runtime.block_on(role::run(&args[1..])),
+        "role" => runtime.block_on(run_role(&args[1..])),
         other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `latency`, `throughput`, `codec`, `startup`, `launch`, `footprint` or `stall`"),
     }
 }
@@ -255,4 +257,16 @@ fn selection(args: &mut Vec<String>) -> anyhow::Result<pubsub::Selection> {
         });
     }
     Ok(selection)
+}
+
+/// Runs the role named by `args[0]` in this process (`pinion-bench role ...`).
+async fn run_role(args: &[String]) -> anyhow::Result<()> {
+    match args.first().map(String::as_str) {
+        Some("pong") => crate::pingpong::pong().await,
+        Some("bare-pong") => match (args.get(1), args.get(2)) {
+            (Some(ping), Some(bind)) => crate::pingpong::bare_pong(ping, bind).await,
+            _ => anyhow::bail!("bare-pong needs PING_ENDPOINT BIND"),
+        },
+        _ => crate::stall::role(args).await,
+    }
 }

@@ -5,9 +5,10 @@
 //! moves a round trip by more than the difference between the systems.
 
 use crate::baseline::{BarePub, BareSub};
-use crate::pubsub::{alternate, reliable, BarePinger, Payload, PinionPinger};
+use crate::latency::{alternate, BarePinger, PinionPinger};
 use crate::role::{Place, Role};
 use crate::rows::Row;
+use crate::setup::{reliable, Payload};
 use pinion::prelude::*;
 use std::time::Duration;
 
@@ -20,7 +21,7 @@ pub async fn latency(
     dir: &std::path::Path,
     transport: &'static str,
     size: usize,
-    selection: &crate::pubsub::Selection,
+    selection: &crate::setup::Selection,
 ) -> anyhow::Result<Vec<Row>> {
     // The children run on the same kind of runtime as this process.
     let threads = if selection.one_thread { "1" } else { "2" };
@@ -30,21 +31,21 @@ pub async fn latency(
             .map(|a| (*a).to_owned())
             .collect()
     };
-    let (ha, hb) = crate::pubsub::hosts(transport);
+    let (ha, hb) = crate::setup::hosts(transport);
     let place = Place {
         master: master.to_owned(),
         host: hb.to_owned(),
         ip: None,
         namespace: None,
     };
-    let ping_node = Node::init(crate::pubsub::node_options(master, "lat_ping", ha)).await?;
+    let ping_node = Node::init(crate::setup::node_options(master, "lat_ping", ha)).await?;
     let mut pinion = PinionPinger::new(&ping_node, size).await?;
     let (pong, _) = ready(Role::spawn(&place, &role_args(&["pong"]))?, "ready").await?;
     pinion.connected().await?;
 
     let (bare_ping, ping_ep) =
-        BarePub::bind(&crate::pubsub::bare_endpoint(dir, transport, "ping")).await?;
-    let pong_bind = crate::pubsub::bare_endpoint(dir, transport, "pong");
+        BarePub::bind(&crate::setup::bare_endpoint(dir, transport, "ping")).await?;
+    let pong_bind = crate::setup::bare_endpoint(dir, transport, "pong");
     let bare_pong = Role::spawn(&place, &role_args(&["bare-pong", &ping_ep, &pong_bind]))?;
     let (bare_pong, line) = ready(bare_pong, "ready ").await?;
     let pong_ep = line.trim_start_matches("ready ").to_owned();

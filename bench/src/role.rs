@@ -104,15 +104,3 @@ pub(crate) struct Place {
     pub(crate) ip: Option<String>,
     pub(crate) namespace: Option<String>,
 }
-
-/// Runs the role named by `args[0]` in this process (`pinion-bench role ...`).
-pub async fn run(args: &[String]) -> anyhow::Result<()> {
-    match args.first().map(String::as_str) {
-        Some("pong") => crate::pingpong::pong().await,
-        Some("bare-pong") => match (args.get(1), args.get(2)) {
-            (Some(ping), Some(bind)) => crate::pingpong::bare_pong(ping, bind).await,
-            _ => anyhow::bail!("bare-pong needs PING_ENDPOINT BIND"),
-        },
-        _ => crate::stall::role(args).await,
-    }
-}

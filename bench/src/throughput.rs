@@ -5,8 +5,8 @@
 //! instead of dropping), as the bare PUB queues everything.
 
 use crate::baseline::{BarePub, BareSub};
-use crate::pubsub::{bare_endpoint, handshake, hosts, node_options, Payload, System};
 use crate::rows::Row;
+use crate::setup::{bare_endpoint, handshake, hosts, node_options, Payload, System};
 use crate::util::cpu_seconds;
 use bytes::Bytes;
 use pinion::prelude::*;

@@ -12,8 +12,9 @@
 //! signs nothing to nodes, but its notices reach their control sockets only with a
 //! connection token); the ratio is the first configuration over the second.
 
-use crate::pubsub::{alternate, handshake, node_options, reliable, Payload, PinionPinger};
+use crate::latency::{alternate, PinionPinger};
 use crate::rows::Row;
+use crate::setup::{handshake, node_options, reliable, Payload};
 use crate::throughput::{count_arrivals, gather, throughput_count, throughput_rounds};
 use pinion::prelude::*;
 use std::path::PathBuf;

@@ -4,15 +4,9 @@ use anyhow::{bail, Context};
 use pinion::protocol::call::Call;
 use pinion::protocol::control::{ControlReply, ControlRequest};
 use pinion::protocol::master_to_node::NodeInfo;
-use pinion::protocol::node_to_master::ListNodes;
 use pinion::protocol::{self};
 use pinion::transport::Requester;
 use std::time::{Duration, Instant};
-
-/// The registered nodes, from the master.
-pub async fn nodes() -> anyhow::Result<Vec<NodeInfo>> {
-    super::graph::ask_master(ListNodes).await
-}
 
 /// The endpoint of `node`'s control socket as seen from this host.
 pub fn endpoint(node: &NodeInfo) -> anyhow::Result<String> {

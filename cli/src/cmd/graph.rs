@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context};
 use pinion::base::master_link::MasterLink;
-use pinion::protocol::master_to_node::MasterErrorKind;
+use pinion::protocol::master_to_node::{MasterErrorKind, NodeInfo};
 use pinion::protocol::node_to_master::{ListNodes, ListTopics, Request};
 use std::io::Write;
 use std::process::ExitCode;
@@ -50,6 +50,11 @@ pub async fn ask_master<R: Request>(request: R) -> anyhow::Result<R::Reply> {
             .with_context(|| format!("cannot reach the master at {endpoint} (set PINION_MASTER)")),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The registered nodes, from the master.
+pub async fn nodes() -> anyhow::Result<Vec<NodeInfo>> {
+    ask_master(ListNodes).await
 }
 
 /// Runs a node subcommand.

@@ -6,7 +6,8 @@
 //! second for what the topic may have missed (a node that just started, a connection
 //! still being made).
 
-use super::control::{ask_node, find, nodes};
+use super::control::{ask_node, find};
+use super::graph::nodes;
 use pinion::msgs::log::{Level, Log, LOG_TOPIC};
 use pinion::protocol::control::calls;
 use pinion::protocol::master_to_node::NodeInfo;

@@ -7,7 +7,8 @@
 
 mod findings;
 
-use super::control::{ask_node, nodes};
+use super::control::ask_node;
+use super::graph::nodes;
 use anyhow::Context;
 use findings::{clocks, host_ids, ClockSample, Finding, Seen, Severity};
 use pinion::host;
