@@ -62,7 +62,40 @@ impl Link {
         ns(&["addr", "add", &format!("{NS_ADDR}/30"), "dev", &ns_side])?;
         ns(&["link", "set", &ns_side, "up"])?;
         ns(&["link", "set", "lo", "up"])?;
+        link.wait_reachable()?;
         Ok(link)
+    }
+
+    /// Waits until a TCP connection from inside the namespace reaches the host side:
+    /// a fresh veth pair can drop its first packets while the kernel activates it.
+    /// Bounded: 30 tries of at most 1 s each.
+    pub fn wait_reachable(&self) -> anyhow::Result<()> {
+        let listener = std::net::TcpListener::bind((HOST_ADDR, 0))?;
+        let port = listener.local_addr()?.port();
+        let probe = format!("exec 3<>/dev/tcp/{HOST_ADDR}/{port}");
+        let mut last = String::new();
+        for _ in 0..30 {
+            let out = Command::new("ip")
+                .args([
+                    "netns",
+                    "exec",
+                    &self.namespace,
+                    "timeout",
+                    "1",
+                    "bash",
+                    "-c",
+                ])
+                .arg(&probe)
+                .output()?;
+            if out.status.success() {
+                return Ok(());
+            }
+            last = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+        }
+        anyhow::bail!(
+            "the host side {HOST_ADDR} is not reachable from namespace {} after 30 tries: {last}",
+            self.namespace
+        )
     }
 
     /// Takes the link down (packets are lost, nothing is closed) or up again.

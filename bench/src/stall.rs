@@ -169,7 +169,16 @@ fn one_run(
     mb_per_s: f64,
     size: usize,
 ) -> anyhow::Result<Outcome> {
-    let ready = Duration::from_secs(15);
+    // A node retries its master with a back-off of up to 5 s; a freshly made link, or a
+    // loaded machine, can cost it a few of those.
+    let ready = Duration::from_secs(if victim_at.namespace.is_some() {
+        40
+    } else {
+        15
+    });
+    if let (Stall::CutOff, Some(link)) = (stall, link) {
+        link.wait_reachable()?;
+    }
     let mut healthy = Role::spawn(publisher_at, &["sub".into(), "healthy".into()])?;
     let mut victim = Role::spawn(victim_at, &["sub".into(), "victim".into()])?;
     healthy.expect("ready", ready)?;
