@@ -31,6 +31,8 @@ enum Command {
     Topic(cmd::topic::TopicCommand),
     /// Print the graph of nodes and topics (Graphviz or Mermaid).
     Graph(cmd::graph_view::Args),
+    /// Show the robot in Foxglove: a live bridge over the Foxglove WebSocket protocol.
+    Foxglove(cmd::foxglove::Args),
     /// Record topics into an MCAP file.
     Record(cmd::record::Args),
     /// Publish a recording again.
@@ -56,6 +58,7 @@ fn main() -> ExitCode {
         Command::Topic(c) => cmd::topic::run(c),
         Command::Param(c) => cmd::param::run(c),
         Command::Graph(args) => cmd::graph_view::run(args),
+        Command::Foxglove(args) => cmd::foxglove::run(args),
         Command::Record(args) => cmd::record::run(args),
         Command::Play(args) => cmd::play::run(args),
         Command::Logs(args) => cmd::logs::run(args),

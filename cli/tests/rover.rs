@@ -17,6 +17,7 @@ async fn rover_runs_on_one_host_and_its_odometry_moves() {
         .arg(&file)
         .args(["--local", "--bind", "tcp://127.0.0.1:0"])
         .env("PINION_RUNTIME_DIR", &dir.0)
+        .env("PINION_FOXGLOVE_PORT", "0")
         .env("RUST_LOG", "info,zeromq=error");
     let mut launcher = Proc::spawn("launcher", c);
     let master = launcher.expect_master_up();

@@ -451,6 +451,7 @@ fn the_circle_finder_finds_circles() {
 const NODE_AUTHOR_MODULES: &[&str] = &[
     "alloc",
     "error",
+    "json",
     "message",
     "msgs",
     "names",

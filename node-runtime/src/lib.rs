@@ -27,6 +27,7 @@
 //! - [`Message`]: type name, postcard schema and hash, written by `#[derive(Message)]`;
 //!   [`msgs`]: standard messages; [`Blob`]: byte payloads shared, not copied.
 //! - [`service`]: typed request/response calls; [`params`]: parameters; [`Rate`].
+//! - [`json`]: messages of any type as JSON by their schema, with its JSON Schema.
 //! - `#[pinion::main]`, `#[derive(Node)]` (what it builds on: [`parts`]),
 //!   `#[derive(Message)]`; [`alloc`]: the heap allocator `#[pinion::main]` installs.
 //!
@@ -41,6 +42,7 @@ extern crate self as pinion;
 pub mod alloc;
 mod blob;
 pub mod error;
+pub mod json;
 pub mod message;
 pub mod msgs;
 pub mod names;

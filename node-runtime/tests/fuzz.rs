@@ -338,3 +338,38 @@ fn zmtp_guard() {
     });
     assert!(passed > 0);
 }
+
+#[test]
+fn json_decoder_by_schema() {
+    use pinion::msgs::{nav::Odometry, sensor::Image, sensor::LaserScan};
+    let image = Image {
+        width: 2,
+        height: 1,
+        encoding: "mono8".into(),
+        step: 2,
+        data: pinion::Blob::from(vec![1u8, 2]),
+        ..Default::default()
+    };
+    let scan = LaserScan {
+        ranges: vec![1.0, 2.0],
+        ..Default::default()
+    };
+    let types = [
+        Image::type_info(),
+        LaserScan::type_info(),
+        Odometry::type_info(),
+    ];
+    let seeds = vec![
+        pinion::message::encode("image", &image).expect("encode"),
+        pinion::message::encode("scan", &scan).expect("encode"),
+        pinion::message::encode("odom", &Odometry::default()).expect("encode"),
+    ];
+    let decoded = fuzz("json by schema", 7, &seeds, |b| {
+        types
+            .iter()
+            .filter(|t| pinion::json::decode(t, b).is_ok())
+            .count()
+            > 0
+    });
+    assert!(decoded > 0);
+}

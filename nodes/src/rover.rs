@@ -9,6 +9,10 @@ pub const WHEEL_RADIUS: f64 = 0.05;
 pub const TRACK: f64 = 0.30;
 /// Encoder ticks per wheel turn.
 pub const TICKS_PER_TURN: f64 = 1024.0;
+/// The simulated room: its walls are this far from the `odom` origin, m.
+pub const ROOM: f64 = 4.0;
+/// Ranges in one sweep of the simulated lidar.
+pub const SCAN_BEAMS: usize = 180;
 
 /// Wheel speeds the motor driver measures, rad/s.
 #[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]

@@ -4,7 +4,7 @@ pub mod agent;
 pub mod control;
 pub mod deploy;
 pub mod doctor;
-pub mod dynamic;
+pub mod foxglove;
 pub mod graph;
 pub mod graph_view;
 pub mod launch;

@@ -1,6 +1,5 @@
 //! `pinion topic list|info|echo|pub|hz|bw`: any topic, without its type compiled in.
 
-use super::dynamic;
 use super::graph::ask;
 use anyhow::Context;
 use pinion::protocol::master_to_node::TopicSummary;
@@ -244,10 +243,13 @@ async fn echo(
         let Some((bytes, _)) = sub.recv().await else {
             break;
         };
-        let value = match dynamic::to_json(&t.type_info, &bytes) {
+        let value = match pinion::json::decode(&t.type_info, &bytes) {
             Ok(v) => v,
             Err(e) => {
-                eprintln!("warning: {e}");
+                eprintln!(
+                    "warning: a message does not decode as {}: {e}",
+                    t.type_info.name
+                );
                 continue;
             }
         };
@@ -267,7 +269,7 @@ async fn echo(
 fn encode(t: &TopicSummary, message: &str) -> anyhow::Result<Vec<u8>> {
     let value: serde_json::Value =
         serde_json::from_str(message).context("the message is not JSON")?;
-    dynamic::from_json(&t.type_info, &value)
+    pinion::json::encode(&t.type_info, &value)
         .map_err(|e| anyhow::anyhow!("the message does not fit {}: {e}", t.type_info.name))
 }
 

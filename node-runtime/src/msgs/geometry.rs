@@ -1,5 +1,6 @@
 //! Geometry (`geometry_msgs`): vectors, rotations, poses, velocities. SI units.
 
+use super::std_msgs::Header;
 use crate::Message;
 use serde::{Deserialize, Serialize};
 
@@ -89,6 +90,38 @@ pub struct Twist {
     pub linear: Vector3,
     /// Angular velocity.
     pub angular: Vector3,
+}
+
+/// A pose in a frame at a time.
+#[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[message(name = "geometry_msgs/PoseStamped")]
+pub struct PoseStamped {
+    /// Time and the frame the pose is in.
+    pub header: Header,
+    /// The pose.
+    pub pose: Pose,
+}
+
+/// Where frame `child_frame_id` is in frame `header.frame_id` (its parent) at a time.
+#[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[message(name = "geometry_msgs/TransformStamped")]
+pub struct TransformStamped {
+    /// Time and the parent frame.
+    pub header: Header,
+    /// The child frame.
+    pub child_frame_id: String,
+    /// The child's origin in the parent frame, metres.
+    pub translation: Vector3,
+    /// The child's rotation in the parent frame.
+    pub rotation: Quaternion,
+}
+
+/// Transforms between frames, the message of the `tf` topic (`tf2_msgs/TFMessage`).
+#[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[message(name = "tf2_msgs/TFMessage")]
+pub struct TransformList {
+    /// The transforms.
+    pub transforms: Vec<TransformStamped>,
 }
 
 #[cfg(test)]

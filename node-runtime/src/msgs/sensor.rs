@@ -72,6 +72,18 @@ pub struct Image {
     pub data: Blob,
 }
 
+/// A compressed image (JPEG or PNG), as a camera or an encoder node sends it.
+#[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
+#[message(name = "sensor_msgs/CompressedImage")]
+pub struct CompressedImage {
+    /// Time and frame.
+    pub header: Header,
+    /// `jpeg` or `png`.
+    pub format: String,
+    /// The compressed bytes (a [`Blob`]).
+    pub data: Blob,
+}
+
 /// How one field of a point is laid out in [`PointCloud2::data`].
 #[derive(Message, Serialize, Deserialize, Debug, Clone, Default, PartialEq)]
 #[message(name = "sensor_msgs/PointField")]

@@ -1,9 +1,12 @@
 //! Odometry: distance from `wheel_ticks`, heading from the `imu` gyro, published as
-//! `nav_msgs/Odometry` on `odom` and logged once a second.
+//! `nav_msgs/Odometry` on `odom`, as the transform `odom` to `base_link` on `tf`, and
+//! logged once a second.
 //!
 //! Run: `pinion launch configs/rover.toml --local`
 
-use pinion::msgs::geometry::{Point, Pose, Quaternion, Twist, Vector3};
+use pinion::msgs::geometry::{
+    Point, Pose, Quaternion, TransformList, TransformStamped, Twist, Vector3,
+};
 use pinion::msgs::nav::Odometry;
 use pinion::msgs::sensor::Imu;
 use pinion::msgs::std_msgs::Header;
@@ -19,6 +22,8 @@ struct Io {
     imu: Subscriber<Imu>,
     #[pinion(publish = "odom")]
     odom: Publisher<Odometry>,
+    #[pinion(publish = "tf")]
+    tf: Publisher<TransformList>,
 }
 
 #[pinion::main]
@@ -27,6 +32,7 @@ async fn main(node: Node, io: Io) -> pinion::Result<()> {
         mut ticks,
         mut imu,
         odom,
+        tf,
     } = io;
     let (mut x, mut y, mut yaw, mut yaw_rate) = (0.0_f64, 0.0_f64, 0.0_f64, 0.0_f64);
     let (mut last_ticks, mut last_imu_ns): (Option<WheelTicks>, Option<u64>) = (None, None);
@@ -55,6 +61,15 @@ async fn main(node: Node, io: Io) -> pinion::Result<()> {
                         ..Default::default()
                     };
                     odom.publish(&msg).await?;
+                    tf.publish(&TransformList {
+                        transforms: vec![TransformStamped {
+                            header: msg.header.clone(),
+                            child_frame_id: msg.child_frame_id.clone(),
+                            translation: Vector3 { x, y, z: 0.0 },
+                            rotation: msg.pose.orientation,
+                        }],
+                    })
+                    .await?;
                 }
                 last_ticks = Some(t);
             }
