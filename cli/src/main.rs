@@ -35,6 +35,8 @@ enum Command {
     Foxglove(cmd::foxglove::Args),
     /// Record topics into an MCAP file.
     Record(cmd::record::Args),
+    /// Convert a recording: into one Foxglove opens (`--encoding json`), or back.
+    Convert(cmd::convert::Args),
     /// Publish a recording again.
     Play(cmd::play::Args),
     /// Show the log records of the nodes, from every host (`-f` to follow).
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Command::Foxglove(args) => cmd::foxglove::run(args),
         Command::Record(args) => cmd::record::run(args),
         Command::Play(args) => cmd::play::run(args),
+        Command::Convert(args) => cmd::convert::run(args),
         Command::Logs(args) => cmd::logs::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
     };

@@ -7,8 +7,8 @@ use pinion::message::TypeInfo;
 /// Why a message could not be turned into its Foxglove form.
 #[derive(Debug, thiserror::Error)]
 pub enum TranscodeError {
-    /// The bytes are not a message of the topic's type.
-    #[error("a message of {type_name} does not decode: {source}")]
+    /// The bytes (or the JSON) are not a message of the topic's type.
+    #[error("a message of {type_name} does not fit its type: {source}")]
     Decode {
         /// The topic's type.
         type_name: String,
@@ -16,8 +16,8 @@ pub enum TranscodeError {
         #[source]
         source: pinion::json::JsonError,
     },
-    /// The JSON could not be written (it always can; kept for completeness).
-    #[error("cannot write JSON: {0}")]
+    /// Text that is not JSON (reading a recording back).
+    #[error("not JSON: {0}")]
     Json(#[from] serde_json::Error),
 }
 
@@ -64,6 +64,26 @@ impl Transcoder {
     /// Whether messages become one of Foxglove's well-known schemas.
     pub fn is_well_known(&self) -> bool {
         self.well_known.is_some()
+    }
+
+    /// The Pinion type messages come from.
+    pub fn source(&self) -> &TypeInfo {
+        &self.source
+    }
+
+    /// The other way: one message's JSON back to the Pinion message (postcard), for
+    /// playing a recording. Well-known forms lose what Foxglove's schema has no field
+    /// for (see [`WellKnown::back`]).
+    pub fn from_json(&self, json: &[u8]) -> Result<Vec<u8>, TranscodeError> {
+        let value: serde_json::Value = serde_json::from_slice(json)?;
+        let decode_error = |source| TranscodeError::Decode {
+            type_name: self.source.name.clone(),
+            source,
+        };
+        match &self.well_known {
+            Some(known) => known.back(&self.source, &value).map_err(decode_error),
+            None => pinion::json::encode(&self.source, &value).map_err(decode_error),
+        }
     }
 
     /// The JSON of one message (message encoding `json`).

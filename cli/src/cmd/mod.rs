@@ -1,7 +1,9 @@
 //! One module per subcommand.
 
 pub mod agent;
+pub mod bag;
 pub mod control;
+pub mod convert;
 pub mod deploy;
 pub mod doctor;
 pub mod foxglove;

@@ -1,29 +1,21 @@
 //! `pinion record -o FILE [TOPIC...]`: topics into an MCAP file, schemas included, so the
-//! recording is self-describing. `--split-size MB` starts a new file past that size.
+//! recording is self-describing. `--split-size MB` starts a new file past that size;
+//! `--encoding json` writes what Foxglove opens (see `bag`).
 //!
-//! What was received is handed to the file system at least every [`FLUSH_EVERY`]: the
-//! open chunk is closed and written, so a recorder that is killed, or that finds the
-//! disk full, leaves a file that `pinion play` reads up to its last second.
+//! What was received is handed to the file system at least every second
+//! (`bag::writer::FLUSH_EVERY`): the open chunk is closed and written, so a recorder
+//! that is killed, or that finds the disk full, leaves a file that `pinion play` reads
+//! up to its last second.
 
+use super::bag::writer::{Output, FLUSH_EVERY};
+use super::bag::Encoding;
 use super::graph::ask;
-use anyhow::Context;
 use pinion::protocol::master_to_node::TopicSummary;
 use pinion::protocol::node_to_master::ListTopics;
 use pinion::{Node, SubscribeOptions};
-use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::BufWriter;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
-
-/// Schema encoding of Pinion types in MCAP: JSON of `pinion::TypeInfo`.
-pub const SCHEMA_ENCODING: &str = "pinion-postcard-schema";
-/// Message encoding of Pinion messages in MCAP.
-pub const MESSAGE_ENCODING: &str = "postcard";
-
-/// How often what was received is written out: what a killed recorder loses at most.
-const FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// Arguments of `pinion record`.
 #[derive(Debug, clap::Args)]
@@ -42,92 +34,12 @@ pub struct Args {
     /// Stop after this many seconds.
     #[arg(long)]
     duration: Option<f64>,
-}
-
-/// One output file being written.
-struct Output {
-    base: PathBuf,
-    path: PathBuf,
-    index: u32,
-    writer: mcap::Writer<BufWriter<File>>,
-    channels: BTreeMap<String, u16>,
-    bytes: u64,
-}
-
-impl Output {
-    fn open(base: &Path, index: u32) -> anyhow::Result<Self> {
-        let path = if index == 0 {
-            base.to_owned()
-        } else {
-            let stem = base
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            base.with_file_name(format!("{stem}_{index}.mcap"))
-        };
-        let file =
-            File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-        let writer = mcap::WriteOptions::new()
-            .profile("pinion")
-            .compression(None)
-            .create(BufWriter::new(file))
-            .with_context(|| format!("cannot start {}", path.display()))?;
-        tracing::info!(file = %path.display(), "recording");
-        Ok(Self {
-            base: base.to_owned(),
-            path,
-            index,
-            writer,
-            channels: BTreeMap::new(),
-            bytes: 0,
-        })
-    }
-
-    fn channel(&mut self, topic: &TopicSummary) -> anyhow::Result<u16> {
-        if let Some(id) = self.channels.get(topic.name.as_str()) {
-            return Ok(*id);
-        }
-        let data = serde_json::to_vec(&topic.type_info)?;
-        let schema = self
-            .writer
-            .add_schema(&topic.type_info.name, SCHEMA_ENCODING, &data)?;
-        let metadata = BTreeMap::from([(
-            "pinion.schema_hash".to_owned(),
-            format!("{:016x}", topic.type_info.hash),
-        )]);
-        let id =
-            self.writer
-                .add_channel(schema, topic.name.as_str(), MESSAGE_ENCODING, &metadata)?;
-        self.channels.insert(topic.name.to_string(), id);
-        Ok(id)
-    }
-
-    fn write(&mut self, header: &mcap::records::MessageHeader, data: &[u8]) -> anyhow::Result<()> {
-        self.writer
-            .write_to_known_channel(header, data)
-            .with_context(|| self.stopped())
-    }
-
-    /// Closes the open chunk and hands everything to the file system.
-    fn flush(&mut self) -> anyhow::Result<()> {
-        self.writer.flush().with_context(|| self.stopped())
-    }
-
-    fn stopped(&self) -> String {
-        format!(
-            "cannot write {}; it holds what was received until about {} s before this",
-            self.path.display(),
-            FLUSH_EVERY.as_secs()
-        )
-    }
-
-    fn finish(mut self) -> anyhow::Result<()> {
-        let path = self.path.clone();
-        self.writer
-            .finish()
-            .with_context(|| format!("cannot finish {}", path.display()))?;
-        Ok(())
-    }
+    /// How messages are stored: `postcard`, exactly as the robot sent them (the
+    /// default: smallest, cheapest for a Pi to write, played back bit for bit), or
+    /// `json`, what Foxglove opens (standard messages as Foxglove's schemas). `pinion
+    /// convert` turns one into the other later.
+    #[arg(long, value_enum, default_value_t = Encoding::Postcard)]
+    encoding: Encoding,
 }
 
 fn topics() -> anyhow::Result<Vec<TopicSummary>> {
@@ -173,7 +85,7 @@ async fn record(
     let deadline = args
         .duration
         .map(|s| tokio::time::Instant::now() + Duration::from_secs_f64(s));
-    let mut output = Output::open(&args.output, 0)?;
+    let mut output = Output::open(&args.output, 0, args.encoding)?;
     let mut written: u64 = 0;
     let mut sequence: u32 = 0;
     loop {
@@ -201,17 +113,11 @@ async fn record(
             message = rx.recv() => {
                 let Some((topic, bytes, stamp_ns, _)) = message else { break };
                 if let Some(limit) = args.split_size {
-                    if output.bytes as f64 > limit * 1e6 {
-                        let index = output.index + 1;
-                        let base = output.base.clone();
-                        output.finish()?;
-                        output = Output::open(&base, index)?;
+                    if output.bytes() as f64 > limit * 1e6 {
+                        output = output.next()?;
                     }
                 }
-                let channel_id = output.channel(&topic)?;
-                let header = mcap::records::MessageHeader { channel_id, sequence, log_time: pinion::host::now_ns(), publish_time: stamp_ns };
-                output.write(&header, &bytes)?;
-                output.bytes += bytes.len() as u64 + 32;
+                output.write(topic.name.as_str(), &topic.type_info, sequence, stamp_ns, &bytes)?;
                 sequence = sequence.wrapping_add(1);
                 written += 1;
                 if args.count.is_some_and(|c| written >= c) {

@@ -150,6 +150,97 @@ impl WellKnown {
     }
 }
 
+impl WellKnown {
+    /// The other way: a message in its Foxglove form (JSON) as the Pinion message it
+    /// came from (postcard), for playing a recording back. What Foxglove's schema has no
+    /// field for is rebuilt where it can be (a scan's angle increment from its angles
+    /// and length) and left at its default where it cannot (a scan's range limits, an
+    /// odometry's twist and covariances).
+    pub fn back(self, source: &TypeInfo, value: &Value) -> Result<Vec<u8>, JsonError> {
+        let bytes = pinion::json::encode(&self.target(), value)?;
+        let header = |t: Time, frame_id: String| pinion::msgs::std_msgs::Header {
+            stamp_ns: u64::from(t.sec) * 1_000_000_000 + u64::from(t.nsec),
+            frame_id,
+        };
+        match self {
+            Self::RawImage => shape(source, &bytes, |m: RawImage| sensor::Image {
+                header: header(m.timestamp, m.frame_id),
+                height: m.height,
+                width: m.width,
+                encoding: m.encoding,
+                is_bigendian: false,
+                step: m.step,
+                data: m.data,
+            }),
+            Self::CompressedImage => shape(source, &bytes, |m: shapes::CompressedImage| {
+                sensor::CompressedImage {
+                    header: header(m.timestamp, m.frame_id),
+                    format: m.format,
+                    data: m.data,
+                }
+            }),
+            Self::LaserScan => shape(source, &bytes, |m: shapes::LaserScan| {
+                let steps = m.ranges.len().saturating_sub(1).max(1) as f64;
+                sensor::LaserScan {
+                    header: header(m.timestamp, m.frame_id),
+                    angle_min: m.start_angle as f32,
+                    angle_max: m.end_angle as f32,
+                    angle_increment: ((m.end_angle - m.start_angle) / steps) as f32,
+                    ranges: m.ranges.into_iter().map(|r| r as f32).collect(),
+                    intensities: m.intensities.into_iter().map(|i| i as f32).collect(),
+                    ..Default::default()
+                }
+            }),
+            Self::PointCloud => shape(source, &bytes, |m: PointCloud| {
+                let points = m.data.len() / (m.point_stride.max(1) as usize);
+                sensor::PointCloud2 {
+                    header: header(m.timestamp, m.frame_id),
+                    height: 1,
+                    width: points as u32,
+                    fields: m
+                        .fields
+                        .into_iter()
+                        .map(|f| sensor::PointField {
+                            name: f.name,
+                            offset: f.offset,
+                            datatype: ros_datatype(f.numeric_type),
+                            count: 1,
+                        })
+                        .collect(),
+                    is_bigendian: false,
+                    point_step: m.point_stride,
+                    row_step: m.data.len() as u32,
+                    data: m.data,
+                    is_dense: true,
+                }
+            }),
+            Self::PoseStamped => shape(source, &bytes, |m: PoseInFrame| geometry::PoseStamped {
+                header: header(m.timestamp, m.frame_id),
+                pose: m.pose,
+            }),
+            Self::Odometry => shape(source, &bytes, |m: PoseInFrame| nav::Odometry {
+                header: header(m.timestamp, m.frame_id),
+                pose: m.pose,
+                ..Default::default()
+            }),
+            Self::Transforms => shape(source, &bytes, |m: FrameTransforms| {
+                geometry::TransformList {
+                    transforms: m
+                        .transforms
+                        .into_iter()
+                        .map(|t| geometry::TransformStamped {
+                            header: header(t.timestamp, t.parent_frame_id),
+                            child_frame_id: t.child_frame_id,
+                            translation: t.translation,
+                            rotation: t.rotation,
+                        })
+                        .collect(),
+                }
+            }),
+        }
+    }
+}
+
 /// Decodes a `From`, converts it, and encodes the result.
 fn shape<From: Message, To: Message>(
     source: &TypeInfo,
@@ -162,6 +253,13 @@ fn shape<From: Message, To: Message>(
     };
     let message: From = pinion::message::decode("message", bytes).map_err(problem)?;
     pinion::message::encode("message", &convert(message)).map_err(problem)
+}
+
+/// `foxglove.NumericType` as ROS's `PointField` data type.
+fn ros_datatype(foxglove: u32) -> u8 {
+    (1..=8)
+        .find(|ros| numeric_type(*ros) == foxglove)
+        .unwrap_or(0)
 }
 
 /// ROS's `PointField` data types (1 INT8 .. 8 FLOAT64) as `foxglove.NumericType`.
