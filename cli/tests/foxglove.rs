@@ -231,6 +231,22 @@ async fn a_foxglove_client_sees_every_topic_with_its_schema_and_native_values() 
             other => panic!("unexpected topic {other:?}"),
         }
     }
+    // Its client gone, the bridge no longer subscribes to what it watched.
+    let env = robot.env;
+    let unsubscribed = wait::until(SOON, Duration::from_millis(50), || {
+        let out = env
+            .command("pinion")
+            .args(["topic", "info", "camera/image"])
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let subscribers = text.split("subscribers:").nth(1)?.to_owned();
+        (!subscribers.contains("foxglove_bridge")).then_some(())
+    });
+    assert!(
+        unsubscribed.is_some(),
+        "the bridge still subscribes to camera/image after its last client left"
+    );
     node.close().await;
     drop(robot.bridge);
 }
@@ -293,6 +309,83 @@ async fn a_foxglove_client_drives_the_rover_and_a_malformed_message_reaches_nobo
     assert!(
         moving.is_some(),
         "the driver never followed the client's Twist"
+    );
+    node.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foxglove_client_calls_a_service_and_sets_a_parameter() {
+    let dir = TempDir::new("foxglove-service");
+    let robot = start_robot(&dir);
+    let _server = robot.env.node("add_server", "add_server", &[]);
+    let _talker = robot.env.node("talker", "talker", &["--rate", "20"]);
+    let node = Node::init(options(&robot.env, "native_chatter"))
+        .await
+        .expect("node");
+    let mut chatter = node
+        .subscribe::<pinion_nodes::Chatter>("chatter")
+        .await
+        .expect("subscribe");
+    recv_within(&mut chatter, SOON)
+        .await
+        .expect("the talker talks");
+
+    let url = robot.url.clone();
+    let lines = tokio::task::spawn_blocking(move || {
+        client(&url, &["call", "add_two_ints", r#"{"a": 40, "b": 2}"#])
+    })
+    .await
+    .expect("client");
+    let offered = events(&lines, "advertiseService");
+    assert!(
+        offered.iter().any(|s| s["name"] == "add_two_ints"),
+        "{lines:?}"
+    );
+    let response = events(&lines, "response");
+    assert_eq!(response.len(), 1, "{lines:?}");
+    assert_eq!(response[0]["response"]["sum"], 42);
+
+    let url = robot.url.clone();
+    let lines = tokio::task::spawn_blocking(move || {
+        client(&url, &["call", "add_two_ints", r#"{"a": "forty", "b": 2}"#])
+    })
+    .await
+    .expect("client");
+    let failure = events(&lines, "failure");
+    assert!(
+        failure.iter().any(|f| f["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(".a` must be a whole number"))),
+        "{lines:?}"
+    );
+
+    let url = robot.url.clone();
+    let lines = tokio::task::spawn_blocking(move || {
+        client(&url, &["setparam", "talker/text", r#""from foxglove""#])
+    })
+    .await
+    .expect("client");
+    let values = events(&lines, "parameterValues");
+    assert!(
+        values.iter().any(|v| v["id"] == "get-1"
+            && v["parameters"][0]["name"] == "talker/text"
+            && v["parameters"][0]["value"] == "from foxglove"),
+        "{lines:?}"
+    );
+    // It takes effect: the talker says so.
+    let mut heard = None;
+    for _ in 0..200 {
+        let Some(m) = recv_within(&mut chatter, SOON).await else {
+            break;
+        };
+        if m.text == "from foxglove" {
+            heard = Some(m);
+            break;
+        }
+    }
+    assert!(
+        heard.is_some(),
+        "the talker never used the parameter set from Foxglove"
     );
     node.close().await;
 }

@@ -9,6 +9,10 @@ foxglove.sdk.v1), independent of the bridge's SDK. Used by cli/tests/foxglove.rs
     foxglove_client.py URL publish TOPIC SCHEMA_NAME MESSAGE_JSON... [--every S]
         Advertises TOPIC and sends each message in turn, S seconds apart, printing
         every status the server sends.
+    foxglove_client.py URL call SERVICE REQUEST_JSON
+        Calls SERVICE once it is advertised and prints the response or the failure.
+    foxglove_client.py URL setparam NAME VALUE_JSON
+        Subscribes to NAME's updates, sets it, and prints the values the server sends.
     foxglove_client.py URL stall TOPIC SECONDS
         Subscribes to TOPIC and stops reading for SECONDS, then reads again and
         prints how many messages it got after.
@@ -27,6 +31,8 @@ import websockets
 
 SUBPROTOCOL = "foxglove.sdk.v1"
 MESSAGE_DATA = 0x01  # server binary opcode, and client binary opcode
+SERVICE_CALL_REQUEST = 0x02  # client binary opcode
+SERVICE_CALL_RESPONSE = 0x03  # server binary opcode
 DEADLINE = 20.0
 
 
@@ -143,6 +149,70 @@ async def publish(url, topic, schema_name, messages, every):
     await ws.close()
 
 
+async def call(url, service, request):
+    ws, channels, _ = await connect(url)
+    services = {}
+    end = time.monotonic() + DEADLINE
+    while not any(s["name"] == service for s in services.values()):
+        left = end - time.monotonic()
+        if left <= 0:
+            raise SystemExit(f"{service} was never advertised; services: {sorted(s['name'] for s in services.values())}")
+        raw = await asyncio.wait_for(ws.recv(), left)
+        if isinstance(raw, str):
+            msg = json.loads(raw)
+            if msg.get("op") == "advertiseServices":
+                for s in msg["services"]:
+                    services[s["id"]] = s
+                    say(event="advertiseService", name=s["name"],
+                        request=s["request"]["schemaName"], response=s["response"]["schemaName"])
+            else:
+                handle_text(msg, channels, None)
+    sid = next(i for i, s in services.items() if s["name"] == service)
+    encoding = b"json"
+    await ws.send(struct.pack("<BIII", SERVICE_CALL_REQUEST, sid, 42, len(encoding)) + encoding + request.encode())
+    while True:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise SystemExit("no answer to the call")
+        raw = await asyncio.wait_for(ws.recv(), left)
+        if isinstance(raw, bytes) and raw[0] == SERVICE_CALL_RESPONSE:
+            _, call_id, enc_len = struct.unpack_from("<III", raw, 1)
+            payload = raw[13 + enc_len:]
+            say(event="response", callId=call_id, response=json.loads(payload))
+            break
+        if isinstance(raw, str):
+            msg = json.loads(raw)
+            if msg.get("op") == "serviceCallFailure":
+                say(event="failure", callId=msg["callId"], message=msg["message"])
+                break
+            handle_text(msg, channels, None)
+    await ws.close()
+
+
+async def setparam(url, name, value):
+    ws, channels, _ = await connect(url)
+    await ws.send(json.dumps({"op": "subscribeParameterUpdates", "parameterNames": [name]}))
+    await ws.send(json.dumps({"op": "setParameters", "parameters": [{"name": name, "value": json.loads(value)}], "id": "set-1"}))
+    await ws.send(json.dumps({"op": "getParameters", "parameterNames": [name], "id": "get-1"}))
+    replies = set()
+    end = time.monotonic() + DEADLINE
+    while replies != {"set-1", "get-1"}:
+        left = end - time.monotonic()
+        if left <= 0:
+            raise SystemExit(f"parameter replies so far: {replies}")
+        raw = await asyncio.wait_for(ws.recv(), left)
+        if isinstance(raw, bytes):
+            continue
+        msg = json.loads(raw)
+        if msg.get("op") == "parameterValues":
+            say(event="parameterValues", id=msg.get("id"), parameters=msg["parameters"])
+            if msg.get("id"):
+                replies.add(msg["id"])
+        else:
+            handle_text(msg, channels, None)
+    await ws.close()
+
+
 async def stall(url, topic, seconds):
     ws, channels, _ = await connect(url)
     await read_until(ws, channels, lambda chs: by_topic(chs, topic) is not None)
@@ -180,6 +250,12 @@ def main():
             del rest[i:i + 2]
         topic, schema_name, *messages = rest
         asyncio.run(publish(url, topic, schema_name, messages, every))
+    elif command == "call":
+        service, request = rest
+        asyncio.run(call(url, service, request))
+    elif command == "setparam":
+        name, value = rest
+        asyncio.run(setparam(url, name, value))
     elif command == "stall":
         topic, seconds = rest
         asyncio.run(stall(url, topic, float(seconds)))

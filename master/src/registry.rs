@@ -4,7 +4,7 @@ use params::ParamStore;
 use pinion::protocol::control::ControlRequest;
 use pinion::protocol::master_to_node::{
     GraphVersion, Listing, MasterError, MasterErrorKind, MasterReply, NodeInfo, PublisherInfo,
-    SubscriberInfo, TopicSummary,
+    ServiceSummary, SubscriberInfo, TopicSummary,
 };
 use pinion::protocol::node_to_master::{Caller, NodeRegistration, NodeToMaster, Request};
 use pinion::{NodeName, TopicName, TypeInfo};
@@ -207,6 +207,9 @@ impl Registry {
             }
             NodeToMaster::ListTopics(q::ListTopics) => {
                 answer::<q::ListTopics>(Ok(self.topic_list()))
+            }
+            NodeToMaster::ListServices(q::ListServices) => {
+                answer::<q::ListServices>(Ok(self.service_list()))
             }
         }
     }
@@ -467,6 +470,18 @@ impl Registry {
                 session: n.registration.session,
                 last_seen_ms: now.saturating_duration_since(n.last_seen).as_millis() as u64,
                 control: n.registration.control.clone(),
+            })
+            .collect()
+    }
+
+    fn service_list(&self) -> Vec<ServiceSummary> {
+        self.services
+            .iter()
+            .map(|(name, s)| ServiceSummary {
+                name: name.clone(),
+                node: s.node.clone(),
+                request: s.request.clone(),
+                response: s.response.clone(),
             })
             .collect()
     }

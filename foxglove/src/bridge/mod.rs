@@ -4,9 +4,11 @@
 //! topic after it is checked against the topic's schema.
 
 mod events;
+mod params;
+mod services;
 mod state;
 
-use events::{Event, Listener};
+use events::{Event, Listener, Params};
 use foxglove::websocket::Capability;
 use foxglove::{Context, WebSocketServer};
 use pinion::Node;
@@ -75,7 +77,6 @@ impl BridgeOptions {
 #[derive(Debug)]
 pub struct Bridge {
     port: u16,
-    server: foxglove::WebSocketServerHandle,
     state: State,
     events: mpsc::Receiver<Event>,
     discovery_period: Duration,
@@ -90,22 +91,29 @@ impl Bridge {
     pub async fn start(node: Node, options: BridgeOptions) -> Result<Self, BridgeError> {
         let context = Context::new();
         let (sender, events) = mpsc::channel(EVENT_QUEUE);
+        let listener = Arc::new(Listener::new(sender));
         let server = WebSocketServer::new()
             .name(format!("pinion {}", node.name()))
             .context(&context)
             .bind(options.host.clone(), options.port)
-            .capabilities([Capability::ClientPublish])
+            .capabilities([
+                Capability::ClientPublish,
+                Capability::Services,
+                Capability::Parameters,
+            ])
             .supported_encodings(["json"])
             .message_backlog_size(options.backlog)
-            .listener(Arc::new(Listener::new(sender)))
+            .listener(listener.clone())
+            .parameter_handler(Arc::new(Params(listener)))
             .start()
             .await
             .map_err(|source| BridgeError::Listen {
                 listen: format!("{}:{}", options.host, options.port),
                 source,
             })?;
+        let port = server.port();
         let mut state =
-            State::new(node, context, &options).map_err(|source| BridgeError::Master {
+            State::new(node, context, server, &options).map_err(|source| BridgeError::Master {
                 master: options.master.clone(),
                 source,
             })?;
@@ -117,8 +125,7 @@ impl Bridge {
                 source,
             })?;
         Ok(Self {
-            port: server.port(),
-            server,
+            port,
             state,
             events,
             discovery_period: options.discovery_period,
@@ -150,6 +157,5 @@ impl Bridge {
             }
         }
         self.state.close();
-        let _ = self.server.stop();
     }
 }

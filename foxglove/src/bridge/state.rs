@@ -2,13 +2,15 @@
 //! loop: topics as channels, who wants each, and what clients publish.
 
 use super::events::Event;
+use super::params::Params;
+use super::services::Services;
 use super::BridgeOptions;
 use crate::Transcoder;
 use foxglove::websocket::{Client, ClientChannel, ClientChannelId, ClientId, Status};
-use foxglove::{ChannelBuilder, ChannelId, Context, RawChannel, Schema};
+use foxglove::{ChannelBuilder, ChannelId, Context, RawChannel, Schema, WebSocketServerHandle};
 use pinion::base::master_link::MasterLink;
 use pinion::message::TypeInfo;
-use pinion::protocol::node_to_master::ListTopics;
+use pinion::protocol::node_to_master::{ListServices, ListTopics};
 use pinion::publisher::{AdvertiseOptions, RawPublisher};
 use pinion::subscriber::SubscribeOptions;
 use pinion::Node;
@@ -24,6 +26,9 @@ const TOPIC_QUEUE: usize = 8;
 pub struct State {
     node: Node,
     context: Arc<Context>,
+    server: Option<WebSocketServerHandle>,
+    services: Services,
+    params: Params,
     master: MasterLink,
     topics: HashMap<String, Topic>,
     by_channel: HashMap<ChannelId, String>,
@@ -53,6 +58,7 @@ impl State {
     pub fn new(
         node: Node,
         context: Arc<Context>,
+        server: WebSocketServerHandle,
         options: &BridgeOptions,
     ) -> Result<Self, pinion::Error> {
         let master =
@@ -60,6 +66,9 @@ impl State {
         Ok(Self {
             node,
             context,
+            server: Some(server),
+            services: Services::default(),
+            params: Params::default(),
             master,
             topics: HashMap::new(),
             by_channel: HashMap::new(),
@@ -97,6 +106,14 @@ impl State {
             .collect();
         for name in gone {
             self.withdraw(&name);
+        }
+        let services = self.master.ask(ListServices).await?;
+        if let Some(server) = &self.server {
+            self.services.update(server, &self.node, &services);
+            let changed = self.params.changes(&self.master).await?;
+            if !changed.is_empty() {
+                server.publish_parameter_values(changed);
+            }
         }
         Ok(())
     }
@@ -154,6 +171,27 @@ impl State {
             Event::Data(client, channel, payload) => {
                 self.client_publish(&client, channel, &payload).await
             }
+            Event::GetParams(names, responder) => match Params::get(&self.master, &names).await {
+                Ok(values) => responder.respond(values),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read parameters for a Foxglove client");
+                    responder.respond(Vec::new());
+                }
+            },
+            Event::SetParams(client, parameters, responder) => {
+                let (set, refused) = Params::set(&self.master, parameters).await;
+                if !refused.is_empty() {
+                    let why = format!("parameters not set: {}", refused.join("; "));
+                    tracing::warn!("{why}");
+                    client.send_error(why);
+                }
+                responder.respond(set.clone());
+                if let Some(server) = &self.server {
+                    server.publish_parameter_values(set);
+                }
+            }
+            Event::WatchParams(names) => self.params.subscribe(names),
+            Event::UnwatchParams(names) => self.params.unsubscribe(names),
         }
     }
 
@@ -301,6 +339,9 @@ impl State {
             self.withdraw(&name);
         }
         self.publishers.clear();
+        if let Some(server) = self.server.take() {
+            let _ = server.stop();
+        }
     }
 }
 

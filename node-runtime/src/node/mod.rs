@@ -293,6 +293,17 @@ impl Node {
         crate::service::client(&self.base, name)
     }
 
+    /// A client of service `name` whose types are known only at run time (tools use
+    /// the types the master holds): it calls with postcard bytes of `request`.
+    pub fn client_raw(
+        &self,
+        name: &str,
+        request: TypeInfo,
+        response: TypeInfo,
+    ) -> Result<crate::service::RawServiceClient> {
+        crate::service::client_raw(&self.base, name, request, response)
+    }
+
     /// A rate of `hz` ticks per second that ends when the node shuts down.
     pub fn rate(&self, hz: f64) -> Rate {
         Rate::new(hz, self.base.shutdown().clone())

@@ -105,6 +105,19 @@ pub struct TopicSummary {
     pub subscribers: Vec<NodeName>,
 }
 
+/// A served service, as tools see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    /// Name.
+    pub name: TopicName,
+    /// The serving node.
+    pub node: NodeName,
+    /// Request type.
+    pub request: TypeInfo,
+    /// Response type.
+    pub response: TypeInfo,
+}
+
 /// A reply from the master.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -137,6 +150,8 @@ pub enum MasterReply {
     Topics(Vec<TopicSummary>),
     /// The request was refused.
     Error(MasterError),
+    /// Served services.
+    Services(Vec<ServiceSummary>),
 }
 
 /// Why the master refused a request.

@@ -1,7 +1,8 @@
 //! Requests to the master.
 
 use super::master_to_node::{
-    Listing, MasterReply, NodeInfo, PublisherInfo, ServiceInfo, SubscriberInfo, TopicSummary,
+    Listing, MasterReply, NodeInfo, PublisherInfo, ServiceInfo, ServiceSummary, SubscriberInfo,
+    TopicSummary,
 };
 use super::Endpoints;
 use crate::message::TypeInfo;
@@ -207,6 +208,10 @@ pub struct ListNodes;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ListTopics;
 
+/// The served services, with their types.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListServices;
+
 /// Remove a parameter; nodes watching it are told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DeleteParam {
@@ -252,6 +257,8 @@ pub enum NodeToMaster {
     ListTopics(ListTopics),
     /// See [`DeleteParam`].
     DeleteParam(DeleteParam),
+    /// See [`ListServices`].
+    ListServices(ListServices),
 }
 
 request!(
@@ -311,3 +318,8 @@ request!(
     MasterReply::Topics(topics) => topics
 );
 request!(DeleteParam => ());
+request!(
+    ListServices => Vec<ServiceSummary>,
+    MasterReply::Services,
+    MasterReply::Services(services) => services
+);

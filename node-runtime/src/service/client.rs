@@ -1,9 +1,10 @@
 //! A service's client side: looks the service up at the master (type-checked), calls
-//! it, and looks it up again after a failure.
+//! it, and looks it up again after a failure. [`RawServiceClient`] does the work on
+//! bytes of types known at run time (tools, bridges); [`ServiceClient`] is its typed face.
 
 use super::DEFAULT_CALL_TIMEOUT;
 use crate::base::NodeBase;
-use crate::message::{decode, encode, Message};
+use crate::message::{decode, encode, Message, TypeInfo};
 use crate::names::TopicName;
 use crate::protocol::master_to_node::ServiceInfo;
 use crate::protocol::node_to_master::LookupService;
@@ -17,9 +18,7 @@ use std::time::Duration;
 /// Calls a service; one call at a time per client (make several clients for parallel calls).
 #[derive(Debug)]
 pub struct ServiceClient<Req: Message, Resp: Message> {
-    name: TopicName,
-    base: Arc<NodeBase>,
-    link: tokio::sync::Mutex<Option<(Requester, ServiceInfo)>>,
+    raw: RawServiceClient,
     _types: PhantomData<fn(Req) -> Resp>,
 }
 
@@ -27,15 +26,11 @@ impl<Req: Message, Resp: Message> ServiceClient<Req, Resp> {
     /// A client of service `name` (resolved already); nothing is looked up yet.
     pub(crate) fn new(base: Arc<NodeBase>, name: TopicName) -> Self {
         Self {
-            name,
-            base,
-            link: tokio::sync::Mutex::new(None),
+            raw: RawServiceClient::new(base, name, Req::type_info(), Resp::type_info()),
             _types: PhantomData,
         }
     }
-}
 
-impl<Req: Message, Resp: Message> ServiceClient<Req, Resp> {
     /// Calls the service, waiting at most 2 s for the answer.
     pub async fn call(&self, request: &Req) -> Result<Resp> {
         self.call_timeout(request, DEFAULT_CALL_TIMEOUT).await
@@ -46,6 +41,41 @@ impl<Req: Message, Resp: Message> ServiceClient<Req, Resp> {
     /// Errors say what went wrong: nobody serves it, the types differ (with the fields),
     /// the server did not answer in time, or the handler failed.
     pub async fn call_timeout(&self, request: &Req, timeout: Duration) -> Result<Resp> {
+        let payload = encode("service request", request)?;
+        decode("service response", &self.raw.call(payload, timeout).await?)
+    }
+}
+
+/// A service client whose types are known at run time: it sends and receives postcard
+/// bytes of its request and response types (a tool checks them against the schemas).
+#[derive(Debug)]
+pub struct RawServiceClient {
+    name: TopicName,
+    base: Arc<NodeBase>,
+    request: TypeInfo,
+    response: TypeInfo,
+    link: tokio::sync::Mutex<Option<(Requester, ServiceInfo)>>,
+}
+
+impl RawServiceClient {
+    pub(crate) fn new(
+        base: Arc<NodeBase>,
+        name: TopicName,
+        request: TypeInfo,
+        response: TypeInfo,
+    ) -> Self {
+        Self {
+            name,
+            base,
+            request,
+            response,
+            link: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Calls the service with a request (postcard bytes of the request type) and
+    /// returns the response's bytes, waiting at most `timeout`.
+    pub async fn call(&self, payload: Vec<u8>, timeout: Duration) -> Result<Vec<u8>> {
         let mut link = self.link.lock().await;
         if link.is_none() {
             *link = Some(self.lookup(timeout).await?);
@@ -54,9 +84,9 @@ impl<Req: Message, Resp: Message> ServiceClient<Req, Resp> {
             return Err(Error::Protocol("no service link".to_owned()));
         };
         let call = ServiceCall {
-            request_hash: Req::SCHEMA_HASH,
-            response_hash: Resp::SCHEMA_HASH,
-            payload: encode("service request", request)?,
+            request_hash: self.request.hash,
+            response_hash: self.response.hash,
+            payload,
         };
         let result =
             tokio::time::timeout(timeout, requester.request(encode("service call", &call)?)).await;
@@ -80,7 +110,7 @@ impl<Req: Message, Resp: Message> ServiceClient<Req, Resp> {
             }
         };
         match decode::<ServiceAnswer>("service answer", &reply)? {
-            ServiceAnswer::Ok(payload) => decode("service response", &payload),
+            ServiceAnswer::Ok(payload) => Ok(payload),
             ServiceAnswer::Err(message) => Err(Error::Service {
                 name: self.name.to_string(),
                 message,
@@ -91,8 +121,8 @@ impl<Req: Message, Resp: Message> ServiceClient<Req, Resp> {
     async fn lookup(&self, timeout: Duration) -> Result<(Requester, ServiceInfo)> {
         let request = LookupService {
             name: self.name.clone(),
-            request: Req::type_info(),
-            response: Resp::type_info(),
+            request: self.request.clone(),
+            response: self.response.clone(),
         };
         let info = tokio::time::timeout(timeout, self.base.master().ask(request))
             .await

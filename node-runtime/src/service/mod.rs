@@ -22,7 +22,7 @@ mod client;
 mod server;
 pub(crate) mod table;
 
-pub use client::ServiceClient;
+pub use client::{RawServiceClient, ServiceClient};
 
 use crate::base::NodeBase;
 use crate::message::Message;
@@ -124,4 +124,19 @@ pub(crate) fn client<Req: Message, Resp: Message>(
     name: &str,
 ) -> Result<ServiceClient<Req, Resp>> {
     Ok(ServiceClient::new(base.clone(), base.resolve(name)?))
+}
+
+/// A client of service `name` whose types are known at run time.
+pub(crate) fn client_raw(
+    base: &Arc<NodeBase>,
+    name: &str,
+    request: crate::message::TypeInfo,
+    response: crate::message::TypeInfo,
+) -> Result<RawServiceClient> {
+    Ok(RawServiceClient::new(
+        base.clone(),
+        base.resolve(name)?,
+        request,
+        response,
+    ))
 }
