@@ -228,3 +228,30 @@ fn graph_prints_dot_and_mermaid() {
         "{out:?}"
     );
 }
+
+#[test]
+fn echo_of_an_image_prints_its_shape_not_its_bytes() {
+    let dir = TempDir::new("echo-image");
+    let (_master, env) = start_master(&dir);
+    let mut camera = env.node("camera_sim", "camera", &[]);
+    camera.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let (out, code, dump) = pinion(&env, &["topic", "echo", "camera/image", "--count", "1"]);
+    assert_eq!(code, Some(0), "{dump}");
+    let text = out.join("\n");
+    assert!(text.contains("\"data\": \"<57600 bytes>\""), "{text}");
+    assert!(
+        text.contains("\"width\": 160") && text.contains("\"encoding\": \"rgb8\""),
+        "{text}"
+    );
+    assert!(
+        text.len() < 1000,
+        "bytes were printed: {} characters",
+        text.len()
+    );
+    let (out, code, dump) = pinion(
+        &env,
+        &["topic", "echo", "camera/image", "--count", "1", "--json"],
+    );
+    assert_eq!(code, Some(0), "{dump}");
+    assert!(out.join("").len() > 57600, "--json keeps the bytes");
+}

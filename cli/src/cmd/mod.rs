@@ -14,6 +14,7 @@ pub mod logs;
 pub mod master;
 pub mod param;
 pub mod play;
+pub mod plot;
 pub mod record;
 pub mod topic;
 

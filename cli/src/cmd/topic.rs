@@ -5,6 +5,7 @@ use anyhow::Context;
 use pinion::protocol::master_to_node::TopicSummary;
 use pinion::protocol::node_to_master::ListTopics;
 use pinion::{AdvertiseOptions, Node, NodeOptions, SubscribeOptions};
+use postcard_schema::schema::owned::OwnedDataModelType;
 use std::collections::VecDeque;
 use std::io::Write;
 use std::process::ExitCode;
@@ -62,6 +63,17 @@ pub enum TopicCommand {
         #[arg(long)]
         reports: Option<u64>,
     },
+    /// Plot numeric fields of a topic live in the terminal, like `rqt_plot`.
+    Plot {
+        /// The topic.
+        topic: String,
+        /// Fields to plot, as paths in the message (`pose.position.x`, `ranges[0]`).
+        #[arg(required = true)]
+        fields: Vec<String>,
+        /// Seconds shown.
+        #[arg(long, default_value_t = 10.0)]
+        window: f64,
+    },
     /// Print the bandwidth of a topic once a second, like `rostopic bw`.
     Bw {
         /// The topic.
@@ -107,6 +119,16 @@ pub fn run(command: TopicCommand) -> anyhow::Result<ExitCode> {
             reports,
         } => match find(&topic) {
             Ok(t) => with_node(|node| stats(node, t, window, reports, true)),
+            Err(e) => fail(e),
+        },
+        TopicCommand::Plot {
+            topic,
+            fields,
+            window,
+        } => match find(&topic) {
+            Ok(t) => {
+                with_node(|node| super::plot::plot(node, t, fields, window.clamp(1.0, 3600.0)))
+            }
             Err(e) => fail(e),
         },
     }
@@ -257,12 +279,51 @@ async fn echo(
         if json {
             writeln!(out, "{value}")?;
         } else {
+            let mut value = value;
+            shape_of_bytes(&t.type_info.schema.ty, &mut value);
             writeln!(out, "{}\n---", serde_json::to_string_pretty(&value)?)?;
         }
         out.flush()?;
         seen += 1;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Byte strings (image pixels, point clouds) longer than a few bytes as their length,
+/// for people: `<57600 bytes>`. `--json` keeps them (base64).
+fn shape_of_bytes(ty: &OwnedDataModelType, value: &mut serde_json::Value) {
+    use serde_json::Value;
+    use OwnedDataModelType as T;
+    match (ty, value) {
+        (T::ByteArray, v @ Value::String(_)) => {
+            let text = v.as_str().unwrap_or_default();
+            if text.len() > 24 {
+                let n = text.len() / 4 * 3 - text.chars().rev().take_while(|c| *c == '=').count();
+                *v = Value::String(format!("<{n} bytes>"));
+            }
+        }
+        (T::Option(inner) | T::NewtypeStruct(inner) | T::Seq(inner), v) => match v {
+            Value::Array(items) if matches!(ty, T::Seq(_)) => {
+                for item in items {
+                    shape_of_bytes(&inner.ty, item);
+                }
+            }
+            v => shape_of_bytes(&inner.ty, v),
+        },
+        (T::Struct(fields), Value::Object(map)) => {
+            for f in fields {
+                if let Some(v) = map.get_mut(&f.name) {
+                    shape_of_bytes(&f.ty.ty, v);
+                }
+            }
+        }
+        (T::Tuple(items) | T::TupleStruct(items), Value::Array(values)) => {
+            for (t, v) in items.iter().zip(values) {
+                shape_of_bytes(&t.ty, v);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Checks a JSON message against the topic's schema and encodes it.

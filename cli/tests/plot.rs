@@ -1,0 +1,84 @@
+//! `pinion topic plot` draws in a terminal: run in a tmux session of its own, its
+//! screen (captured by tmux) shows the axes, the field and a value that moves.
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+use support::*;
+
+fn tmux(socket: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new("tmux")
+        .arg("-L")
+        .arg(socket)
+        .args(args)
+        .output()
+        .expect("tmux runs (scripts/setup installs it)");
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The value the legend shows for `seq`.
+fn shown(screen: &str) -> Option<f64> {
+    let rest = screen.split("seq = ").nth(1)?;
+    rest.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn plot_draws_axes_and_a_moving_value_in_a_terminal() {
+    let dir = TempDir::new("plot");
+    let (_master, env) = start_master(&dir);
+    let mut talker = env.node("talker", "talker", &["--rate", "20"]);
+    talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let socket = format!("pinion-plot-{}", std::process::id());
+    let command = format!(
+        "env PINION_RUNTIME_DIR={} PINION_MASTER={} RUST_LOG=warn {} topic plot chatter seq --window 5",
+        dir.0.display(),
+        env.master,
+        bin("pinion").display()
+    );
+    tmux(
+        &socket,
+        &[
+            "new-session",
+            "-d",
+            "-s",
+            "plot",
+            "-x",
+            "100",
+            "-y",
+            "24",
+            &command,
+        ],
+    )
+    .expect("tmux starts the plot");
+    let capture = || tmux(&socket, &["capture-pane", "-p", "-t", "plot"]);
+
+    let first = wait::until(SOON, Duration::from_millis(100), || {
+        let screen = capture()?;
+        (screen.contains("time (s)") && screen.contains("chatter (demo/Chatter)")).then_some(())?;
+        shown(&screen).map(|v| (v, screen))
+    });
+    let (v1, screen) = first.expect("the plot shows its axes and a value");
+    assert!(
+        screen.contains('└') && screen.contains('│'),
+        "no axes:\n{screen}"
+    );
+    let moved = wait::until(SOON, Duration::from_millis(100), || {
+        shown(&capture()?).filter(|v2| *v2 > v1)
+    });
+    assert!(moved.is_some(), "the value stayed at {v1}:\n{screen}");
+
+    tmux(&socket, &["send-keys", "-t", "plot", "q"]).expect("keys reach the plot");
+    let closed = wait::until(SOON, Duration::from_millis(100), || {
+        tmux(&socket, &["has-session", "-t", "plot"])
+            .is_none()
+            .then_some(())
+    });
+    let _ = tmux(&socket, &["kill-server"]);
+    assert!(closed.is_some(), "q did not end the plot");
+}
