@@ -108,6 +108,9 @@ pub async fn plot(
     result.map(|()| ExitCode::SUCCESS)
 }
 
+/// One field's points and latest value, copied out for a frame.
+type Snapshot = (Vec<(f64, f64)>, Option<f64>);
+
 /// A value with as many decimals as the span of the axis needs.
 fn label(value: f64, span: f64) -> String {
     let decimals = (2.0 - span.max(1e-12).log10().floor()).clamp(0.0, 9.0) as usize;
@@ -126,7 +129,7 @@ fn draw_until_quit(
     let result = (|| -> anyhow::Result<()> {
         while node.is_ok() {
             let now = start.elapsed().as_secs_f64();
-            let snapshot: Vec<(Vec<(f64, f64)>, Option<f64>)> = match series.lock() {
+            let snapshot: Vec<Snapshot> = match series.lock() {
                 Ok(all) => all
                     .iter()
                     .map(|s| (s.points.iter().copied().collect(), s.last))
