@@ -52,6 +52,7 @@ mod baseline;
 mod check;
 mod codec;
 mod discovery;
+mod foxglove;
 mod graph;
 mod latency;
 mod launch;
@@ -112,6 +113,11 @@ fn main() -> anyhow::Result<()> {
     };
     match what {
         "discovery" => runtime.block_on(discovery::discovery(number(1, 30.0)? as usize)),
+        "foxglove" => foxglove::run(
+            number(1, 30.0)?,
+            number(2, 30.0)?,
+            number(3, 1048576.0)? as usize,
+        ),
         "stall" => stall::run(
             number(1, 30.0)?,
             number(2, 10.0)?,
@@ -186,7 +192,7 @@ fn main() -> anyhow::Result<()> {
         "footprint" => graph::footprint(),
         "codec" => codec::run(),
         "role" => runtime.block_on(run_role(&args[1..])),
-        other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `latency`, `throughput`, `codec`, `startup`, `launch`, `footprint` or `stall`"),
+        other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `latency`, `throughput`, `codec`, `startup`, `launch`, `footprint`, `stall` or `foxglove`"),
     }
 }
 

@@ -13,6 +13,8 @@ foxglove.sdk.v1), independent of the bridge's SDK. Used by cli/tests/foxglove.rs
         Calls SERVICE once it is advertised and prints the response or the failure.
     foxglove_client.py URL setparam NAME VALUE_JSON
         Subscribes to NAME's updates, sets it, and prints the values the server sends.
+    foxglove_client.py URL rate TOPIC SECONDS
+        Subscribes to TOPIC and prints how many messages arrived in each second.
     foxglove_client.py URL stall TOPIC SECONDS
         Subscribes to TOPIC and stops reading for SECONDS, then reads again and
         prints how many messages it got after.
@@ -213,6 +215,26 @@ async def setparam(url, name, value):
     await ws.close()
 
 
+async def rate(url, topic, seconds):
+    ws, channels, _ = await connect(url)
+    await read_until(ws, channels, lambda chs: by_topic(chs, topic) is not None)
+    await ws.send(json.dumps({"op": "subscribe", "subscriptions": [
+        {"id": 1, "channelId": by_topic(channels, topic)["id"]}]}))
+    counts = []
+    start = time.monotonic()
+    while (elapsed := time.monotonic() - start) < seconds:
+        try:
+            raw = await asyncio.wait_for(ws.recv(), seconds - elapsed)
+        except asyncio.TimeoutError:
+            break
+        if isinstance(raw, bytes) and raw[0] == MESSAGE_DATA:
+            second = int(time.monotonic() - start)
+            counts.extend([0] * (second + 1 - len(counts)))
+            counts[second] += 1
+    say(event="rate", per_second=counts)
+    await ws.close()
+
+
 async def stall(url, topic, seconds):
     ws, channels, _ = await connect(url)
     await read_until(ws, channels, lambda chs: by_topic(chs, topic) is not None)
@@ -256,6 +278,9 @@ def main():
     elif command == "setparam":
         name, value = rest
         asyncio.run(setparam(url, name, value))
+    elif command == "rate":
+        topic, seconds = rest
+        asyncio.run(rate(url, topic, float(seconds)))
     elif command == "stall":
         topic, seconds = rest
         asyncio.run(stall(url, topic, float(seconds)))

@@ -1,16 +1,28 @@
-//! Simulated camera: a 160x120 `rgb8` image on `camera/image` at 5 Hz whose colours
-//! follow the rover's heading (from `odom`), so a viewer sees it turn.
+//! Simulated camera: an `rgb8` image (160x120 at 5 Hz unless told otherwise) on
+//! `camera/image` whose colours follow the rover's heading (from `odom`), so a viewer
+//! sees it turn.
 //!
 //! Run: `pinion launch configs/rover.toml --local`
 
+use clap::Parser;
 use pinion::msgs::nav::Odometry;
 use pinion::msgs::sensor::Image;
 use pinion::msgs::std_msgs::Header;
 use pinion::prelude::*;
 use pinion::Blob;
 
-const WIDTH: u32 = 160;
-const HEIGHT: u32 = 120;
+#[derive(Debug, Parser)]
+struct Args {
+    /// Columns.
+    #[arg(long, default_value_t = 160)]
+    width: u32,
+    /// Rows.
+    #[arg(long, default_value_t = 120)]
+    height: u32,
+    /// Images per second.
+    #[arg(long, default_value_t = 5.0)]
+    rate: f64,
+}
 
 #[derive(Node)]
 struct Io {
@@ -23,32 +35,34 @@ struct Io {
 #[pinion::main]
 async fn main(node: Node, io: Io) -> pinion::Result<()> {
     let Io { mut odom, image } = io;
-    let mut rate = node.rate(5.0);
+    let args = Args::parse();
+    let (width, height) = (args.width.clamp(1, 8192), args.height.clamp(1, 8192));
+    let mut rate = node.rate(args.rate);
     let mut yaw = 0.0_f64;
     while rate.tick().await.is_some() {
         while let Some(m) = odom.try_recv() {
             yaw = m.pose.orientation.yaw();
         }
-        let shift = ((yaw / std::f64::consts::TAU).rem_euclid(1.0) * f64::from(WIDTH)) as u32;
-        let mut data = Vec::with_capacity((WIDTH * HEIGHT * 3) as usize);
-        for row in 0..HEIGHT {
-            for col in 0..WIDTH {
-                let u = (col + shift) % WIDTH;
+        let shift = ((yaw / std::f64::consts::TAU).rem_euclid(1.0) * f64::from(width)) as u32;
+        let mut data = Vec::with_capacity((width * height * 3) as usize);
+        for row in 0..height {
+            for col in 0..width {
+                let u = (col + shift) % width;
                 data.extend_from_slice(&[
-                    (u * 255 / WIDTH) as u8,
-                    (row * 255 / HEIGHT) as u8,
-                    (255 - u * 255 / WIDTH) as u8,
+                    (u * 255 / width) as u8,
+                    (row * 255 / height) as u8,
+                    (255 - u * 255 / width) as u8,
                 ]);
             }
         }
         image
             .publish(&Image {
                 header: Header::now("camera"),
-                height: HEIGHT,
-                width: WIDTH,
+                height,
+                width,
                 encoding: "rgb8".into(),
                 is_bigendian: false,
-                step: WIDTH * 3,
+                step: width * 3,
                 data: Blob::from(data),
             })
             .await?;
