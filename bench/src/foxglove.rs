@@ -1,4 +1,4 @@
-//! A slow Foxglove client: the bridge (`pinion foxglove`) serves an image topic of
+//! A slow Foxglove client: the bridge (`foxglove_bridge`, as a launch file runs it) serves an image topic of
 //! `SIZE` bytes at `HZ` to two clients written from the protocol's specification
 //! (`cli/tests/foxglove_client.py`); one of them stops reading for `SECONDS`. Printed:
 //! the bridge's resident memory every second and its growth, the other client's
@@ -18,6 +18,7 @@ struct Outcome {
     series: Vec<u64>,
     rates: Vec<u64>,
     resumed: Option<u64>,
+    full_reports: usize,
 }
 
 /// Runs the figure.
@@ -52,7 +53,7 @@ pub fn run(seconds: f64, hz: f64, size: usize) -> anyhow::Result<()> {
             .collect();
         let mean = steady.iter().sum::<u64>() as f64 / steady.len().max(1) as f64;
         println!(
-            "  {label:<12} bridge rss start {:>6.1} MB  max {:>6.1} MB  growth {:>6.1} MB  other client {:.1} msg/s (min {} in a second){}",
+            "  {label:<12} bridge rss start {:>6.1} MB  max {:>6.1} MB  growth {:>6.1} MB  other client {:.1} msg/s (min {} in a second){}  full-queue reports in the bridge's log: {}",
             mb(r.start),
             mb(r.max),
             mb(r.max.saturating_sub(r.start)),
@@ -61,7 +62,8 @@ pub fn run(seconds: f64, hz: f64, size: usize) -> anyhow::Result<()> {
             match r.resumed {
                 Some(n) => format!("  slow client got {n} in 5 s after it read again"),
                 None => String::new(),
-            }
+            },
+            r.full_reports
         );
         println!(
             "    bridge rss per second (MB): {}",
@@ -100,14 +102,25 @@ impl Drop for Guard {
 
 fn one_run(master: &str, dir: &PathBuf, seconds: f64, slow: bool) -> anyhow::Result<Outcome> {
     let mut bridge = Guard(
-        Command::new(sibling("pinion")?)
-            .args(["foxglove", "--listen", "127.0.0.1:0"])
+        Command::new(sibling("foxglove_bridge")?)
+            .args(["--host", "127.0.0.1", "--port", "0"])
             .env("PINION_MASTER", master)
             .env("PINION_RUNTIME_DIR", dir)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,foxglove=info")
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()?,
     );
+    // The SDK reports a client whose queue is full (throttled, without a count).
+    let reports = bridge.0.stderr.take().map(|stderr| {
+        std::thread::spawn(move || {
+            BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .filter(|l| l.contains("outbox for client"))
+                .count()
+        })
+    });
     let stdout = bridge
         .0
         .stdout
@@ -172,7 +185,10 @@ fn one_run(master: &str, dir: &PathBuf, seconds: f64, slow: bool) -> anyhow::Res
         }
         None => None,
     };
+    drop(bridge);
+    let full_reports = reports.and_then(|r| r.join().ok()).unwrap_or(0);
     Ok(Outcome {
+        full_reports,
         max: series.iter().copied().max().unwrap_or(start).max(start),
         start,
         series,

@@ -2,6 +2,9 @@
 
 mod cmd;
 
+// The tools carry topic data too (record, play, the Foxglove bridge): the nodes' allocator.
+pinion::__install_node_allocator!();
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

@@ -16,7 +16,7 @@ pub struct Args {
     listen: String,
     /// Messages queued per client before the oldest are dropped: with the largest
     /// message of the graph, this bounds what one slow client costs the bridge.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 16)]
     backlog: usize,
     /// The bridge's node name.
     #[arg(long, default_value = "foxglove_bridge")]

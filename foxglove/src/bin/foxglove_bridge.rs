@@ -16,7 +16,7 @@ struct Args {
     #[arg(long, env = "PINION_FOXGLOVE_PORT", default_value_t = 8765)]
     port: u16,
     /// Messages queued per client before the oldest are dropped.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 16)]
     backlog: usize,
 }
 
@@ -33,6 +33,18 @@ async fn main(node: Node) -> pinion::Result<()> {
         args.host,
         bridge.port()
     );
+    {
+        // The address on stdout too, for whoever started the bridge with port 0.
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let url = format!("ws://{}:{}", args.host, bridge.port());
+        if writeln!(out, "foxglove bridge listening on {url}")
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            tracing::debug!("stdout is closed");
+        }
+    }
     bridge.run().await;
     Ok(())
 }

@@ -67,7 +67,7 @@ impl BridgeOptions {
             master: std::env::var("PINION_MASTER")
                 .unwrap_or_else(|_| pinion::host::DEFAULT_MASTER.to_owned()),
             key: pinion::auth::key_from_env()?,
-            backlog: 32,
+            backlog: 16,
             discovery_period: Duration::from_millis(500),
         })
     }

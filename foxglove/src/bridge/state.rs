@@ -28,6 +28,7 @@ pub struct State {
     context: Arc<Context>,
     server: Option<WebSocketServerHandle>,
     services: Services,
+    services_unsupported: bool,
     params: Params,
     master: MasterLink,
     topics: HashMap<String, Topic>,
@@ -68,6 +69,7 @@ impl State {
             context,
             server: Some(server),
             services: Services::default(),
+            services_unsupported: false,
             params: Params::default(),
             master,
             topics: HashMap::new(),
@@ -107,7 +109,17 @@ impl State {
         for name in gone {
             self.withdraw(&name);
         }
-        let services = self.master.ask(ListServices).await?;
+        let services = match self.master.ask(ListServices).await {
+            Ok(services) => services,
+            Err(pinion::Error::Master(e)) => {
+                if !self.services_unsupported {
+                    tracing::warn!(error = %e, "the master cannot list services (an older master?); Foxglove clients get topics and parameters only");
+                    self.services_unsupported = true;
+                }
+                Vec::new()
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(server) = &self.server {
             self.services.update(server, &self.node, &services);
             let changed = self.params.changes(&self.master).await?;
