@@ -1,0 +1,112 @@
+"""Nodes, publishers and subscribers over the native module."""
+
+import json
+import signal
+import threading
+
+from . import _message, _native
+
+
+class Publisher:
+    """Sends messages of one class on one topic."""
+
+    def __init__(self, native, cls):
+        self._native = native
+        self._cls = cls
+
+    def publish(self, msg):
+        """Sends `msg` (an instance of the topic's class); returns its sequence number."""
+        if not isinstance(msg, self._cls):
+            raise TypeError(f"expected a {self._cls.__name__}, got {type(msg).__name__}")
+        return self._native.publish_json(json.dumps(_message.to_json(msg)))
+
+    def wait_for_subscribers(self, count=1, timeout=5.0):
+        """Waits until `count` subscribers receive this topic; whether they do."""
+        return self._native.wait_for_subscribers(count, timeout)
+
+
+class Subscriber:
+    """Receives messages of one topic: `recv()`, or iterate."""
+
+    def __init__(self, native, cls):
+        self._native = native
+        self._cls = cls
+
+    def recv(self, timeout=None):
+        """The next message, or None when `timeout` seconds pass or the node stops."""
+        text = self._native.recv_json(timeout)
+        if text is None:
+            return None
+        return _message.from_json(self._cls, json.loads(text))
+
+    def __iter__(self):
+        while True:
+            msg = self.recv()
+            if msg is None:
+                return
+            yield msg
+
+
+class Node:
+    """A Pinion node, registered at the master (`PINION_MASTER`), like a Rust node."""
+
+    def __init__(self, name):
+        self._native = _native.Node(name)
+        self._threads = []
+        try:
+            signal.signal(signal.SIGTERM, lambda *_: self._native.shutdown("terminated"))
+        except ValueError:
+            pass  # not the main thread: the process's owner handles signals
+
+    @property
+    def name(self):
+        return self._native.name
+
+    def advertise(self, topic, cls):
+        """A publisher of `cls` messages on `topic`."""
+        type_name, description = cls.__pinion_type__
+        return Publisher(self._native.advertise(topic, type_name, description), cls)
+
+    def subscribe(self, topic, cls, callback=None, queue=1000):
+        """A subscriber of `topic`; with `callback`, each message is handed to it on a
+        thread of the node until the node stops."""
+        type_name, description = cls.__pinion_type__
+        sub = Subscriber(self._native.subscribe(topic, type_name, description, queue), cls)
+        if callback is not None:
+            thread = threading.Thread(target=self._deliver, args=(sub, callback), daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return sub
+
+    def _deliver(self, sub, callback):
+        while self._native.is_ok():
+            msg = sub.recv(timeout=0.2)
+            if msg is not None:
+                callback(msg)
+
+    def is_ok(self):
+        return self._native.is_ok()
+
+    def sleep(self, seconds):
+        """Sleeps `seconds`, or less if the node is asked to stop; whether it still runs."""
+        return not self._native.wait(seconds)
+
+    def spin(self):
+        """Runs until Ctrl-C, SIGTERM or a shutdown request; then closes the node."""
+        try:
+            self._native.wait(None)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.close()
+
+    def close(self):
+        self._native.shutdown("closed")
+        self._native.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

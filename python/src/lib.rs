@@ -1,0 +1,31 @@
+//! The native half of Pinion's Python package (`pinion._native`): a Pinion node and its
+//! publishers and subscribers, driven from Python. Messages cross as JSON text in
+//! `pinion::json`'s form, by the schema Python's `@pinion.message` classes describe; the
+//! Python half (`python/pinion/`) turns them into dataclasses.
+
+mod node;
+mod schema;
+
+use pyo3::prelude::*;
+
+pyo3::create_exception!(
+    _native,
+    PinionError,
+    pyo3::exceptions::PyException,
+    "Something Pinion could not do: the message says what and where."
+);
+
+/// Raises [`PinionError`] with `e`'s text.
+pub(crate) fn error(e: impl std::fmt::Display) -> PyErr {
+    PinionError::new_err(e.to_string())
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("PinionError", m.py().get_type::<PinionError>())?;
+    m.add_class::<node::Node>()?;
+    m.add_class::<node::Publisher>()?;
+    m.add_class::<node::Subscriber>()?;
+    m.add_function(wrap_pyfunction!(schema::schema_hash, m)?)?;
+    Ok(())
+}

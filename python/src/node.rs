@@ -1,0 +1,230 @@
+//! A node, its publishers and subscribers. Every call that waits (registering,
+//! publishing, receiving) releases the GIL, and a wait is cut into short slices so
+//! that Ctrl-C reaches Python.
+
+use crate::error;
+use crate::schema::type_info;
+use pinion::message::TypeInfo;
+use pinion::publisher::{AdvertiseOptions, RawPublisher};
+use pinion::subscriber::RawSubscriber;
+use pinion::{NodeOptions, SubscribeOptions};
+use pyo3::prelude::*;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+
+/// The longest a wait goes without looking for a signal (Ctrl-C) in Python.
+const SLICE: Duration = Duration::from_millis(100);
+
+/// A Pinion node: registered at the master (`PINION_MASTER`), like a Rust node.
+#[pyclass(module = "pinion._native", frozen)]
+#[derive(Debug)]
+pub struct Node {
+    runtime: Arc<Runtime>,
+    node: pinion::Node,
+}
+
+#[pymethods]
+impl Node {
+    /// Registers node `name` (`PINION_NODE_NAME` renames it, as a launcher does).
+    #[new]
+    fn new(py: Python<'_>, name: &str) -> PyResult<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("pinion")
+            .enable_all()
+            .build()
+            .map_err(error)?;
+        let options = NodeOptions::from_env(name);
+        let node = py
+            .detach(|| runtime.block_on(pinion::Node::init(options)))
+            .map_err(error)?;
+        Ok(Self {
+            runtime: Arc::new(runtime),
+            node,
+        })
+    }
+
+    /// The node's name, as registered.
+    #[getter]
+    fn name(&self) -> String {
+        self.node.name().to_string()
+    }
+
+    /// Starts publishing on `topic` messages of type `type_name`, described by
+    /// `description` (JSON text, see `pinion._native` schema docs).
+    fn advertise(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        type_name: &str,
+        description: &str,
+    ) -> PyResult<Publisher> {
+        let info = type_info(type_name, description).map_err(error)?;
+        let publisher = py
+            .detach(|| {
+                self.runtime.block_on(self.node.advertise_raw(
+                    topic,
+                    info.clone(),
+                    AdvertiseOptions::default(),
+                ))
+            })
+            .map_err(error)?;
+        Ok(Publisher {
+            runtime: self.runtime.clone(),
+            publisher: Arc::new(publisher),
+            info,
+        })
+    }
+
+    /// Starts receiving `topic`, keeping up to `queue` unread messages (the newest).
+    fn subscribe(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        type_name: &str,
+        description: &str,
+        queue: usize,
+    ) -> PyResult<Subscriber> {
+        let info = type_info(type_name, description).map_err(error)?;
+        let subscriber = py
+            .detach(|| {
+                self.runtime.block_on(self.node.subscribe_raw(
+                    topic,
+                    info.clone(),
+                    SubscribeOptions::queue(queue.max(1)),
+                ))
+            })
+            .map_err(error)?;
+        Ok(Subscriber {
+            runtime: self.runtime.clone(),
+            subscriber: Mutex::new(subscriber),
+            info,
+        })
+    }
+
+    /// Whether the node runs (not asked to stop).
+    fn is_ok(&self) -> bool {
+        self.node.is_ok()
+    }
+
+    /// Asks the node to stop, saying why.
+    fn shutdown(&self, reason: &str) {
+        self.node.request_shutdown(reason);
+    }
+
+    /// Waits until the node is asked to stop, or `timeout` seconds pass; whether it was
+    /// asked to stop.
+    #[pyo3(signature = (timeout=None))]
+    fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<bool> {
+        let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        loop {
+            let stopped = py.detach(|| {
+                self.runtime
+                    .block_on(async { tokio::time::timeout(SLICE, self.node.spin()).await.is_ok() })
+            });
+            if stopped {
+                return Ok(true);
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// Unregisters and closes the node (flushing what its publishers sent).
+    fn close(&self, py: Python<'_>) {
+        py.detach(|| self.runtime.block_on(self.node.close()));
+    }
+}
+
+/// Sends messages on one topic.
+#[pyclass(module = "pinion._native", frozen)]
+#[derive(Debug)]
+pub struct Publisher {
+    runtime: Arc<Runtime>,
+    publisher: Arc<RawPublisher>,
+    info: TypeInfo,
+}
+
+#[pymethods]
+impl Publisher {
+    /// Publishes one message given as JSON text; checked against the type first, so
+    /// one that does not fit is refused with the field that does not.
+    fn publish_json(&self, py: Python<'_>, message: &str) -> PyResult<u64> {
+        let value: serde_json::Value = serde_json::from_str(message).map_err(error)?;
+        let bytes = pinion::json::encode(&self.info, &value).map_err(error)?;
+        py.detach(|| self.runtime.block_on(self.publisher.publish_bytes(bytes)))
+            .map_err(error)
+    }
+
+    /// Subscribers whose connection is confirmed.
+    fn subscriber_count(&self) -> usize {
+        self.publisher.registered_subscribers()
+    }
+
+    /// Waits until `count` subscribers receive this publisher, at most `timeout` s.
+    fn wait_for_subscribers(&self, py: Python<'_>, count: usize, timeout: f64) -> PyResult<bool> {
+        let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
+        loop {
+            let done = py.detach(|| {
+                self.runtime.block_on(async {
+                    tokio::time::timeout(SLICE, self.publisher.wait_for_subscribers(count))
+                        .await
+                        .is_ok_and(|r| r.is_ok())
+                })
+            });
+            if done {
+                return Ok(true);
+            }
+            py.check_signals()?;
+            if Instant::now() >= deadline {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// Receives messages of one topic.
+#[pyclass(module = "pinion._native", frozen)]
+#[derive(Debug)]
+pub struct Subscriber {
+    runtime: Arc<Runtime>,
+    subscriber: Mutex<RawSubscriber>,
+    info: TypeInfo,
+}
+
+#[pymethods]
+impl Subscriber {
+    /// The next message as JSON text, waiting at most `timeout` seconds (for ever when
+    /// `None`); `None` when the time is up or the node stops.
+    #[pyo3(signature = (timeout=None))]
+    fn recv_json(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<String>> {
+        let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
+        loop {
+            let slice = deadline
+                .map(|d| d.saturating_duration_since(Instant::now()).min(SLICE))
+                .unwrap_or(SLICE);
+            let got = py.detach(|| {
+                let mut subscriber = self.subscriber.lock().map_err(error)?;
+                Ok::<_, PyErr>(
+                    self.runtime
+                        .block_on(async { tokio::time::timeout(slice, subscriber.recv()).await }),
+                )
+            })?;
+            match got {
+                Ok(Some((bytes, _))) => {
+                    let value = pinion::json::decode(&self.info, &bytes).map_err(error)?;
+                    return Ok(Some(value.to_string()));
+                }
+                Ok(None) => return Ok(None),
+                Err(_) => {}
+            }
+            py.check_signals()?;
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Ok(None);
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+"""Python and Rust nodes in one graph: messages both ways, over ipc (one host id) and
+over tcp (two host ids on loopback), with the example nodes of both languages."""
+
+import subprocess
+
+import pytest
+
+import pinion
+from conftest import BIN, DEADLINE
+
+# The Python listener and the Rust one each print `seq=N text=T`.
+TRANSPORTS = {"ipc": (None, None), "tcp": ("py-host", "rust-host")}
+
+
+def lines_of(proc):
+    out, _ = proc.communicate(timeout=DEADLINE)
+    assert proc.returncode == 0, out
+    return [l for l in out.splitlines() if l.startswith("seq=")]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_python_talker_reaches_the_rust_listener(robot, transport):
+    py_host, rust_host = TRANSPORTS[transport]
+    listener = robot.rust("listener", "--count", "3", host=rust_host)
+    talker = robot.python("talker.py", "--wait-for", "1", "--count", "50", "--rate", "20",
+                          host=py_host)
+    got = lines_of(listener)
+    assert len(got) == 3, got
+    assert all(l.endswith("text=hello from python") for l in got), got
+    talker.kill()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_the_rust_talker_reaches_a_python_listener(robot, transport):
+    py_host, rust_host = TRANSPORTS[transport]
+    listener = robot.python("listener.py", "--count", "3", host=py_host)
+    assert listener.stdout.readline().strip() == "subscribed"
+    talker = robot.rust("talker", "--rate", "20", "--text", "hello from rust", host=rust_host)
+    got = lines_of(listener)
+    assert len(got) == 3, got
+    seqs = [int(l.split()[0].removeprefix("seq=")) for l in got]
+    assert seqs == sorted(seqs), got
+    assert all(l.endswith("text=hello from rust") for l in got), got
+    talker.kill()
+
+
+def test_a_mismatching_python_type_is_refused_with_the_field(robot, monkeypatch):
+    for k, v in robot.env().items():
+        monkeypatch.setenv(k, v)
+    talker = robot.rust("talker", "--rate", "20")
+
+    @pinion.message("demo/Chatter")
+    class Chatter:
+        seq: pinion.u32  # the Rust field is a u64
+        text: str
+
+    # The first to register a topic sets its type: wait until the talker has (each
+    # look is a process of its own, so 100 looks take seconds).
+    for _ in range(100):
+        info = subprocess.run([str(BIN / "pinion"), "topic", "info", "chatter"],
+                              env=robot.env(), capture_output=True, text=True, timeout=DEADLINE)
+        if "demo/Chatter" in info.stdout:
+            break
+        assert talker.poll() is None, talker.communicate()[0]
+    else:
+        pytest.fail("the talker never registered its topic")
+    node = pinion.Node("py_wrong_type")
+    try:
+        with pytest.raises(pinion.PinionError) as refused:
+            node.subscribe("chatter", Chatter)
+        message = str(refused.value)
+        assert "seq" in message and "u32" in message and "u64" in message, message
+    finally:
+        node.close()
+        talker.kill()
