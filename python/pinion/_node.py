@@ -47,6 +47,18 @@ class Subscriber:
             yield msg
 
 
+class Client:
+    """Calls one service: `client(request, timeout=1.0)` returns the response."""
+
+    def __init__(self, native, resp):
+        self._native = native
+        self._resp = resp
+
+    def __call__(self, request, timeout=1.0):
+        text = self._native.call_json(json.dumps(_message.to_json(request)), timeout)
+        return _message.from_json(self._resp, json.loads(text))
+
+
 class Node:
     """A Pinion node, registered at the master (`PINION_MASTER`), like a Rust node."""
 
@@ -83,6 +95,30 @@ class Node:
             msg = sub.recv(timeout=0.2)
             if msg is not None:
                 callback(msg)
+
+    def serve(self, name, req, resp, handler):
+        """Serves `name`: `handler(request)` returns the response (a `resp`); what it
+        raises is the caller's error. Keep the returned object: dropping it withdraws
+        the service."""
+
+        def call(text):
+            response = handler(_message.from_json(req, json.loads(text)))
+            if not isinstance(response, resp):
+                raise TypeError(f"the handler of {name} returned a {type(response).__name__}, "
+                                f"not a {resp.__name__}")
+            return json.dumps(_message.to_json(response))
+
+        return self._native.serve(name, *req.__pinion_type__, *resp.__pinion_type__, call)
+
+    def client(self, name, req, resp):
+        """A client of service `name`: `client(request, timeout=1.0)`."""
+        return Client(self._native.client(name, *req.__pinion_type__, *resp.__pinion_type__),
+                      resp)
+
+    def param(self, key, default=None):
+        """Parameter `key` (the node's own, or global with a leading `/`), or `default`."""
+        text = self._native.param_json(key)
+        return default if text is None else json.loads(text)
 
     def is_ok(self):
         return self._native.is_ok()

@@ -26,6 +26,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::Node>()?;
     m.add_class::<node::Publisher>()?;
     m.add_class::<node::Subscriber>()?;
+    m.add_class::<node::Service>()?;
+    m.add_class::<node::Client>()?;
     m.add_function(wrap_pyfunction!(schema::schema_hash, m)?)?;
     Ok(())
 }

@@ -103,6 +103,88 @@ impl Node {
         })
     }
 
+    /// Serves service `name`: `handler` takes a request as JSON text and returns the
+    /// response as JSON text; what it raises reaches the caller as the error.
+    #[allow(clippy::too_many_arguments)]
+    fn serve(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        request_type: &str,
+        request_description: &str,
+        response_type: &str,
+        response_description: &str,
+        handler: Py<PyAny>,
+    ) -> PyResult<Service> {
+        let request = type_info(request_type, request_description).map_err(error)?;
+        let response = type_info(response_type, response_description).map_err(error)?;
+        let handler = Arc::new(handler);
+        let (req, resp) = (request.clone(), response.clone());
+        let raw = move |payload: Vec<u8>| {
+            let (handler, req, resp) = (handler.clone(), req.clone(), resp.clone());
+            async move {
+                let value = pinion::json::decode(&req, &payload).map_err(|e| e.to_string())?;
+                let answer = tokio::task::spawn_blocking(move || {
+                    Python::attach(|py| -> Result<String, String> {
+                        let out = handler
+                            .call1(py, (value.to_string(),))
+                            .map_err(|e| e.to_string())?;
+                        out.extract::<String>(py).map_err(|e| e.to_string())
+                    })
+                })
+                .await
+                .map_err(|e| format!("the handler did not finish: {e}"))??;
+                let value: serde_json::Value =
+                    serde_json::from_str(&answer).map_err(|e| e.to_string())?;
+                pinion::json::encode(&resp, &value).map_err(|e| e.to_string())
+            }
+        };
+        let server = py
+            .detach(|| {
+                self.runtime
+                    .block_on(self.node.serve_raw(name, request, response, raw))
+            })
+            .map_err(error)?;
+        Ok(Service {
+            _server: Mutex::new(Some(server)),
+        })
+    }
+
+    /// A client of service `name` (looked up at its first call).
+    fn client(
+        &self,
+        name: &str,
+        request_type: &str,
+        request_description: &str,
+        response_type: &str,
+        response_description: &str,
+    ) -> PyResult<Client> {
+        let request = type_info(request_type, request_description).map_err(error)?;
+        let response = type_info(response_type, response_description).map_err(error)?;
+        let client = self
+            .node
+            .client_raw(name, request.clone(), response.clone())
+            .map_err(error)?;
+        Ok(Client {
+            runtime: self.runtime.clone(),
+            client,
+            request,
+            response,
+        })
+    }
+
+    /// The value of parameter `key` as JSON text (`None` if unset): the node's own
+    /// (`rate` is `<node>/rate`), or global with a leading `/`.
+    fn param_json(&self, py: Python<'_>, key: &str) -> PyResult<Option<String>> {
+        let value = py
+            .detach(|| {
+                self.runtime
+                    .block_on(self.node.param::<serde_json::Value>(key))
+            })
+            .map_err(error)?;
+        Ok(value.map(|v| v.to_string()))
+    }
+
     /// Whether the node runs (not asked to stop).
     fn is_ok(&self) -> bool {
         self.node.is_ok()
@@ -226,5 +308,49 @@ impl Subscriber {
                 return Ok(None);
             }
         }
+    }
+}
+
+/// A served service; it is withdrawn when this is closed or dropped.
+#[pyclass(module = "pinion._native", frozen)]
+#[derive(Debug)]
+pub struct Service {
+    _server: Mutex<Option<pinion::service::ServiceServer>>,
+}
+
+#[pymethods]
+impl Service {
+    /// Stops serving.
+    fn close(&self) {
+        if let Ok(mut server) = self._server.lock() {
+            server.take();
+        }
+    }
+}
+
+/// Calls one service.
+#[pyclass(module = "pinion._native", frozen)]
+#[derive(Debug)]
+pub struct Client {
+    runtime: Arc<Runtime>,
+    client: pinion::service::RawServiceClient,
+    request: TypeInfo,
+    response: TypeInfo,
+}
+
+#[pymethods]
+impl Client {
+    /// Calls with a request as JSON text; the response as JSON text. Waits at most
+    /// `timeout` seconds.
+    fn call_json(&self, py: Python<'_>, request: &str, timeout: f64) -> PyResult<String> {
+        let value: serde_json::Value = serde_json::from_str(request).map_err(error)?;
+        let bytes = pinion::json::encode(&self.request, &value).map_err(error)?;
+        let timeout = Duration::from_secs_f64(timeout.clamp(0.001, 3600.0));
+        let answer = py
+            .detach(|| self.runtime.block_on(self.client.call(bytes, timeout)))
+            .map_err(error)?;
+        pinion::json::decode(&self.response, &answer)
+            .map(|v| v.to_string())
+            .map_err(error)
     }
 }

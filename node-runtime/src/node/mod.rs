@@ -285,6 +285,31 @@ impl Node {
         crate::service::serve(&self.base, &self.features.services, name, handler).await
     }
 
+    /// Serves `name` for types known only at run time (tools, other languages): the
+    /// handler takes the request's postcard bytes and gives the response's, or an error
+    /// text for the caller.
+    pub async fn serve_raw<F, Fut>(
+        &self,
+        name: &str,
+        request: TypeInfo,
+        response: TypeInfo,
+        handler: F,
+    ) -> Result<ServiceServer>
+    where
+        F: FnMut(Vec<u8>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = std::result::Result<Vec<u8>, String>> + Send + 'static,
+    {
+        crate::service::serve_raw(
+            &self.base,
+            &self.features.services,
+            name,
+            request,
+            response,
+            handler,
+        )
+        .await
+    }
+
     /// A client of service `name` (looked up at the first call, and again after a failure).
     pub fn client<Req: Message, Resp: Message>(
         &self,

@@ -25,7 +25,7 @@ pub(crate) mod table;
 pub use client::{RawServiceClient, ServiceClient};
 
 use crate::base::NodeBase;
-use crate::message::Message;
+use crate::message::{Message, TypeInfo};
 use crate::names::TopicName;
 use crate::protocol::Endpoints;
 use crate::transport::{Guard, Replier};
@@ -69,7 +69,7 @@ pub(crate) async fn serve<Req, Resp, F, Fut, E>(
     base: &Arc<NodeBase>,
     table: &Arc<Services>,
     name: &str,
-    handler: F,
+    mut handler: F,
 ) -> Result<ServiceServer>
 where
     Req: Message,
@@ -77,6 +77,32 @@ where
     F: FnMut(Req) -> Fut + Send + 'static,
     Fut: Future<Output = std::result::Result<Resp, E>> + Send + 'static,
     E: Display + 'static,
+{
+    let raw = move |payload: Vec<u8>| {
+        let call = crate::message::decode::<Req>("service request", &payload)
+            .map(&mut handler)
+            .map_err(|e| format!("the request does not decode as {}: {e}", Req::TYPE_NAME));
+        async move {
+            let response = call?.await.map_err(|e| e.to_string())?;
+            crate::message::encode("service response", &response).map_err(|e| e.to_string())
+        }
+    };
+    serve_raw(base, table, name, Req::type_info(), Resp::type_info(), raw).await
+}
+
+/// [`serve`] for types known at run time: the handler takes the request's postcard
+/// bytes and gives the response's, or an error text for the caller.
+pub(crate) async fn serve_raw<F, Fut>(
+    base: &Arc<NodeBase>,
+    table: &Arc<Services>,
+    name: &str,
+    request: TypeInfo,
+    response: TypeInfo,
+    handler: F,
+) -> Result<ServiceServer>
+where
+    F: FnMut(Vec<u8>) -> Fut + Send + 'static,
+    Fut: Future<Output = std::result::Result<Vec<u8>, String>> + Send + 'static,
 {
     let name = base.resolve(name)?;
     let socket_file = base.ipc_path(&format!("srv-{}", name.as_str().replace('/', "_")));
@@ -92,8 +118,8 @@ where
         tcp: Some(replier.bind(&base.tcp_endpoint()).await?),
     };
     let served = Served {
-        request: Req::type_info(),
-        response: Resp::type_info(),
+        request: request.clone(),
+        response: response.clone(),
         endpoints,
         socket_file,
     };
@@ -105,9 +131,11 @@ where
         table.remove(&name);
         return Err(e);
     }
-    let task = tokio::spawn(server::serve_loop::<Req, Resp, F, Fut, E>(
+    let task = tokio::spawn(server::serve_loop(
         replier,
         name.clone(),
+        request,
+        response,
         handler,
     ));
     Ok(ServiceServer {

@@ -1,24 +1,23 @@
 //! A service's server side: answers calls one at a time with the handler's result,
-//! after checking that the call's types are the served ones.
+//! after checking that the call's types are the served ones. The handler takes and
+//! gives postcard bytes; a typed service wraps its handler in a decode and an encode.
 
-use crate::message::{decode, encode, Message};
+use crate::message::{decode, encode, TypeInfo};
 use crate::names::TopicName;
 use crate::protocol::service::{ServiceAnswer, ServiceCall};
 use crate::transport::Replier;
-use std::fmt::Display;
 use std::future::Future;
 
 /// Serves calls until the task is aborted.
-pub(crate) async fn serve_loop<Req, Resp, F, Fut, E>(
+pub(crate) async fn serve_loop<F, Fut>(
     mut replier: Replier,
     name: TopicName,
+    request: TypeInfo,
+    response: TypeInfo,
     mut handler: F,
 ) where
-    Req: Message,
-    Resp: Message,
-    F: FnMut(Req) -> Fut + Send + 'static,
-    Fut: Future<Output = std::result::Result<Resp, E>> + Send + 'static,
-    E: Display + 'static,
+    F: FnMut(Vec<u8>) -> Fut + Send + 'static,
+    Fut: Future<Output = std::result::Result<Vec<u8>, String>> + Send + 'static,
 {
     loop {
         let frames = match replier.recv().await {
@@ -31,25 +30,16 @@ pub(crate) async fn serve_loop<Req, Resp, F, Fut, E>(
         let answer = match frames.as_slice() {
             [one] => match decode::<ServiceCall>("service call", one) {
                 Ok(call)
-                    if call.request_hash != Req::SCHEMA_HASH
-                        || call.response_hash != Resp::SCHEMA_HASH =>
+                    if call.request_hash != request.hash || call.response_hash != response.hash =>
                 {
                     ServiceAnswer::Err(format!(
                         "service `{name}` serves {} -> {}; the call used other types",
-                        Req::TYPE_NAME,
-                        Resp::TYPE_NAME
+                        request.name, response.name
                     ))
                 }
-                Ok(call) => match decode::<Req>("service request", &call.payload) {
-                    Ok(request) => match handler(request).await {
-                        Ok(response) => encode("service response", &response)
-                            .map_or_else(|e| ServiceAnswer::Err(e.to_string()), ServiceAnswer::Ok),
-                        Err(e) => ServiceAnswer::Err(e.to_string()),
-                    },
-                    Err(e) => ServiceAnswer::Err(format!(
-                        "the request does not decode as {}: {e}",
-                        Req::TYPE_NAME
-                    )),
+                Ok(call) => match handler(call.payload).await {
+                    Ok(bytes) => ServiceAnswer::Ok(bytes),
+                    Err(e) => ServiceAnswer::Err(e),
                 },
                 Err(e) => ServiceAnswer::Err(format!("malformed call: {e}")),
             },

@@ -1,0 +1,66 @@
+"""Services and parameters between Python and Rust nodes."""
+
+import pytest
+
+import pinion
+from conftest import DEADLINE
+
+
+@pinion.message("demo/AddTwoIntsRequest")
+class AddRequest:
+    a: int
+    b: int
+
+
+@pinion.message("demo/AddTwoIntsResponse")
+class AddResponse:
+    sum: int
+
+
+@pytest.fixture
+def env(robot, monkeypatch):
+    for k, v in robot.env().items():
+        monkeypatch.setenv(k, v)
+    return robot
+
+
+def test_python_calls_a_rust_service_and_its_errors_arrive(env):
+    server = env.rust("add_server")
+    with pinion.Node("py_caller") as node:
+        add = node.client("add_two_ints", AddRequest, AddResponse)
+        answer = None
+        for _ in range(50):  # the server registers after it starts
+            try:
+                answer = add(AddRequest(a=40, b=2), timeout=1.0)
+                break
+            except pinion.PinionError as e:
+                assert "add_two_ints" in str(e), e
+                node.sleep(0.1)
+        assert answer == AddResponse(sum=42)
+        with pytest.raises(pinion.PinionError, match="overflows"):
+            add(AddRequest(a=2**63 - 1, b=1))
+    server.kill()
+
+
+def test_rust_calls_a_python_service(env):
+    with pinion.Node("py_server") as node:
+        served = node.serve("add_two_ints", AddRequest, AddResponse,
+                            lambda r: AddResponse(sum=r.a + r.b))
+        client = env.rust("add_client", "20", "22")
+        out, _ = client.communicate(timeout=DEADLINE)
+        assert client.returncode == 0, out
+        assert "42" in out, out
+        served.close()
+
+
+def test_a_python_node_reads_its_parameters(env):
+    import subprocess
+    from conftest import BIN
+    subprocess.run([str(BIN / "pinion"), "param", "set", "py_params/rate", "25"],
+                   env=env.env(), check=True, timeout=DEADLINE)
+    subprocess.run([str(BIN / "pinion"), "param", "set", "robot_name", '"rover"'],
+                   env=env.env(), check=True, timeout=DEADLINE)
+    with pinion.Node("py_params") as node:
+        assert node.param("rate") == 25
+        assert node.param("/robot_name") == "rover"
+        assert node.param("missing", default=5) == 5
