@@ -1,6 +1,7 @@
 """Nodes, publishers and subscribers over the native module."""
 
 import json
+import logging
 import signal
 import threading
 
@@ -59,10 +60,34 @@ class Client:
         return _message.from_json(self._resp, json.loads(text))
 
 
+class _LogHandler(logging.Handler):
+    """Python's log records into the node's log: stderr, `pinion logs`, `/pinion/log`."""
+
+    LEVELS = ((logging.ERROR, "error"), (logging.WARNING, "warn"), (logging.INFO, "info"),
+              (logging.DEBUG, "debug"))
+
+    def emit(self, record):
+        level = next((name for n, name in self.LEVELS if record.levelno >= n), "trace")
+        try:
+            _native.log(level, record.name, self.format(record))
+        except Exception:  # a log record must never stop the node
+            self.handleError(record)
+
+
+def _capture_logging():
+    root = logging.getLogger()
+    if not any(isinstance(h, _LogHandler) for h in root.handlers):
+        root.addHandler(_LogHandler())
+        if root.level == logging.WARNING:  # Python's default: let info through, as RUST_LOG does
+            root.setLevel(logging.INFO)
+
+
 class Node:
-    """A Pinion node, registered at the master (`PINION_MASTER`), like a Rust node."""
+    """A Pinion node, registered at the master (`PINION_MASTER`), like a Rust node.
+    Python's `logging` reaches the node's log (`pinion logs`, `/pinion/log`)."""
 
     def __init__(self, name):
+        _capture_logging()
         self._native = _native.Node(name)
         self._threads = []
         try:
@@ -73,6 +98,11 @@ class Node:
     @property
     def name(self):
         return self._native.name
+
+    @property
+    def logger(self):
+        """A logger named after the node."""
+        return logging.getLogger(self.name)
 
     def advertise(self, topic, cls):
         """A publisher of `cls` messages on `topic`."""

@@ -20,8 +20,23 @@ pub(crate) fn error(e: impl std::fmt::Display) -> PyErr {
     PinionError::new_err(e.to_string())
 }
 
+/// Hands one Python log record to the node's log (stderr, `pinion logs`, `/pinion/log`).
+#[pyfunction]
+fn log(level: &str, logger: &str, message: &str) {
+    match level {
+        "error" => tracing::error!(logger, "{message}"),
+        "warn" => tracing::warn!(logger, "{message}"),
+        "info" => tracing::info!(logger, "{message}"),
+        "debug" => tracing::debug!(logger, "{message}"),
+        _ => tracing::trace!(logger, "{message}"),
+    }
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // As `#[pinion::main]` does: RUST_LOG, stderr, and the capture for `pinion logs`.
+    pinion::runtime::init_node_logging();
+    m.add_function(wrap_pyfunction!(log, m)?)?;
     m.add("PinionError", m.py().get_type::<PinionError>())?;
     m.add_class::<node::Node>()?;
     m.add_class::<node::Publisher>()?;

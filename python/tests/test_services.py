@@ -64,3 +64,16 @@ def test_a_python_node_reads_its_parameters(env):
         assert node.param("rate") == 25
         assert node.param("/robot_name") == "rover"
         assert node.param("missing", default=5) == 5
+
+
+def test_python_log_records_reach_pinion_logs(env):
+    import subprocess
+    from conftest import BIN
+    with pinion.Node("py_logger") as node:
+        node.logger.info("hello from the python log")
+        out = subprocess.run([str(BIN / "pinion"), "logs", "py_logger"], env=env.env(),
+                             capture_output=True, text=True, timeout=DEADLINE)
+        assert "hello from the python log" in out.stdout, out.stdout + out.stderr
+        listed = subprocess.run([str(BIN / "pinion"), "node", "list"], env=env.env(),
+                                capture_output=True, text=True, timeout=DEADLINE)
+        assert "py_logger" in listed.stdout, listed.stdout
