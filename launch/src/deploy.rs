@@ -299,6 +299,7 @@ fn master_spec(bind: &str) -> NodeSpec {
         params: Default::default(),
         remap: Default::default(),
         namespace: None,
+        interpreter: None,
         respawn: Respawn {
             policy: RespawnPolicy::Always,
             ..Respawn::default()

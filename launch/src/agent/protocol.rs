@@ -160,6 +160,8 @@ pub struct RemoteNode {
     pub after: Vec<String>,
     /// Stop timeout, ms.
     pub stop_timeout_ms: u64,
+    /// The program that runs the blob (a script's interpreter), if any.
+    pub interpreter: Vec<String>,
 }
 
 impl RemoteNode {
@@ -192,6 +194,8 @@ impl RemoteNode {
             required: spec.required,
             after: spec.after.clone(),
             stop_timeout_ms: spec.stop_timeout.as_millis() as u64,
+            // Decided here: on the agent the program is a blob without its file name.
+            interpreter: spec.interpreter(),
         })
     }
 
@@ -207,6 +211,7 @@ impl RemoteNode {
             params: serde_json::from_str(&self.params_json)?,
             remap: self.remap.iter().cloned().collect(),
             namespace: self.namespace.clone(),
+            interpreter: Some(self.interpreter.clone()),
             respawn: Respawn {
                 policy: match self.respawn {
                     1 => RespawnPolicy::OnFailure,

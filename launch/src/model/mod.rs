@@ -20,7 +20,9 @@
 //!
 //! [[node]]
 //! name = "imu"
-//! binary = "imu_sim"                  # beside `pinion`, on PATH, or a path
+//! binary = "imu_sim"                  # beside `pinion`, on PATH, or a path; a `.py` file
+//!                                     # runs with `python3` (a Python node, `import pinion`)
+//! interpreter = ["python3.11", "-u"]  # optional: the program that runs `binary`
 //! machine = "base"                    # default: this host
 //! args = ["--rate", "50"]
 //! env = { RUST_LOG = "debug" }
@@ -150,6 +152,9 @@ pub struct NodeSpec {
     pub remap: BTreeMap<String, String>,
     /// Namespace prepended to its relative names.
     pub namespace: Option<String>,
+    /// The program (and its arguments) that runs `binary`: a script's interpreter.
+    /// `None`: `python3` for a `.py` file, else `binary` runs itself.
+    pub interpreter: Option<Vec<String>>,
     /// Respawn policy.
     pub respawn: Respawn,
     /// Whether its exit stops the launch.
@@ -160,6 +165,18 @@ pub struct NodeSpec {
     pub stop_timeout: Duration,
     /// Where it is written.
     pub at: Location,
+}
+
+impl NodeSpec {
+    /// The program (and arguments) that runs `binary`: the one given, `python3` for a
+    /// `.py` file, else none (the binary runs itself).
+    pub fn interpreter(&self) -> Vec<String> {
+        match &self.interpreter {
+            Some(given) => given.clone(),
+            None if self.binary.ends_with(".py") => vec!["python3".to_owned()],
+            None => Vec::new(),
+        }
+    }
 }
 
 /// Reads a launch file and its includes and checks everything that can be checked

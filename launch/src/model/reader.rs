@@ -28,6 +28,7 @@ const MACHINE_KEYS: &[&str] = &["address", "target", "agent", "runner", "host_id
 const NODE_KEYS: &[&str] = &[
     "name",
     "binary",
+    "interpreter",
     "machine",
     "args",
     "env",
@@ -407,6 +408,7 @@ fn read_node(ctx: &mut Ctx<'_>, t: &dyn TableLike, span: Option<Range<usize>>) -
     let node = NodeSpec {
         name: name?.0,
         binary: binary?.0,
+        interpreter: string_list(ctx, t, "interpreter").map(|(l, _)| l),
         machine: string(ctx, t, "machine").map(|(s, _)| s),
         args: string_list(ctx, t, "args")
             .map(|(l, _)| l)

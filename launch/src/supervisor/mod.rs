@@ -328,10 +328,17 @@ impl Driver<'_> {
         else {
             return Err("no such node".to_owned());
         };
-        let mut command = match program.runner.split_first() {
-            Some((runner, runner_args)) => {
-                let mut c = Command::new(runner);
-                c.args(runner_args).arg(&program.program);
+        // An emulator first (a machine's runner), then a script's interpreter.
+        let front: Vec<String> = program
+            .runner
+            .iter()
+            .cloned()
+            .chain(spec.interpreter())
+            .collect();
+        let mut command = match front.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(&program.program);
                 c
             }
             None => Command::new(&program.program),

@@ -12,6 +12,7 @@ fn spec(name: &str) -> NodeSpec {
         params: BTreeMap::new(),
         remap: BTreeMap::new(),
         namespace: None,
+        interpreter: None,
         respawn: Respawn::default(),
         required: false,
         after: Vec::new(),
