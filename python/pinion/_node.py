@@ -82,6 +82,23 @@ def _capture_logging():
             root.setLevel(logging.INFO)
 
 
+class ParamWatch:
+    """A watched parameter: `current()`, and `changed(timeout)` for the next change."""
+
+    def __init__(self, native):
+        self._native = native
+
+    def current(self, default=None):
+        text = self._native.current_json()
+        return default if text is None else json.loads(text)
+
+    def changed(self, timeout=None):
+        """Waits for the next change: `(True, value)` (value None: deleted), or
+        `(False, None)` when `timeout` seconds pass."""
+        came, text = self._native.changed_json(3600.0 if timeout is None else timeout)
+        return came, (None if text is None else json.loads(text))
+
+
 class Node:
     """A Pinion node, registered at the master (`PINION_MASTER`), like a Rust node.
     Python's `logging` reaches the node's log (`pinion logs`, `/pinion/log`)."""
@@ -149,6 +166,14 @@ class Node:
         """Parameter `key` (the node's own, or global with a leading `/`), or `default`."""
         text = self._native.param_json(key)
         return default if text is None else json.loads(text)
+
+    def watch_param(self, key):
+        """Watches parameter `key`: `current()` and `changed(timeout)`."""
+        return ParamWatch(self._native.watch_param(key))
+
+    def set_param(self, key, value):
+        """Sets parameter `key` (the node's own, or global with a leading `/`)."""
+        self._native.set_param_json(key, json.dumps(value))
 
     def is_ok(self):
         return self._native.is_ok()

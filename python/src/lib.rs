@@ -43,6 +43,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::Subscriber>()?;
     m.add_class::<node::Service>()?;
     m.add_class::<node::Client>()?;
+    m.add_class::<node::ParamWatch>()?;
     m.add_function(wrap_pyfunction!(schema::schema_hash, m)?)?;
     Ok(())
 }

@@ -185,6 +185,42 @@ impl Node {
         Ok(value.map(|v| v.to_string()))
     }
 
+    /// Watches parameter `key`: its value now, and each change.
+    fn watch_param(&self, py: Python<'_>, key: &str) -> PyResult<ParamWatch> {
+        let watch = py
+            .detach(|| {
+                self.runtime
+                    .block_on(self.node.watch_param::<serde_json::Value>(key))
+            })
+            .map_err(error)?;
+        Ok(ParamWatch {
+            runtime: self.runtime.clone(),
+            watch: Mutex::new(watch),
+        })
+    }
+
+    /// Sets parameter `key` (the node's own, or global with a leading `/`) to a value
+    /// given as JSON text, at the master; watchers (in any language) are told.
+    fn set_param_json(&self, py: Python<'_>, key: &str, value: &str) -> PyResult<()> {
+        serde_json::from_str::<serde_json::Value>(value).map_err(error)?;
+        let full = pinion::params::resolve_key(self.node.name().as_str(), key);
+        let master = std::env::var("PINION_MASTER")
+            .unwrap_or_else(|_| pinion::host::DEFAULT_MASTER.to_owned());
+        let robot_key = pinion::auth::key_from_env().map_err(error)?;
+        let link = pinion::base::master_link::MasterLink::with_timeout(
+            &master,
+            robot_key,
+            Duration::from_secs(2),
+        )
+        .map_err(error)?;
+        let request = pinion::protocol::node_to_master::SetParam {
+            key: full,
+            value_json: value.to_owned(),
+        };
+        py.detach(|| self.runtime.block_on(link.ask(request)))
+            .map_err(error)
+    }
+
     /// Whether the node runs (not asked to stop).
     fn is_ok(&self) -> bool {
         self.node.is_ok()
@@ -352,5 +388,51 @@ impl Client {
         pinion::json::decode(&self.response, &answer)
             .map(|v| v.to_string())
             .map_err(error)
+    }
+}
+
+/// A watched parameter.
+#[pyclass(module = "pinion._native", frozen)]
+#[derive(Debug)]
+pub struct ParamWatch {
+    runtime: Arc<Runtime>,
+    watch: Mutex<pinion::params::ParamWatch<serde_json::Value>>,
+}
+
+#[pymethods]
+impl ParamWatch {
+    /// The value now, as JSON text (`None` while unset).
+    fn current_json(&self) -> PyResult<Option<String>> {
+        let watch = self.watch.lock().map_err(error)?;
+        Ok(watch.current().map_err(error)?.map(|v| v.to_string()))
+    }
+
+    /// Waits at most `timeout` seconds for the next change: `(True, value)` with the
+    /// new value as JSON text (`None`: deleted), or `(False, None)` if none came.
+    fn changed_json(&self, py: Python<'_>, timeout: f64) -> PyResult<(bool, Option<String>)> {
+        let deadline = Instant::now() + Duration::from_secs_f64(timeout.max(0.0));
+        loop {
+            let slice = deadline
+                .saturating_duration_since(Instant::now())
+                .min(SLICE);
+            let got = py.detach(|| {
+                let mut watch = self.watch.lock().map_err(error)?;
+                Ok::<_, PyErr>(
+                    self.runtime
+                        .block_on(async { tokio::time::timeout(slice, watch.changed()).await }),
+                )
+            })?;
+            match got {
+                Ok(Some(value)) => {
+                    return Ok((true, value.map_err(error)?.map(|v| v.to_string())));
+                }
+                Ok(None) => return Ok((false, None)),
+                Err(_) => {}
+            }
+            py.check_signals()?;
+            if Instant::now() >= deadline {
+                return Ok((false, None));
+            }
+        }
     }
 }

@@ -77,3 +77,50 @@ def test_python_log_records_reach_pinion_logs(env):
         listed = subprocess.run([str(BIN / "pinion"), "node", "list"], env=env.env(),
                                 capture_output=True, text=True, timeout=DEADLINE)
         assert "py_logger" in listed.stdout, listed.stdout
+
+
+def test_parameters_go_from_python_to_rust_and_back(env):
+    import subprocess
+    from conftest import BIN
+    talker = env.rust("talker", "--rate", "20")
+    listener = env.rust("listener")
+    with pinion.Node("py_params_both") as node:
+        # Python to Rust: the talker watches talker/text.
+        node.set_param("/talker/text", "set from python")
+        end_lines = []
+        for _ in range(400):  # 20 Hz: 20 s at the most
+            line = listener.stdout.readline()
+            end_lines.append(line)
+            if "text=set from python" in line:
+                break
+        else:
+            raise AssertionError("".join(end_lines[-10:]))
+        # Rust to Python: the Rust CLI sets a parameter the Python node watches.
+        watch = node.watch_param("mode")
+        assert watch.current() is None
+        subprocess.run([str(BIN / "pinion"), "param", "set", "py_params_both/mode", '"fast"'],
+                       env=env.env(), check=True, timeout=DEADLINE)
+        assert watch.changed(timeout=DEADLINE) == (True, "fast")
+        assert node.param("mode") == "fast"
+    talker.kill()
+    listener.kill()
+
+
+def test_tools_see_a_python_topic(env):
+    import subprocess
+    from conftest import BIN
+    talker = env.python("talker.py", "--rate", "20")
+    # Until the master knows the topic (each look is a process: 50 take seconds).
+    for _ in range(50):
+        info = subprocess.run([str(BIN / "pinion"), "topic", "info", "chatter"],
+                              env=env.env(), capture_output=True, text=True, timeout=DEADLINE)
+        if "py_talker" in info.stdout:
+            break
+    out = subprocess.run([str(BIN / "pinion"), "topic", "echo", "chatter", "--count", "1",
+                          "--json"], env=env.env(), capture_output=True, text=True,
+                         timeout=DEADLINE)
+    assert '"text":"hello from python"' in out.stdout, out.stdout + out.stderr
+    info = subprocess.run([str(BIN / "pinion"), "topic", "info", "chatter"], env=env.env(),
+                          capture_output=True, text=True, timeout=DEADLINE)
+    assert "demo/Chatter" in info.stdout and "py_talker" in info.stdout, info.stdout
+    talker.kill()
