@@ -14,8 +14,7 @@ with pinion.Node("py_talker") as node:
     pub = node.advertise("chatter", Chatter)
     if opts.wait_for:
         pub.wait_for_subscribers(opts.wait_for, timeout=15.0)
-    seq = 0
-    while node.is_ok() and (opts.count == 0 or seq < opts.count):
+    for seq in node.rate(opts.rate):
         pub.publish(Chatter(seq=seq, text="hello from python"))
-        seq += 1
-        node.sleep(1.0 / opts.rate)
+        if seq + 1 == opts.count:
+            break

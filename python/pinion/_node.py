@@ -4,6 +4,7 @@ import json
 import logging
 import signal
 import threading
+import time
 
 from . import _message, _native
 
@@ -38,7 +39,8 @@ class Subscriber:
         text = self._native.recv_json(timeout)
         if text is None:
             return None
-        return _message.from_json(self._cls, json.loads(text))
+        value = json.loads(text)
+        return value if self._cls is None else _message.from_json(self._cls, value)
 
     def __iter__(self):
         while True:
@@ -126,11 +128,15 @@ class Node:
         type_name, description = cls.__pinion_type__
         return Publisher(self._native.advertise(topic, type_name, description), cls)
 
-    def subscribe(self, topic, cls, callback=None, queue=1000):
+    def subscribe(self, topic, cls=None, callback=None, queue=1000):
         """A subscriber of `topic`; with `callback`, each message is handed to it on a
-        thread of the node until the node stops."""
-        type_name, description = cls.__pinion_type__
-        sub = Subscriber(self._native.subscribe(topic, type_name, description, queue), cls)
+        thread of the node until the node stops. Without `cls`, the topic's type comes
+        from the master and messages arrive as dicts."""
+        if cls is None:
+            sub = Subscriber(self._native.subscribe_any(topic, queue), None)
+        else:
+            type_name, description = cls.__pinion_type__
+            sub = Subscriber(self._native.subscribe(topic, type_name, description, queue), cls)
         if callback is not None:
             thread = threading.Thread(target=self._deliver, args=(sub, callback), daemon=True)
             thread.start()
@@ -177,6 +183,19 @@ class Node:
 
     def is_ok(self):
         return self._native.is_ok()
+
+    def rate(self, hz):
+        """Ticks `hz` times a second while the node runs: `for n in node.rate(10): ...`
+        (late ticks are not made up)."""
+        period = 1.0 / hz
+        next_tick = time.monotonic()
+        n = 0
+        while self.is_ok():
+            yield n
+            n += 1
+            next_tick = max(next_tick + period, time.monotonic())
+            if not self.sleep(next_tick - time.monotonic()):
+                return
 
     def sleep(self, seconds):
         """Sleeps `seconds`, or less if the node is asked to stop; whether it still runs."""

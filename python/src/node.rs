@@ -199,20 +199,48 @@ impl Node {
         })
     }
 
+    /// Subscribes to `topic` with the type the master holds for it (no class needed):
+    /// messages arrive as JSON text of that type.
+    fn subscribe_any(&self, py: Python<'_>, topic: &str, queue: usize) -> PyResult<Subscriber> {
+        let link = master_link()?;
+        let topics = py
+            .detach(|| {
+                self.runtime
+                    .block_on(link.ask(pinion::protocol::node_to_master::ListTopics))
+            })
+            .map_err(error)?;
+        let name = pinion::TopicName::new(topic).map_err(error)?;
+        let info = topics
+            .into_iter()
+            .find(|t| t.name == name)
+            .map(|t| t.type_info)
+            .ok_or_else(|| {
+                error(format!(
+                    "topic `{topic}` is unknown to the master: no node publishes or subscribes it yet"
+                ))
+            })?;
+        let subscriber = py
+            .detach(|| {
+                self.runtime.block_on(self.node.subscribe_raw(
+                    topic,
+                    info.clone(),
+                    SubscribeOptions::queue(queue.max(1)),
+                ))
+            })
+            .map_err(error)?;
+        Ok(Subscriber {
+            runtime: self.runtime.clone(),
+            subscriber: Mutex::new(subscriber),
+            info,
+        })
+    }
+
     /// Sets parameter `key` (the node's own, or global with a leading `/`) to a value
     /// given as JSON text, at the master; watchers (in any language) are told.
     fn set_param_json(&self, py: Python<'_>, key: &str, value: &str) -> PyResult<()> {
         serde_json::from_str::<serde_json::Value>(value).map_err(error)?;
         let full = pinion::params::resolve_key(self.node.name().as_str(), key);
-        let master = std::env::var("PINION_MASTER")
-            .unwrap_or_else(|_| pinion::host::DEFAULT_MASTER.to_owned());
-        let robot_key = pinion::auth::key_from_env().map_err(error)?;
-        let link = pinion::base::master_link::MasterLink::with_timeout(
-            &master,
-            robot_key,
-            Duration::from_secs(2),
-        )
-        .map_err(error)?;
+        let link = master_link()?;
         let request = pinion::protocol::node_to_master::SetParam {
             key: full,
             value_json: value.to_owned(),
@@ -255,6 +283,16 @@ impl Node {
     fn close(&self, py: Python<'_>) {
         py.detach(|| self.runtime.block_on(self.node.close()));
     }
+}
+
+/// A link to the master of the environment (`PINION_MASTER`, `PINION_KEY_FILE`), for
+/// what tools ask (topic types, setting parameters).
+fn master_link() -> PyResult<pinion::base::master_link::MasterLink> {
+    let master =
+        std::env::var("PINION_MASTER").unwrap_or_else(|_| pinion::host::DEFAULT_MASTER.to_owned());
+    let robot_key = pinion::auth::key_from_env().map_err(error)?;
+    pinion::base::master_link::MasterLink::with_timeout(&master, robot_key, Duration::from_secs(2))
+        .map_err(error)
 }
 
 /// Sends messages on one topic.
@@ -315,6 +353,12 @@ pub struct Subscriber {
 
 #[pymethods]
 impl Subscriber {
+    /// The name of the topic's type.
+    #[getter]
+    fn type_name(&self) -> String {
+        self.info.name.clone()
+    }
+
     /// The next message as JSON text, waiting at most `timeout` seconds (for ever when
     /// `None`); `None` when the time is up or the node stops.
     #[pyo3(signature = (timeout=None))]

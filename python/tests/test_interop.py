@@ -77,3 +77,23 @@ def test_a_mismatching_python_type_is_refused_with_the_field(robot, monkeypatch)
     finally:
         node.close()
         talker.kill()
+
+
+def test_a_python_subscriber_takes_the_type_from_the_master(robot, monkeypatch):
+    for k, v in robot.env().items():
+        monkeypatch.setenv(k, v)
+    talker = robot.rust("talker", "--rate", "20", "--text", "typed by rust")
+    with pinion.Node("py_any") as node:
+        sub = None
+        for tick in node.rate(20):  # until the talker has registered its topic: 5 s at most
+            try:
+                sub = node.subscribe("chatter")
+                break
+            except pinion.PinionError as e:
+                assert "unknown to the master" in str(e), e
+            if tick >= 100:
+                break
+        assert sub is not None, "the talker's topic never appeared"
+        msg = sub.recv(timeout=DEADLINE)
+        assert msg["text"] == "typed by rust" and isinstance(msg["seq"], int), msg
+    talker.kill()
