@@ -102,3 +102,69 @@ fn python_message_classes_hash_like_rust_structs_for_every_kind_of_field() {
     let wrong = python_hashes(&[("U64", "pinion.u32")]);
     assert_ne!(wrong[0], U64::SCHEMA_HASH);
 }
+
+#[test]
+fn every_standard_message_in_python_has_the_rust_hash() {
+    use pinion::msgs::{geometry, log, nav, sensor, std_msgs};
+    let rust: Vec<(&str, u64)> = vec![
+        ("std_msgs.Header", std_msgs::Header::SCHEMA_HASH),
+        ("std_msgs.Text", std_msgs::Text::SCHEMA_HASH),
+        ("std_msgs.Bool", std_msgs::Bool::SCHEMA_HASH),
+        ("std_msgs.Float64", std_msgs::Float64::SCHEMA_HASH),
+        ("std_msgs.Int64", std_msgs::Int64::SCHEMA_HASH),
+        ("std_msgs.UInt64", std_msgs::UInt64::SCHEMA_HASH),
+        ("geometry.Vector3", geometry::Vector3::SCHEMA_HASH),
+        ("geometry.Point", geometry::Point::SCHEMA_HASH),
+        ("geometry.Quaternion", geometry::Quaternion::SCHEMA_HASH),
+        ("geometry.Pose", geometry::Pose::SCHEMA_HASH),
+        ("geometry.Twist", geometry::Twist::SCHEMA_HASH),
+        ("geometry.PoseStamped", geometry::PoseStamped::SCHEMA_HASH),
+        (
+            "geometry.TransformStamped",
+            geometry::TransformStamped::SCHEMA_HASH,
+        ),
+        (
+            "geometry.TransformList",
+            geometry::TransformList::SCHEMA_HASH,
+        ),
+        ("sensor.Imu", sensor::Imu::SCHEMA_HASH),
+        ("sensor.LaserScan", sensor::LaserScan::SCHEMA_HASH),
+        ("sensor.Image", sensor::Image::SCHEMA_HASH),
+        (
+            "sensor.CompressedImage",
+            sensor::CompressedImage::SCHEMA_HASH,
+        ),
+        ("sensor.PointField", sensor::PointField::SCHEMA_HASH),
+        ("sensor.PointCloud2", sensor::PointCloud2::SCHEMA_HASH),
+        ("sensor.BatteryState", sensor::BatteryState::SCHEMA_HASH),
+        ("nav.Odometry", nav::Odometry::SCHEMA_HASH),
+        ("log.Log", log::Log::SCHEMA_HASH),
+    ];
+    let names: Vec<&str> = rust.iter().map(|(n, _)| *n).collect();
+    let script = format!(
+        "import json, pinion\nfor name in {names:?}:\n    module, cls = name.split('.')\n    \
+         print(pinion.schema_hash(getattr(getattr(pinion.msgs, module), cls)))\n"
+    );
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let python: Vec<u64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.trim().parse().expect("a hash"))
+        .collect();
+    assert_eq!(python.len(), rust.len());
+    for ((name, rust), python) in rust.iter().zip(python) {
+        assert_eq!(
+            python, *rust,
+            "pinion.msgs.{name} hashes differently in Python"
+        );
+    }
+}

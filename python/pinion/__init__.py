@@ -28,8 +28,9 @@ from ._message import (
 )
 from ._node import Node, Publisher, Subscriber
 from ._native import PinionError
+from . import msgs
 
 __all__ = [
-    "message", "Node", "Publisher", "Subscriber", "PinionError", "schema_hash",
+    "message", "msgs", "Node", "Publisher", "Subscriber", "PinionError", "schema_hash",
     "u8", "u16", "u32", "u64", "u128", "i8", "i16", "i32", "i64", "i128", "f32", "f64",
 ]

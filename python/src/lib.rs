@@ -45,5 +45,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::Client>()?;
     m.add_class::<node::ParamWatch>()?;
     m.add_function(wrap_pyfunction!(schema::schema_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(schema::standard_messages, m)?)?;
     Ok(())
 }

@@ -195,3 +195,125 @@ fn rust_name(name: &str) -> Option<String> {
         other => other.to_owned(),
     })
 }
+
+/// The description (as Python gives it) of a schema: the way back, for the standard
+/// messages, whose schemas come from the Rust types themselves.
+pub fn describe(schema: &OwnedNamedType) -> Result<Value, String> {
+    use serde_json::json;
+    let all = |items: &[OwnedNamedType]| items.iter().map(describe).collect::<Result<Vec<_>, _>>();
+    let fields = |fields: &[OwnedNamedValue]| {
+        fields
+            .iter()
+            .map(|f| Ok(json!([f.name, describe(&f.ty)?])))
+            .collect::<Result<Vec<_>, String>>()
+    };
+    Ok(match &schema.ty {
+        T::Bool => json!("bool"),
+        T::U8 => json!("u8"),
+        T::U16 => json!("u16"),
+        T::U32 => json!("u32"),
+        T::U64 => json!("u64"),
+        T::U128 => json!("u128"),
+        T::I8 => json!("i8"),
+        T::I16 => json!("i16"),
+        T::I32 => json!("i32"),
+        T::I64 => json!("i64"),
+        T::I128 => json!("i128"),
+        T::F32 => json!("f32"),
+        T::F64 => json!("f64"),
+        T::Char => json!("char"),
+        T::String => json!("string"),
+        T::ByteArray => json!("bytes"),
+        T::Option(t) => json!({"option": describe(t)?}),
+        T::Seq(t) => json!({"list": describe(t)?}),
+        T::Tuple(items) => match items.first() {
+            Some(first) if items.len() > 1 && items.iter().all(|i| i == first) => {
+                json!({"array": [describe(first)?, items.len()]})
+            }
+            _ => json!({"tuple": all(items)?}),
+        },
+        T::Map { key, val } => json!({"map": [describe(key)?, describe(val)?]}),
+        T::Struct(fs) => json!({"struct": {"name": schema.name, "fields": fields(fs)?}}),
+        T::Enum(variants) => {
+            let variants = variants
+                .iter()
+                .map(|v| {
+                    Ok(json!([
+                        v.name,
+                        match &v.ty {
+                            V::UnitVariant => Value::Null,
+                            V::NewtypeVariant(t) => json!({"newtype": describe(t)?}),
+                            V::TupleVariant(ts) => json!({"tuple": all(ts)?}),
+                            V::StructVariant(fs) => json!({"fields": fields(fs)?}),
+                        }
+                    ]))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            json!({"enum": {"name": schema.name, "variants": variants}})
+        }
+        other => {
+            return Err(format!(
+                "{}: {other:?} has no Python description",
+                schema.name
+            ))
+        }
+    })
+}
+
+/// Pinion's standard messages for Python: (module, class, type name, description).
+#[pyfunction]
+pub fn standard_messages() -> PyResult<Vec<(String, String, String, String)>> {
+    use pinion::msgs::{geometry, log, nav, sensor, std_msgs};
+    use pinion::Message;
+    let mut out = Vec::new();
+    let mut add = |module: &str, class: &str, info: TypeInfo| -> PyResult<()> {
+        let description = describe(&info.schema).map_err(crate::error)?;
+        out.push((
+            module.to_owned(),
+            class.to_owned(),
+            info.name,
+            description.to_string(),
+        ));
+        Ok(())
+    };
+    add("std_msgs", "Header", std_msgs::Header::type_info())?;
+    add("std_msgs", "Text", std_msgs::Text::type_info())?;
+    add("std_msgs", "Bool", std_msgs::Bool::type_info())?;
+    add("std_msgs", "Float64", std_msgs::Float64::type_info())?;
+    add("std_msgs", "Int64", std_msgs::Int64::type_info())?;
+    add("std_msgs", "UInt64", std_msgs::UInt64::type_info())?;
+    add("geometry", "Vector3", geometry::Vector3::type_info())?;
+    add("geometry", "Point", geometry::Point::type_info())?;
+    add("geometry", "Quaternion", geometry::Quaternion::type_info())?;
+    add("geometry", "Pose", geometry::Pose::type_info())?;
+    add("geometry", "Twist", geometry::Twist::type_info())?;
+    add(
+        "geometry",
+        "PoseStamped",
+        geometry::PoseStamped::type_info(),
+    )?;
+    add(
+        "geometry",
+        "TransformStamped",
+        geometry::TransformStamped::type_info(),
+    )?;
+    add(
+        "geometry",
+        "TransformList",
+        geometry::TransformList::type_info(),
+    )?;
+    add("sensor", "Imu", sensor::Imu::type_info())?;
+    add("sensor", "LaserScan", sensor::LaserScan::type_info())?;
+    add("sensor", "Image", sensor::Image::type_info())?;
+    add(
+        "sensor",
+        "CompressedImage",
+        sensor::CompressedImage::type_info(),
+    )?;
+    add("sensor", "PointField", sensor::PointField::type_info())?;
+    add("sensor", "PointCloud2", sensor::PointCloud2::type_info())?;
+    add("sensor", "BatteryState", sensor::BatteryState::type_info())?;
+    add("nav", "Odometry", nav::Odometry::type_info())?;
+    add("log", "Log", log::Log::type_info())?;
+    Ok(out)
+}

@@ -97,3 +97,28 @@ def test_a_python_subscriber_takes_the_type_from_the_master(robot, monkeypatch):
         msg = sub.recv(timeout=DEADLINE)
         assert msg["text"] == "typed by rust" and isinstance(msg["seq"], int), msg
     talker.kill()
+
+
+def test_the_python_teleop_drives_the_rust_motor_driver(robot, monkeypatch):
+    for k, v in robot.env().items():
+        monkeypatch.setenv(k, v)
+
+    @pinion.message("rover/WheelSpeeds")
+    class WheelSpeeds:
+        header: pinion.msgs.std_msgs.Header
+        left: float
+        right: float
+
+    driver = robot.rust("motor_driver")
+    teleop = robot.python("teleop.py", "--linear", "0.5", "--angular", "0.5", "--seconds", "20")
+    with pinion.Node("py_wheel_watch") as node:
+        speeds = node.subscribe("wheel_speeds", WheelSpeeds, queue=1)
+        moving = None
+        for _ in range(500):  # 50 Hz: 10 s at the most
+            s = speeds.recv(timeout=1.0)
+            if s is not None and s.left > 5.0 and s.right > s.left:
+                moving = s
+                break
+        assert moving is not None, "the driver never followed the Python teleop"
+    teleop.kill()
+    driver.kill()
