@@ -1,5 +1,6 @@
 """Nodes, publishers and subscribers over the native module."""
 
+import asyncio
 import json
 import logging
 import signal
@@ -21,6 +22,10 @@ class Publisher:
         if not isinstance(msg, self._cls):
             raise TypeError(f"expected a {self._cls.__name__}, got {type(msg).__name__}")
         return self._native.publish_json(json.dumps(_message.to_json(msg)))
+
+    async def publish_async(self, msg):
+        """`publish` for asyncio: the sending runs on a worker thread (no GIL held)."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.publish, msg)
 
     def wait_for_subscribers(self, count=1, timeout=5.0):
         """Waits until `count` subscribers receive this topic; whether they do."""
@@ -49,6 +54,19 @@ class Subscriber:
                 return
             yield msg
 
+    async def recv_async(self, timeout=None):
+        """`recv` for asyncio: the wait runs on a worker thread (no GIL held)."""
+        return await asyncio.get_running_loop().run_in_executor(None, self.recv, timeout)
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        msg = await self.recv_async()
+        if msg is None:
+            raise StopAsyncIteration
+        return msg
+
 
 class Client:
     """Calls one service: `client(request, timeout=1.0)` returns the response."""
@@ -60,6 +78,11 @@ class Client:
     def __call__(self, request, timeout=1.0):
         text = self._native.call_json(json.dumps(_message.to_json(request)), timeout)
         return _message.from_json(self._resp, json.loads(text))
+
+    async def call_async(self, request, timeout=1.0):
+        """A call for asyncio: it waits on a worker thread (no GIL held)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(None, self, request, timeout)
 
 
 class _LogHandler(logging.Handler):
