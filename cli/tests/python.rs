@@ -69,9 +69,15 @@ fn python_hashes(classes: &[(&str, &str)]) -> Vec<u64> {
             "@pinion.message\nclass {name}:\n    v: {hint}\nprint(pinion.schema_hash({name}))\n"
         ));
     }
+    hashes_printed_by(&script)
+}
+
+/// Runs a Python script (outside the checkout, so that `import pinion` is the installed
+/// package) and reads the hash it prints on each line.
+fn hashes_printed_by(script: &str) -> Vec<u64> {
     let out = Command::new("python3")
         .arg("-c")
-        .arg(&script)
+        .arg(script)
         .current_dir(std::env::temp_dir())
         .output()
         .expect("python3 runs");
@@ -145,21 +151,7 @@ fn every_standard_message_in_python_has_the_rust_hash() {
         "import json, pinion\nfor name in {names:?}:\n    module, cls = name.split('.')\n    \
          print(pinion.schema_hash(getattr(getattr(pinion.msgs, module), cls)))\n"
     );
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(&script)
-        .current_dir(std::env::temp_dir())
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let python: Vec<u64> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| l.trim().parse().expect("a hash"))
-        .collect();
+    let python = hashes_printed_by(&script);
     assert_eq!(python.len(), rust.len());
     for ((name, rust), python) in rust.iter().zip(python) {
         assert_eq!(

@@ -87,20 +87,7 @@ impl Node {
         queue: usize,
     ) -> PyResult<Subscriber> {
         let info = type_info(type_name, description).map_err(error)?;
-        let subscriber = py
-            .detach(|| {
-                self.runtime.block_on(self.node.subscribe_raw(
-                    topic,
-                    info.clone(),
-                    SubscribeOptions::queue(queue.max(1)),
-                ))
-            })
-            .map_err(error)?;
-        Ok(Subscriber {
-            runtime: self.runtime.clone(),
-            subscriber: Mutex::new(subscriber),
-            info,
-        })
+        self.subscriber(py, topic, info, queue)
     }
 
     /// Serves service `name`: `handler` takes a request as JSON text and returns the
@@ -219,20 +206,7 @@ impl Node {
                     "topic `{topic}` is unknown to the master: no node publishes or subscribes it yet"
                 ))
             })?;
-        let subscriber = py
-            .detach(|| {
-                self.runtime.block_on(self.node.subscribe_raw(
-                    topic,
-                    info.clone(),
-                    SubscribeOptions::queue(queue.max(1)),
-                ))
-            })
-            .map_err(error)?;
-        Ok(Subscriber {
-            runtime: self.runtime.clone(),
-            subscriber: Mutex::new(subscriber),
-            info,
-        })
+        self.subscriber(py, topic, info, queue)
     }
 
     /// Sets parameter `key` (the node's own, or global with a leading `/`) to a value
@@ -282,6 +256,32 @@ impl Node {
     /// Unregisters and closes the node (flushing what its publishers sent).
     fn close(&self, py: Python<'_>) {
         py.detach(|| self.runtime.block_on(self.node.close()));
+    }
+}
+
+impl Node {
+    /// A subscriber of `topic` with type `info`, keeping up to `queue` messages.
+    fn subscriber(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        info: TypeInfo,
+        queue: usize,
+    ) -> PyResult<Subscriber> {
+        let subscriber = py
+            .detach(|| {
+                self.runtime.block_on(self.node.subscribe_raw(
+                    topic,
+                    info.clone(),
+                    SubscribeOptions::queue(queue.max(1)),
+                ))
+            })
+            .map_err(error)?;
+        Ok(Subscriber {
+            runtime: self.runtime.clone(),
+            subscriber: Mutex::new(subscriber),
+            info,
+        })
     }
 }
 

@@ -207,19 +207,21 @@ impl State {
         }
     }
 
+    fn topic_of(&mut self, channel: ChannelId) -> Option<&mut Topic> {
+        let name = self.by_channel.get(&channel)?;
+        self.topics.get_mut(name)
+    }
+
     /// The first client of a topic makes the bridge subscribe to it in the graph.
     fn subscribe(&mut self, client: ClientId, channel: ChannelId) {
-        let Some(topic) = self
-            .by_channel
-            .get(&channel)
-            .and_then(|name| self.topics.get_mut(name))
-        else {
+        let node = self.node.clone();
+        let Some(topic) = self.topic_of(channel) else {
             return;
         };
         topic.clients.insert(client);
         if topic.forward.is_none() {
             topic.forward = Some(tokio::spawn(forward(
-                self.node.clone(),
+                node,
                 topic.channel.topic().to_owned(),
                 topic.type_info.clone(),
                 topic.transcoder.clone(),
@@ -230,11 +232,7 @@ impl State {
 
     /// The last client of a topic leaving makes the bridge unsubscribe from it.
     fn unsubscribe(&mut self, client: ClientId, channel: ChannelId) {
-        let Some(topic) = self
-            .by_channel
-            .get(&channel)
-            .and_then(|name| self.topics.get_mut(name))
-        else {
+        let Some(topic) = self.topic_of(channel) else {
             return;
         };
         topic.clients.remove(&client);
