@@ -1,5 +1,7 @@
 //! `pinion agent`: supervise nodes on this machine for launchers that hold the key.
+//! `pinion agent install` makes it start at boot (a systemd unit); `uninstall` undoes it.
 
+use super::unit::{cannot_install, AgentUnit, AGENT_UNIT};
 use anyhow::Context;
 use pinion_launch::agent::auth::Key;
 use pinion_launch::agent::server::{self, AgentConfig};
@@ -9,21 +11,67 @@ use std::process::ExitCode;
 
 /// Arguments of `pinion agent`.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct Args {
+    #[command(subcommand)]
+    service: Option<Service>,
     /// Endpoint to listen on; port 0 picks a free port (the bound endpoint is printed).
     #[arg(long, default_value = "tcp://0.0.0.0:11411")]
     listen: String,
     /// File holding the shared key (at least 16 bytes); requests not signed with it are refused.
-    #[arg(long, env = "PINION_KEY_FILE")]
-    key_file: PathBuf,
+    #[arg(long, env = "PINION_KEY_FILE", required = true)]
+    key_file: Option<PathBuf>,
     /// Directory of the binary store.
     #[arg(long, env = "PINION_AGENT_STORE")]
     store: Option<PathBuf>,
 }
 
+/// The agent as a systemd service.
+#[derive(Debug, clap::Subcommand)]
+enum Service {
+    /// Start the agent at boot and now (writes and enables `pinion-agent.service`; root).
+    Install(InstallArgs),
+    /// Stop the agent and remove its unit (root).
+    Uninstall {
+        /// Where units live.
+        #[arg(long, default_value = "/etc/systemd/system")]
+        unit_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct InstallArgs {
+    /// Endpoint the agent listens on.
+    #[arg(long, default_value = "tcp://0.0.0.0:11411")]
+    listen: String,
+    /// The robot's key file (read by the agent at each start).
+    #[arg(long, env = "PINION_KEY_FILE")]
+    key_file: PathBuf,
+    /// Directory of the binary store.
+    #[arg(long)]
+    store: Option<PathBuf>,
+    /// The user the agent and its nodes run as (root if not given).
+    #[arg(long)]
+    user: Option<String>,
+    /// Print the unit and change nothing.
+    #[arg(long)]
+    print: bool,
+    /// Where units live.
+    #[arg(long, default_value = "/etc/systemd/system")]
+    unit_dir: PathBuf,
+}
+
 /// Binds, prints `PINION_AGENT=<endpoint>`, serves until SIGINT/SIGTERM, then stops its nodes.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let key = Key::load(&args.key_file)?;
+    match args.service {
+        Some(Service::Install(install)) => return self::install(install),
+        Some(Service::Uninstall { unit_dir }) => return uninstall(&unit_dir),
+        None => {}
+    }
+    let key_file = args
+        .key_file
+        .context("--key-file is needed (or PINION_KEY_FILE)")?;
+    let key = Key::load(&key_file)?;
     let store_dir = args
         .store
         .unwrap_or_else(|| pinion::host::runtime_dir().join("agent-store"));
@@ -55,4 +103,70 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .context("agent failed")?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The directory that exists only while systemd runs the machine.
+const SYSTEMD_RUNNING: &str = "/run/systemd/system";
+
+fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let key_file = std::path::absolute(&args.key_file)?;
+    let unit = AgentUnit {
+        exe,
+        listen: args.listen,
+        key_file: key_file.clone(),
+        store: args.store.map(std::path::absolute).transpose()?,
+        user: args.user,
+    };
+    let text = unit.text();
+    if args.print {
+        std::io::stdout().lock().write_all(text.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(why) = cannot_install(std::path::Path::new(SYSTEMD_RUNNING)) {
+        eprintln!("error: {why}");
+        return Ok(ExitCode::FAILURE);
+    }
+    Key::load(&key_file)
+        .with_context(|| format!("the agent could not start with {}", key_file.display()))?;
+    let path = args.unit_dir.join(AGENT_UNIT);
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    systemctl(&["daemon-reload"])?;
+    systemctl(&["enable", "--now", AGENT_UNIT])?;
+    writeln!(
+        std::io::stdout().lock(),
+        "installed {}: the agent starts at boot and runs now (journalctl -u {AGENT_UNIT})",
+        path.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn uninstall(unit_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+    if let Some(why) = cannot_install(std::path::Path::new(SYSTEMD_RUNNING)) {
+        eprintln!("error: {why}");
+        return Ok(ExitCode::FAILURE);
+    }
+    let path = unit_dir.join(AGENT_UNIT);
+    systemctl(&["disable", "--now", AGENT_UNIT])?;
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    }
+    systemctl(&["daemon-reload"])?;
+    writeln!(std::io::stdout().lock(), "removed {}", path.display())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn systemctl(args: &[&str]) -> anyhow::Result<()> {
+    let status = std::process::Command::new("systemctl")
+        .args(args)
+        .status()
+        .context("cannot run systemctl")?;
+    anyhow::ensure!(
+        status.success(),
+        "systemctl {} failed ({status})",
+        args.join(" ")
+    );
+    Ok(())
 }

@@ -17,6 +17,7 @@ pub mod play;
 pub mod plot;
 pub mod record;
 pub mod topic;
+pub mod unit;
 
 pub use pinion::runtime::termination;
 
