@@ -273,3 +273,61 @@ binary = "odometry"
     launcher.signal(nix::sys::signal::Signal::SIGINT);
     let _ = launcher.finish(SOON);
 }
+
+#[test]
+fn a_launch_whose_master_already_runs_attaches_to_it_and_leaves_it_running() {
+    let dir = TempDir::new("launch-attach");
+    let (mut master, env) = start_master(&dir);
+    let port = env.master.rsplit(':').next().expect("port").to_owned();
+    let file = launch_file(
+        &dir,
+        &format!(
+            "robot = \"attach\"\n[master]\nbind = \"tcp://127.0.0.1:{port}\"\n\n\
+             [[node]]\nname = \"talker\"\nbinary = \"talker\"\nargs = [\"--rate\", \"10\"]\n"
+        ),
+    );
+    let mut c = Command::new(bin("pinion"));
+    c.arg("launch")
+        .arg(&file)
+        .env("PINION_RUNTIME_DIR", &dir.0)
+        .env("RUST_LOG", "info,zeromq=error");
+    let mut launcher = Proc::spawn("launcher", c);
+    launcher.expect_line("attached", SOON, |_, l| {
+        l.contains("attached to the master that runs there")
+    });
+    launcher.expect_line("talker started", SOON, |_, l| {
+        l.contains("started node=talker")
+    });
+    assert!(
+        !launcher.seen.iter().any(|(_, l)| l.contains("master up")),
+        "a second master was started: {}",
+        launcher.dump()
+    );
+    // The talker registered with the master that was already there.
+    let listed = wait::until(SOON, Duration::from_millis(50), || {
+        let out = env.command("pinion").args(["node", "list"]).output().ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .contains("talker")
+            .then_some(())
+    });
+    assert!(
+        listed.is_some(),
+        "the talker is not registered with the running master"
+    );
+    launcher.signal(Signal::SIGINT);
+    let (_, code) = launcher.finish(SOON);
+    assert_eq!(code, Some(0), "{}", launcher.dump());
+    // The master it attached to still answers.
+    let out = env
+        .command("pinion")
+        .args(["node", "list"])
+        .output()
+        .expect("pinion runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(alive(master.pid()));
+    master.kill();
+}

@@ -48,8 +48,17 @@ pub async fn run(
     if remote_needed && settings.key.is_none() {
         return Err(LaunchError::NoKey);
     }
-    let (mut master, endpoint) = start_master(file, settings).await?;
-    tracing::info!(robot = %file.robot, master = %endpoint, "master up");
+    let (mut master, endpoint) = match running_master(file).await {
+        Some(endpoint) => {
+            tracing::info!(robot = %file.robot, master = %endpoint, "attached to the master that runs there; it keeps running after the launch");
+            (None, endpoint)
+        }
+        None => {
+            let (child, endpoint) = start_master(file, settings).await?;
+            tracing::info!(robot = %file.robot, master = %endpoint, "master up");
+            (Some(child), endpoint)
+        }
+    };
     let elsewhere = Arc::new(Mutex::new(Vec::new()));
     let relay = match (&settings.key, remote_needed) {
         (Some(key), true) => {
@@ -60,7 +69,9 @@ pub async fn run(
             match started.await {
                 Ok(remote) => Some(spawn_relay(remote, elsewhere.clone())),
                 Err(e) => {
-                    stop_child(&mut master, Duration::from_secs(5)).await;
+                    if let Some(master) = master.as_mut() {
+                        stop_child(master, Duration::from_secs(5)).await;
+                    }
                     return Err(e);
                 }
             }
@@ -79,8 +90,36 @@ pub async fn run(
         let _ = stop_relay.send(());
         let _ = task.await;
     }
-    stop_child(&mut master, Duration::from_secs(5)).await;
+    if let Some(master) = master.as_mut() {
+        stop_child(master, Duration::from_secs(5)).await;
+    }
     report
+}
+
+/// The endpoint of a master that already answers where the launch file binds its own
+/// (a fixed port on this host), if one does: the launch attaches to it.
+async fn running_master(file: &LaunchFile) -> Option<String> {
+    let bind = &file.master.bind;
+    let (host_part, port) = bind.strip_prefix("tcp://")?.rsplit_once(':')?;
+    if port == "0" {
+        return None;
+    }
+    let host = match host_part {
+        "0.0.0.0" | "*" => "127.0.0.1",
+        other => other,
+    };
+    let endpoint = format!("tcp://{host}:{port}");
+    let key = pinion::auth::key_from_env().ok().flatten();
+    let link = pinion::base::master_link::MasterLink::with_timeout(
+        &endpoint,
+        key,
+        Duration::from_millis(500),
+    )
+    .ok()?;
+    link.ask(pinion::protocol::node_to_master::ListNodes)
+        .await
+        .ok()
+        .map(|_| endpoint)
 }
 
 /// Relays remote output until told to stop, then stops the remote nodes.
