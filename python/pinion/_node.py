@@ -132,8 +132,11 @@ class Node:
         _capture_logging()
         self._native = _native.Node(name)
         self._threads = []
+        # SIGTERM (a launcher stopping the node) asks the node to stop, unless the
+        # program handles SIGTERM itself.
         try:
-            signal.signal(signal.SIGTERM, lambda *_: self._native.shutdown("terminated"))
+            if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+                signal.signal(signal.SIGTERM, lambda *_: self._native.shutdown("terminated"))
         except ValueError:
             pass  # not the main thread: the process's owner handles signals
 
