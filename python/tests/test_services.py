@@ -124,3 +124,24 @@ def test_tools_see_a_python_topic(env):
                           capture_output=True, text=True, timeout=DEADLINE)
     assert "demo/Chatter" in info.stdout and "py_talker" in info.stdout, info.stdout
     talker.kill()
+
+
+def test_a_python_topic_is_recorded(env, tmp_path):
+    import subprocess
+    from conftest import BIN
+    from mcap.reader import make_reader
+    talker = env.python("talker.py", "--rate", "20")
+    for _ in range(50):  # until the master knows the topic (each look is a process)
+        info = subprocess.run([str(BIN / "pinion"), "topic", "info", "chatter"],
+                              env=env.env(), capture_output=True, text=True, timeout=DEADLINE)
+        if "py_talker" in info.stdout:
+            break
+    out = tmp_path / "py.mcap"
+    rec = subprocess.run([str(BIN / "pinion"), "record", "-o", str(out), "chatter", "--count", "3"],
+                         env=env.env(), capture_output=True, text=True, timeout=DEADLINE)
+    assert rec.returncode == 0, rec.stderr
+    with open(out, "rb") as f:
+        messages = list(make_reader(f).iter_messages())
+    assert len(messages) == 3
+    assert {channel.topic for _, channel, _ in messages} == {"chatter"}
+    talker.kill()
