@@ -1,6 +1,6 @@
-//! `pinion agent install`: the unit it writes passes `systemd-analyze verify` (Debian's
-//! systemd, installed by scripts/setup), and it refuses clearly without root or
-//! without systemd.
+//! `pinion agent install` and `pinion launch install`: the units they write pass
+//! `systemd-analyze verify` (Debian's systemd, installed by scripts/setup), and they
+//! refuse clearly without root or without systemd.
 
 mod support;
 
@@ -94,5 +94,58 @@ fn install_refuses_without_root_or_without_systemd() {
     assert!(
         !dir.0.join("pinion-agent.service").exists(),
         "nothing was written"
+    );
+}
+
+#[test]
+fn the_launch_unit_runs_the_file_alone_and_passes_systemd_analyze_verify() {
+    let dir = TempDir::new("launch-unit");
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/demo.toml");
+    let demo = std::fs::canonicalize(demo).expect("demo.toml");
+    let out = Command::new(bin("pinion"))
+        .args(["launch", "install", "--print"])
+        .arg(&demo)
+        .output()
+        .expect("pinion runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unit = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        unit.contains(&format!(
+            "ExecStart={} launch {} --local\n",
+            bin("pinion").display(),
+            demo.display()
+        )),
+        "{unit}"
+    );
+    let path = dir.0.join("pinion-launch-demo.service");
+    std::fs::write(&path, &unit).expect("unit written");
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze runs");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    // A file that cannot run gets no unit.
+    let broken = dir.0.join("broken.toml");
+    std::fs::write(&broken, "robot = \"x\"\n[[node]]\nname = \"a\"\n").expect("write");
+    let out = Command::new(bin("pinion"))
+        .args(["launch", "install", "--print"])
+        .arg(&broken)
+        .output()
+        .expect("pinion runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("binary"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

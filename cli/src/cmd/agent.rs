@@ -1,7 +1,7 @@
 //! `pinion agent`: supervise nodes on this machine for launchers that hold the key.
 //! `pinion agent install` makes it start at boot (a systemd unit); `uninstall` undoes it.
 
-use super::unit::{cannot_install, AgentUnit, AGENT_UNIT};
+use super::unit::{cannot_install, uninstall, AgentUnit, AGENT_UNIT};
 use anyhow::Context;
 use pinion_launch::agent::auth::Key;
 use pinion_launch::agent::server::{self, AgentConfig};
@@ -65,7 +65,7 @@ struct InstallArgs {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.service {
         Some(Service::Install(install)) => return self::install(install),
-        Some(Service::Uninstall { unit_dir }) => return uninstall(&unit_dir),
+        Some(Service::Uninstall { unit_dir }) => return uninstall(AGENT_UNIT, &unit_dir),
         None => {}
     }
     let key_file = args
@@ -105,9 +105,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The directory that exists only while systemd runs the machine.
-const SYSTEMD_RUNNING: &str = "/run/systemd/system";
-
 fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
     let exe = std::env::current_exe().context("cannot find this program's path")?;
     let key_file = std::path::absolute(&args.key_file)?;
@@ -118,55 +115,13 @@ fn install(args: InstallArgs) -> anyhow::Result<ExitCode> {
         store: args.store.map(std::path::absolute).transpose()?,
         user: args.user,
     };
-    let text = unit.text();
     if args.print {
-        std::io::stdout().lock().write_all(text.as_bytes())?;
+        std::io::stdout().lock().write_all(unit.text().as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
-    if let Some(why) = cannot_install(std::path::Path::new(SYSTEMD_RUNNING)) {
-        eprintln!("error: {why}");
-        return Ok(ExitCode::FAILURE);
+    if cannot_install(std::path::Path::new("/run/systemd/system")).is_none() {
+        Key::load(&key_file)
+            .with_context(|| format!("the agent could not start with {}", key_file.display()))?;
     }
-    Key::load(&key_file)
-        .with_context(|| format!("the agent could not start with {}", key_file.display()))?;
-    let path = args.unit_dir.join(AGENT_UNIT);
-    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    systemctl(&["daemon-reload"])?;
-    systemctl(&["enable", "--now", AGENT_UNIT])?;
-    writeln!(
-        std::io::stdout().lock(),
-        "installed {}: the agent starts at boot and runs now (journalctl -u {AGENT_UNIT})",
-        path.display()
-    )?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn uninstall(unit_dir: &std::path::Path) -> anyhow::Result<ExitCode> {
-    if let Some(why) = cannot_install(std::path::Path::new(SYSTEMD_RUNNING)) {
-        eprintln!("error: {why}");
-        return Ok(ExitCode::FAILURE);
-    }
-    let path = unit_dir.join(AGENT_UNIT);
-    systemctl(&["disable", "--now", AGENT_UNIT])?;
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
-    }
-    systemctl(&["daemon-reload"])?;
-    writeln!(std::io::stdout().lock(), "removed {}", path.display())?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn systemctl(args: &[&str]) -> anyhow::Result<()> {
-    let status = std::process::Command::new("systemctl")
-        .args(args)
-        .status()
-        .context("cannot run systemctl")?;
-    anyhow::ensure!(
-        status.success(),
-        "systemctl {} failed ({status})",
-        args.join(" ")
-    );
-    Ok(())
+    unit.unit().install(AGENT_UNIT, &args.unit_dir)
 }

@@ -62,11 +62,43 @@ enum Action {
         /// The node.
         node: String,
     },
+    /// Run this launch file at boot, on this machine alone (`--local`): a systemd
+    /// unit, `pinion-launch-<file>.service` (root).
+    Install {
+        /// The launch file.
+        file: PathBuf,
+        /// The user the robot runs as (root if not given).
+        #[arg(long)]
+        user: Option<String>,
+        /// Print the unit and change nothing.
+        #[arg(long)]
+        print: bool,
+        /// Where units live.
+        #[arg(long, default_value = "/etc/systemd/system")]
+        unit_dir: PathBuf,
+    },
+    /// Stop this launch file's unit and remove it (root).
+    Uninstall {
+        /// The launch file.
+        file: PathBuf,
+        /// Where units live.
+        #[arg(long, default_value = "/etc/systemd/system")]
+        unit_dir: PathBuf,
+    },
 }
 
 /// Runs `pinion launch`.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.action {
+        Some(Action::Install {
+            file,
+            user,
+            print,
+            unit_dir,
+        }) => install(&file, user, print, &unit_dir),
+        Some(Action::Uninstall { file, unit_dir }) => {
+            super::unit::uninstall(&super::unit::launch_unit_name(&file), &unit_dir)
+        }
         Some(action) => remote(action),
         None => match &args.file {
             Some(file) => launch(file, &args),
@@ -146,6 +178,31 @@ fn launch(path: &Path, args: &Args) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `pinion launch install`: the file is checked first, so a unit never starts a file
+/// that cannot run.
+fn install(
+    file: &std::path::Path,
+    user: Option<String>,
+    print: bool,
+    unit_dir: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    let file = std::path::absolute(file)?;
+    let exe = std::env::current_exe().context("cannot find this program's path")?;
+    let bin_dir = exe.parent().map(PathBuf::from).unwrap_or_default();
+    let exists = |node: &model::NodeSpec| resolve(node, &bin_dir).is_some();
+    if let Err(problems) = model::load(&file, &exists) {
+        eprintln!("{problems}");
+        return Ok(ExitCode::FAILURE);
+    }
+    let unit = super::unit::launch_unit(&exe, &file, user);
+    if print {
+        use std::io::Write;
+        std::io::stdout().lock().write_all(unit.text().as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    unit.install(&super::unit::launch_unit_name(&file), unit_dir)
+}
+
 fn remote(action: Action) -> anyhow::Result<ExitCode> {
     let mut agents_key = None;
     let (file, request, json) = match action {
@@ -164,6 +221,9 @@ fn remote(action: Action) -> anyhow::Result<ExitCode> {
             ..
         } => (file, LaunchRequest::StopNode(n), false),
         Action::Restart { file, node } => (file, LaunchRequest::RestartNode(node), false),
+        Action::Install { .. } | Action::Uninstall { .. } => {
+            anyhow::bail!("installing a unit does not talk to a running launch")
+        }
     };
     let reply = runtime()?.block_on(control::request(&file, &request));
     let reply = match (reply, agents_key) {

@@ -1,9 +1,112 @@
 //! systemd units for a robot that runs unattended: the agent of a Pi (`pinion agent
-//! install`), started at boot after the network and again whenever it stops. Writing
-//! the text is pure; installing checks for root and systemd first and says what is
-//! missing.
+//! install`), or a whole launch on a one-Pi robot (`pinion launch install`), started at
+//! boot after the network and again whenever it stops. Writing the text is pure;
+//! installing checks for root and systemd first and says what is missing.
 
+use anyhow::Context;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// The directory that exists only while systemd runs the machine.
+const SYSTEMD_RUNNING: &str = "/run/systemd/system";
+
+/// A service unit: what it runs, as whom, from where.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// One line for `systemctl status`.
+    pub description: String,
+    /// The program and its arguments.
+    pub exec: Vec<String>,
+    /// The user it runs as (root when `None`).
+    pub user: Option<String>,
+    /// Its working directory, if it needs one.
+    pub working_directory: Option<PathBuf>,
+}
+
+impl Unit {
+    /// The unit file's text.
+    pub fn text(&self) -> String {
+        let exec: Vec<String> = self.exec.iter().map(|a| quote(a)).collect();
+        let mut service = format!("Type=simple\nExecStart={}\n", exec.join(" "));
+        if let Some(user) = &self.user {
+            service.push_str(&format!("User={user}\n"));
+        }
+        if let Some(dir) = &self.working_directory {
+            service.push_str(&format!(
+                "WorkingDirectory={}\n",
+                quote(&dir.display().to_string())
+            ));
+        }
+        format!(
+            "[Unit]\n\
+             Description={}\n\
+             Wants=network-online.target\n\
+             After=network-online.target\n\
+             \n\
+             [Service]\n\
+             {service}\
+             Environment=RUST_LOG=info\n\
+             Restart=always\n\
+             RestartSec=2\n\
+             TimeoutStopSec=15\n\
+             \n\
+             [Install]\n\
+             WantedBy=multi-user.target\n",
+            self.description
+        )
+    }
+
+    /// Writes the unit as `name` in `unit_dir`, enables it and starts it; refuses
+    /// (exit code 1, saying why) without root or systemd.
+    pub fn install(&self, name: &str, unit_dir: &Path) -> anyhow::Result<std::process::ExitCode> {
+        if let Some(why) = cannot_install(Path::new(SYSTEMD_RUNNING)) {
+            eprintln!("error: {why}");
+            return Ok(std::process::ExitCode::FAILURE);
+        }
+        let path = unit_dir.join(name);
+        std::fs::write(&path, self.text())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        systemctl(&["daemon-reload"])?;
+        systemctl(&["enable", "--now", name])?;
+        writeln!(
+            std::io::stdout().lock(),
+            "installed {}: it starts at boot and runs now (journalctl -u {name})",
+            path.display()
+        )?;
+        Ok(std::process::ExitCode::SUCCESS)
+    }
+}
+
+/// Stops and disables unit `name` and removes its file; refuses without root or systemd.
+pub fn uninstall(name: &str, unit_dir: &Path) -> anyhow::Result<std::process::ExitCode> {
+    if let Some(why) = cannot_install(Path::new(SYSTEMD_RUNNING)) {
+        eprintln!("error: {why}");
+        return Ok(std::process::ExitCode::FAILURE);
+    }
+    let path = unit_dir.join(name);
+    systemctl(&["disable", "--now", name])?;
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot remove {}", path.display())),
+    }
+    systemctl(&["daemon-reload"])?;
+    writeln!(std::io::stdout().lock(), "removed {}", path.display())?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn systemctl(args: &[&str]) -> anyhow::Result<()> {
+    let status = std::process::Command::new("systemctl")
+        .args(args)
+        .status()
+        .context("cannot run systemctl")?;
+    anyhow::ensure!(
+        status.success(),
+        "systemctl {} failed ({status})",
+        args.join(" ")
+    );
+    Ok(())
+}
 
 /// What the agent's unit runs.
 #[derive(Debug, Clone)]
@@ -24,44 +127,66 @@ pub struct AgentUnit {
 pub const AGENT_UNIT: &str = "pinion-agent.service";
 
 impl AgentUnit {
-    /// The unit file's text.
-    pub fn text(&self) -> String {
+    /// The unit.
+    pub fn unit(&self) -> Unit {
         let mut exec = vec![
-            quote(&self.exe.display().to_string()),
+            self.exe.display().to_string(),
             "agent".to_owned(),
             "--listen".to_owned(),
-            quote(&self.listen),
+            self.listen.clone(),
             "--key-file".to_owned(),
-            quote(&self.key_file.display().to_string()),
+            self.key_file.display().to_string(),
         ];
         if let Some(store) = &self.store {
-            exec.extend(["--store".to_owned(), quote(&store.display().to_string())]);
+            exec.extend(["--store".to_owned(), store.display().to_string()]);
         }
-        let user = self
-            .user
-            .as_ref()
-            .map(|u| format!("User={u}\n"))
-            .unwrap_or_default();
-        format!(
-            "[Unit]\n\
-             Description=Pinion agent: runs the nodes that launchers and deploys send to this machine\n\
-             Wants=network-online.target\n\
-             After=network-online.target\n\
-             \n\
-             [Service]\n\
-             Type=simple\n\
-             ExecStart={}\n\
-             {user}\
-             Environment=RUST_LOG=info\n\
-             Restart=always\n\
-             RestartSec=2\n\
-             TimeoutStopSec=15\n\
-             \n\
-             [Install]\n\
-             WantedBy=multi-user.target\n",
-            exec.join(" ")
-        )
+        Unit {
+            description:
+                "Pinion agent: runs the nodes that launchers and deploys send to this machine"
+                    .to_owned(),
+            exec,
+            user: self.user.clone(),
+            working_directory: None,
+        }
     }
+
+    /// The unit file's text.
+    pub fn text(&self) -> String {
+        self.unit().text()
+    }
+}
+
+/// The unit of a launch that runs on this machine alone: `pinion launch FILE --local`.
+pub fn launch_unit(exe: &Path, file: &Path, user: Option<String>) -> Unit {
+    Unit {
+        description: format!("Pinion robot: pinion launch {}", file.display()),
+        exec: vec![
+            exe.display().to_string(),
+            "launch".to_owned(),
+            file.display().to_string(),
+            "--local".to_owned(),
+        ],
+        user,
+        working_directory: file.parent().map(Path::to_owned),
+    }
+}
+
+/// The unit's file name for launch file `file`: `pinion-launch-<stem>.service`.
+pub fn launch_unit_name(file: &Path) -> String {
+    let stem: String = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("pinion-launch-{stem}.service")
 }
 
 /// An argument as systemd's `ExecStart=` reads it: quoted when it holds a space, a quote
