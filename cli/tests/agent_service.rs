@@ -13,6 +13,22 @@ fn key_file(dir: &TempDir) -> std::path::PathBuf {
     key
 }
 
+/// Writes `unit` as `name` in `dir` and checks it with `systemd-analyze verify`.
+fn assert_verifies(dir: &TempDir, name: &str, unit: &str) {
+    let path = dir.0.join(name);
+    std::fs::write(&path, unit).expect("unit written");
+    let verify = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze runs (scripts/setup installs systemd)");
+    assert!(
+        verify.status.success(),
+        "systemd-analyze verify: {}\n{unit}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+}
+
 #[test]
 fn the_agent_unit_passes_systemd_analyze_verify() {
     let dir = TempDir::new("agent-unit");
@@ -34,18 +50,7 @@ fn the_agent_unit_passes_systemd_analyze_verify() {
         bin("pinion").display(),
         key.display()
     )));
-    let path = dir.0.join("pinion-agent.service");
-    std::fs::write(&path, &unit).expect("unit written");
-    let verify = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&path)
-        .output()
-        .expect("systemd-analyze runs (scripts/setup installs systemd)");
-    assert!(
-        verify.status.success(),
-        "systemd-analyze verify: {}\n{unit}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    assert_verifies(&dir, "pinion-agent.service", &unit);
 }
 
 #[test]
@@ -121,18 +126,7 @@ fn the_launch_unit_runs_the_file_alone_and_passes_systemd_analyze_verify() {
         )),
         "{unit}"
     );
-    let path = dir.0.join("pinion-launch-demo.service");
-    std::fs::write(&path, &unit).expect("unit written");
-    let verify = Command::new("systemd-analyze")
-        .arg("verify")
-        .arg(&path)
-        .output()
-        .expect("systemd-analyze runs");
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    assert_verifies(&dir, "pinion-launch-demo.service", &unit);
     // A file that cannot run gets no unit.
     let broken = dir.0.join("broken.toml");
     std::fs::write(&broken, "robot = \"x\"\n[[node]]\nname = \"a\"\n").expect("write");

@@ -27,18 +27,7 @@ with open(sys.argv[1], "rb") as f:
     out["_log_times"] = times
 print(json.dumps(out))
 "#;
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(file)
-        .output()
-        .expect("python3");
-    assert!(
-        output.status.success(),
-        "python mcap reader failed (scripts/setup installs it): {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("json from the reader")
+    python_json(script, file)
 }
 
 fn pinion(env: &Env, args: &[&str]) -> (Vec<String>, Option<i32>, String) {

@@ -10,7 +10,6 @@ use pinion::msgs::sensor::Image;
 use pinion::Node;
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use support::*;
 
@@ -45,19 +44,7 @@ with open(sys.argv[1], "rb") as f:
         entry["valid"] += 1
 print(json.dumps(out))
 "#;
-    let output = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(file)
-        .output()
-        .expect("python3");
-    assert!(
-        output.status.success(),
-        "python check of {} failed: {}",
-        file.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).expect("json from the checker")
+    python_json(script, file)
 }
 
 fn pinion(env: &Env, args: &[&str]) -> String {

@@ -285,14 +285,10 @@ impl Node {
     }
 }
 
-/// A link to the master of the environment (`PINION_MASTER`, `PINION_KEY_FILE`), for
-/// what tools ask (topic types, setting parameters).
+/// A link to the master of the environment, for what tools ask (topic types, setting
+/// parameters).
 fn master_link() -> PyResult<pinion::base::master_link::MasterLink> {
-    let master =
-        std::env::var("PINION_MASTER").unwrap_or_else(|_| pinion::host::DEFAULT_MASTER.to_owned());
-    let robot_key = pinion::auth::key_from_env().map_err(error)?;
-    pinion::base::master_link::MasterLink::with_timeout(&master, robot_key, Duration::from_secs(2))
-        .map_err(error)
+    pinion::base::master_link::MasterLink::from_env(Duration::from_secs(2)).map_err(error)
 }
 
 /// Sends messages on one topic.

@@ -335,6 +335,26 @@ fn tracing_subscriber_filter() -> tracing_subscriber::EnvFilter {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,zeromq=error"))
 }
 
+/// Runs a Python script (`python3 -c`) on `file` and reads the one JSON value it prints;
+/// the test fails with the script's stderr if it fails (its packages come from
+/// scripts/setup).
+#[allow(dead_code)]
+pub fn python_json(script: &str, file: &std::path::Path) -> serde_json::Value {
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(file)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "python3 on {} failed (scripts/setup installs its packages): {}",
+        file.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("the script prints JSON")
+}
+
 /// Whether a process with this pid still exists (zombies count as gone).
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {

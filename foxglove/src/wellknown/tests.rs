@@ -17,6 +17,19 @@ fn json_of<T: Message>(message: &T) -> Value {
     serde_json::from_slice(&transcoder.to_json(&bytes).expect("transcode")).expect("json")
 }
 
+/// A 2x1 mono8 image, stamped 1.5 s.
+fn image() -> sensor::Image {
+    sensor::Image {
+        header: header(1_500_000_000, "camera"),
+        height: 1,
+        width: 2,
+        encoding: "mono8".into(),
+        is_bigendian: false,
+        step: 2,
+        data: Blob::from(vec![1u8, 2]),
+    }
+}
+
 #[test]
 fn standard_messages_are_recognised_by_hash_and_named_as_foxglove_does() {
     for (info, name) in [
@@ -49,15 +62,7 @@ fn standard_messages_are_recognised_by_hash_and_named_as_foxglove_does() {
 
 #[test]
 fn an_image_keeps_its_pixels_as_base64_and_its_time() {
-    let value = json_of(&sensor::Image {
-        header: header(1_500_000_000, "camera"),
-        height: 1,
-        width: 2,
-        encoding: "mono8".into(),
-        is_bigendian: false,
-        step: 2,
-        data: Blob::from(vec![1u8, 2]),
-    });
+    let value = json_of(&image());
     assert_eq!(
         value,
         json!({"timestamp": {"sec": 1, "nsec": 500_000_000}, "frame_id": "camera",
@@ -133,15 +138,7 @@ fn a_message_that_does_not_decode_says_which_type() {
 
 #[test]
 fn what_foxglove_can_hold_comes_back_unchanged() {
-    let image = sensor::Image {
-        header: header(1_500_000_000, "camera"),
-        height: 1,
-        width: 2,
-        encoding: "mono8".into(),
-        is_bigendian: false,
-        step: 2,
-        data: Blob::from(vec![1u8, 2]),
-    };
+    let image = image();
     let tf = geometry::TransformList {
         transforms: vec![geometry::TransformStamped {
             header: header(7, "odom"),

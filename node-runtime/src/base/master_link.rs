@@ -38,6 +38,16 @@ impl MasterLink {
         })
     }
 
+    /// A link to the master of the environment, as tools find it: `PINION_MASTER`
+    /// (default [`crate::host::DEFAULT_MASTER`]), signed with the key of
+    /// `PINION_KEY_FILE` if set.
+    pub fn from_env(timeout: Duration) -> Result<Self> {
+        let endpoint = std::env::var("PINION_MASTER")
+            .unwrap_or_else(|_| crate::host::DEFAULT_MASTER.to_owned());
+        let key = crate::auth::key_from_env().map_err(|e| crate::Error::Setup(e.to_string()))?;
+        Self::with_timeout(&endpoint, key, timeout)
+    }
+
     /// The master's endpoint.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
