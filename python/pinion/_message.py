@@ -70,6 +70,32 @@ def message(name=None):
     return wrap
 
 
+def classes(cls):
+    """The classes a message is built of, by the type names of its schema: the message
+    class, the message classes of its fields and their `enum.Enum` classes."""
+    found = cls.__dict__.get("__pinion_classes__")
+    if found is not None:
+        return found
+    found, seen, todo = {}, set(), [cls]
+    while todo:
+        hint = todo.pop()
+        if id(hint) in seen:
+            continue
+        seen.add(id(hint))
+        if isinstance(hint, type) and hasattr(hint, "__pinion_hints__"):
+            name = hint.__pinion_description__["struct"]["name"]
+            if found.setdefault(name, hint) is not hint:
+                raise TypeError(f"{cls.__name__}: two message classes named {name} in one message")
+            todo.extend(hint.__pinion_hints__.values())
+        elif isinstance(hint, type) and issubclass(hint, enum.Enum):
+            if found.setdefault(hint.__name__, hint) is not hint:
+                raise TypeError(f"{cls.__name__}: two types named {hint.__name__} in one message")
+        else:
+            todo.extend(typing.get_args(hint))
+    cls.__pinion_classes__ = found
+    return found
+
+
 def schema_hash(cls):
     """The schema hash of a message class: equal to the Rust struct's."""
     type_name, description = cls.__pinion_type__

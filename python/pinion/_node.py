@@ -21,7 +21,7 @@ class Publisher:
         """Sends `msg` (an instance of the topic's class); returns its sequence number."""
         if not isinstance(msg, self._cls):
             raise TypeError(f"expected a {self._cls.__name__}, got {type(msg).__name__}")
-        return self._native.publish_json(json.dumps(_message.to_json(msg)))
+        return self._native.publish(msg)
 
     async def publish_async(self, msg):
         """`publish` for asyncio: the sending runs on a worker thread (no GIL held)."""
@@ -41,11 +41,7 @@ class Subscriber:
 
     def recv(self, timeout=None):
         """The next message, or None when `timeout` seconds pass or the node stops."""
-        text = self._native.recv_json(timeout)
-        if text is None:
-            return None
-        value = json.loads(text)
-        return value if self._cls is None else _message.from_json(self._cls, value)
+        return self._native.recv(timeout)
 
     def __iter__(self):
         while True:
@@ -152,7 +148,8 @@ class Node:
     def advertise(self, topic, cls):
         """A publisher of `cls` messages on `topic`."""
         type_name, description = cls.__pinion_type__
-        return Publisher(self._native.advertise(topic, type_name, description), cls)
+        classes = _message.classes(cls)
+        return Publisher(self._native.advertise(topic, type_name, description, classes), cls)
 
     def subscribe(self, topic, cls=None, callback=None, queue=1000):
         """A subscriber of `topic`; with `callback`, each message is handed to it on a
@@ -162,7 +159,9 @@ class Node:
             sub = Subscriber(self._native.subscribe_any(topic, queue), None)
         else:
             type_name, description = cls.__pinion_type__
-            sub = Subscriber(self._native.subscribe(topic, type_name, description, queue), cls)
+            classes = _message.classes(cls)
+            sub = Subscriber(
+                self._native.subscribe(topic, type_name, description, queue, classes), cls)
         if callback is not None:
             thread = threading.Thread(target=self._deliver, args=(sub, callback), daemon=True)
             thread.start()

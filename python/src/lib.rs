@@ -1,8 +1,10 @@
 //! The native half of Pinion's Python package (`pinion._native`): a Pinion node and its
-//! publishers and subscribers, driven from Python. Messages cross as JSON text in
-//! `pinion::json`'s form, by the schema Python's `@pinion.message` classes describe; the
-//! Python half (`python/pinion/`) turns them into dataclasses.
+//! publishers and subscribers, driven from Python. Topic messages go from Python objects
+//! to postcard bytes and back directly by the schema Python's `@pinion.message` classes
+//! describe (`codec`); service requests and parameters cross as JSON text in
+//! `pinion::json`'s form, which the Python half (`python/pinion/`) turns into dataclasses.
 
+mod codec;
 mod node;
 mod schema;
 

@@ -2,6 +2,7 @@
 //! publishing, receiving) releases the GIL, and a wait is cut into short slices so
 //! that Ctrl-C reaches Python.
 
+use crate::codec::{self, Plan};
 use crate::error;
 use crate::schema::type_info;
 use pinion::message::TypeInfo;
@@ -9,6 +10,7 @@ use pinion::publisher::{AdvertiseOptions, RawPublisher};
 use pinion::subscriber::RawSubscriber;
 use pinion::{NodeOptions, SubscribeOptions};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
@@ -52,15 +54,19 @@ impl Node {
     }
 
     /// Starts publishing on `topic` messages of type `type_name`, described by
-    /// `description` (JSON text, see `pinion._native` schema docs).
+    /// `description` (JSON text, see `pinion._native` schema docs); `classes` names the
+    /// message's classes (type name to class) that values must be instances of.
+    #[pyo3(signature = (topic, type_name, description, classes=None))]
     fn advertise(
         &self,
         py: Python<'_>,
         topic: &str,
         type_name: &str,
         description: &str,
+        classes: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Publisher> {
         let info = type_info(type_name, description).map_err(error)?;
+        let plan = Plan::new(py, &info.schema, classes)?;
         let publisher = py
             .detach(|| {
                 self.runtime.block_on(self.node.advertise_raw(
@@ -74,10 +80,13 @@ impl Node {
             runtime: self.runtime.clone(),
             publisher: Arc::new(publisher),
             info,
+            plan,
         })
     }
 
-    /// Starts receiving `topic`, keeping up to `queue` unread messages (the newest).
+    /// Starts receiving `topic`, keeping up to `queue` unread messages (the newest),
+    /// each built of `classes` (type name to class; dicts where a type has none).
+    #[pyo3(signature = (topic, type_name, description, queue, classes=None))]
     fn subscribe(
         &self,
         py: Python<'_>,
@@ -85,9 +94,10 @@ impl Node {
         type_name: &str,
         description: &str,
         queue: usize,
+        classes: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Subscriber> {
         let info = type_info(type_name, description).map_err(error)?;
-        self.subscriber(py, topic, info, queue)
+        self.subscriber(py, topic, info, queue, classes)
     }
 
     /// Serves service `name`: `handler` takes a request as JSON text and returns the
@@ -187,7 +197,7 @@ impl Node {
     }
 
     /// Subscribes to `topic` with the type the master holds for it (no class needed):
-    /// messages arrive as JSON text of that type.
+    /// messages arrive as dicts (structs), lists, variant names and plain values.
     fn subscribe_any(&self, py: Python<'_>, topic: &str, queue: usize) -> PyResult<Subscriber> {
         let link = master_link()?;
         let topics = py
@@ -206,7 +216,7 @@ impl Node {
                     "topic `{topic}` is unknown to the master: no node publishes or subscribes it yet"
                 ))
             })?;
-        self.subscriber(py, topic, info, queue)
+        self.subscriber(py, topic, info, queue, None)
     }
 
     /// Sets parameter `key` (the node's own, or global with a leading `/`) to a value
@@ -267,7 +277,9 @@ impl Node {
         topic: &str,
         info: TypeInfo,
         queue: usize,
+        classes: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Subscriber> {
+        let plan = Plan::new(py, &info.schema, classes)?;
         let subscriber = py
             .detach(|| {
                 self.runtime.block_on(self.node.subscribe_raw(
@@ -281,6 +293,7 @@ impl Node {
             runtime: self.runtime.clone(),
             subscriber: Mutex::new(subscriber),
             info,
+            plan,
         })
     }
 }
@@ -298,16 +311,19 @@ pub struct Publisher {
     runtime: Arc<Runtime>,
     publisher: Arc<RawPublisher>,
     info: TypeInfo,
+    plan: Plan,
 }
 
 #[pymethods]
 impl Publisher {
-    /// Publishes one message given as JSON text; checked against the type first, so
-    /// one that does not fit is refused with the field that does not.
-    fn publish_json(&self, py: Python<'_>, message: &str) -> PyResult<u64> {
-        let value: serde_json::Value = serde_json::from_str(message).map_err(error)?;
-        let bytes = pinion::json::encode(&self.info, &value).map_err(error)?;
-        py.detach(|| self.runtime.block_on(self.publisher.publish_bytes(bytes)))
+    /// Publishes one message (an instance of the message class, or a dict of its
+    /// fields); one that does not fit the type is refused with the place that does
+    /// not. The GIL is released while the message is sent.
+    fn publish(&self, message: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let bytes = codec::encode(&self.info.name, &self.plan, message)?;
+        message
+            .py()
+            .detach(|| self.runtime.block_on(self.publisher.publish_bytes(bytes)))
             .map_err(error)
     }
 
@@ -345,6 +361,7 @@ pub struct Subscriber {
     runtime: Arc<Runtime>,
     subscriber: Mutex<RawSubscriber>,
     info: TypeInfo,
+    plan: Plan,
 }
 
 #[pymethods]
@@ -355,10 +372,14 @@ impl Subscriber {
         self.info.name.clone()
     }
 
-    /// The next message as JSON text, waiting at most `timeout` seconds (for ever when
-    /// `None`); `None` when the time is up or the node stops.
+    /// The next message, waiting at most `timeout` seconds (for ever when `None`);
+    /// `None` when the time is up or the node stops.
     #[pyo3(signature = (timeout=None))]
-    fn recv_json(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<String>> {
+    fn recv<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<f64>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let deadline = timeout.map(|t| Instant::now() + Duration::from_secs_f64(t.max(0.0)));
         loop {
             let slice = deadline
@@ -373,8 +394,7 @@ impl Subscriber {
             })?;
             match got {
                 Ok(Some((bytes, _))) => {
-                    let value = pinion::json::decode(&self.info, &bytes).map_err(error)?;
-                    return Ok(Some(value.to_string()));
+                    return codec::decode(py, &self.info.name, &self.plan, &bytes).map(Some);
                 }
                 Ok(None) => return Ok(None),
                 Err(_) => {}
