@@ -57,6 +57,7 @@ mod graph;
 mod latency;
 mod launch;
 mod netns;
+mod peers;
 mod pingpong;
 mod pubsub;
 mod role;
@@ -269,6 +270,8 @@ fn selection(args: &mut Vec<String>) -> anyhow::Result<pubsub::Selection> {
 async fn run_role(args: &[String]) -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         Some("pong") => crate::pingpong::pong().await,
+        Some("source") => crate::peers::source(&args[1..]).await,
+        Some("sink") => crate::peers::sink(&args[1..]).await,
         Some("bare-pong") => match (args.get(1), args.get(2)) {
             (Some(ping), Some(bind)) => crate::pingpong::bare_pong(ping, bind).await,
             _ => anyhow::bail!("bare-pong needs PING_ENDPOINT BIND"),

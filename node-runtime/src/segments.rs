@@ -116,6 +116,20 @@ impl Led {
         }
         Self { first, frames }
     }
+
+    /// A payload already encoded in frames, behind a gap of `gap` bytes: the first
+    /// frame is copied in after the gap, the others go as they are.
+    pub(crate) fn of_frames(gap: usize, payload: Vec<Bytes>) -> Self {
+        let mut payload = payload.into_iter();
+        let head = payload.next().unwrap_or_default();
+        let mut first = Vec::with_capacity(gap + head.len());
+        first.resize(gap, 0);
+        first.extend_from_slice(&head);
+        let mut frames = Vec::with_capacity(2 + payload.len());
+        frames.push(Bytes::new());
+        frames.extend(payload.filter(|f| !f.is_empty()));
+        Self { first, frames }
+    }
 }
 
 /// Encodes `value` behind a gap of `gap` bytes.
@@ -198,6 +212,23 @@ fn decode_from<T: DeserializeOwned>(what: &'static str, frames: &[Bytes]) -> cra
     let codec = |source| crate::Error::Codec { what, source };
     let mut de = postcard::Deserializer::from_flavor(Reader::new(frames));
     let value = T::deserialize(&mut de).map_err(codec)?;
+    match de.finalize().map_err(codec)? {
+        0 => Ok(value),
+        _ => Err(codec(postcard::Error::DeserializeBadEncoding)),
+    }
+}
+
+/// Decodes one message from its frames with `seed` (a schema walked at run time, say),
+/// refusing trailing bytes. Byte strings are read in place, in the frame that holds
+/// them.
+pub fn decode_seed<'de, S: serde::de::DeserializeSeed<'de>>(
+    what: &'static str,
+    frames: &'de [Bytes],
+    seed: S,
+) -> crate::Result<S::Value> {
+    let codec = |source| crate::Error::Codec { what, source };
+    let mut de = postcard::Deserializer::from_flavor(Reader::new(frames));
+    let value = seed.deserialize(&mut de).map_err(codec)?;
     match de.finalize().map_err(codec)? {
         0 => Ok(value),
         _ => Err(codec(postcard::Error::DeserializeBadEncoding)),

@@ -145,23 +145,28 @@ class Node:
         """A logger named after the node."""
         return logging.getLogger(self.name)
 
-    def advertise(self, topic, cls):
-        """A publisher of `cls` messages on `topic`."""
+    def advertise(self, topic, cls, reliable=False):
+        """A publisher of `cls` messages on `topic`. Best effort by default (a subscriber
+        that falls behind misses messages); `reliable=True`: `publish` waits for room at
+        every reliable subscriber that keeps up."""
         type_name, description = cls.__pinion_type__
         classes = _message.classes(cls)
-        return Publisher(self._native.advertise(topic, type_name, description, classes), cls)
+        return Publisher(
+            self._native.advertise(topic, type_name, description, classes, reliable), cls)
 
-    def subscribe(self, topic, cls=None, callback=None, queue=1000):
+    def subscribe(self, topic, cls=None, callback=None, queue=1000, reliable=False):
         """A subscriber of `topic`; with `callback`, each message is handed to it on a
         thread of the node until the node stops. Without `cls`, the topic's type comes
-        from the master and messages arrive as dicts."""
+        from the master and messages arrive as dicts. `reliable=True`: a full queue holds
+        reliable publishers back instead of dropping."""
         if cls is None:
-            sub = Subscriber(self._native.subscribe_any(topic, queue), None)
+            sub = Subscriber(self._native.subscribe_any(topic, queue, reliable), None)
         else:
             type_name, description = cls.__pinion_type__
             classes = _message.classes(cls)
             sub = Subscriber(
-                self._native.subscribe(topic, type_name, description, queue, classes), cls)
+                self._native.subscribe(topic, type_name, description, queue, classes, reliable),
+                cls)
         if callback is not None:
             thread = threading.Thread(target=self._deliver, args=(sub, callback), daemon=True)
             thread.start()

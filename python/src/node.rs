@@ -56,7 +56,8 @@ impl Node {
     /// Starts publishing on `topic` messages of type `type_name`, described by
     /// `description` (JSON text, see `pinion._native` schema docs); `classes` names the
     /// message's classes (type name to class) that values must be instances of.
-    #[pyo3(signature = (topic, type_name, description, classes=None))]
+    /// Reliable: `publish` waits for room at every subscriber that keeps up.
+    #[pyo3(signature = (topic, type_name, description, classes=None, reliable=false))]
     fn advertise(
         &self,
         py: Python<'_>,
@@ -64,16 +65,19 @@ impl Node {
         type_name: &str,
         description: &str,
         classes: Option<&Bound<'_, PyDict>>,
+        reliable: bool,
     ) -> PyResult<Publisher> {
         let info = type_info(type_name, description).map_err(error)?;
         let plan = Plan::new(py, &info.schema, classes)?;
         let publisher = py
             .detach(|| {
-                self.runtime.block_on(self.node.advertise_raw(
-                    topic,
-                    info.clone(),
-                    AdvertiseOptions::default(),
-                ))
+                let options = if reliable {
+                    AdvertiseOptions::reliable()
+                } else {
+                    AdvertiseOptions::default()
+                };
+                self.runtime
+                    .block_on(self.node.advertise_raw(topic, info.clone(), options))
             })
             .map_err(error)?;
         Ok(Publisher {
@@ -86,7 +90,9 @@ impl Node {
 
     /// Starts receiving `topic`, keeping up to `queue` unread messages (the newest),
     /// each built of `classes` (type name to class; dicts where a type has none).
-    #[pyo3(signature = (topic, type_name, description, queue, classes=None))]
+    /// Reliable: a full queue holds reliable publishers back instead of dropping.
+    #[pyo3(signature = (topic, type_name, description, queue, classes=None, reliable=false))]
+    #[allow(clippy::too_many_arguments)]
     fn subscribe(
         &self,
         py: Python<'_>,
@@ -95,9 +101,14 @@ impl Node {
         description: &str,
         queue: usize,
         classes: Option<&Bound<'_, PyDict>>,
+        reliable: bool,
     ) -> PyResult<Subscriber> {
         let info = type_info(type_name, description).map_err(error)?;
-        self.subscriber(py, topic, info, queue, classes)
+        let mut options = SubscribeOptions::queue(queue.max(1));
+        if reliable {
+            options = options.reliable();
+        }
+        self.subscriber(py, topic, info, options, classes)
     }
 
     /// Serves service `name`: `handler` takes a request as JSON text and returns the
@@ -198,7 +209,14 @@ impl Node {
 
     /// Subscribes to `topic` with the type the master holds for it (no class needed):
     /// messages arrive as dicts (structs), lists, variant names and plain values.
-    fn subscribe_any(&self, py: Python<'_>, topic: &str, queue: usize) -> PyResult<Subscriber> {
+    #[pyo3(signature = (topic, queue, reliable=false))]
+    fn subscribe_any(
+        &self,
+        py: Python<'_>,
+        topic: &str,
+        queue: usize,
+        reliable: bool,
+    ) -> PyResult<Subscriber> {
         let link = master_link()?;
         let topics = py
             .detach(|| {
@@ -216,7 +234,11 @@ impl Node {
                     "topic `{topic}` is unknown to the master: no node publishes or subscribes it yet"
                 ))
             })?;
-        self.subscriber(py, topic, info, queue, None)
+        let mut options = SubscribeOptions::queue(queue.max(1));
+        if reliable {
+            options = options.reliable();
+        }
+        self.subscriber(py, topic, info, options, None)
     }
 
     /// Sets parameter `key` (the node's own, or global with a leading `/`) to a value
@@ -270,23 +292,20 @@ impl Node {
 }
 
 impl Node {
-    /// A subscriber of `topic` with type `info`, keeping up to `queue` messages.
+    /// A subscriber of `topic` with type `info`.
     fn subscriber(
         &self,
         py: Python<'_>,
         topic: &str,
         info: TypeInfo,
-        queue: usize,
+        options: SubscribeOptions,
         classes: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Subscriber> {
         let plan = Plan::new(py, &info.schema, classes)?;
         let subscriber = py
             .detach(|| {
-                self.runtime.block_on(self.node.subscribe_raw(
-                    topic,
-                    info.clone(),
-                    SubscribeOptions::queue(queue.max(1)),
-                ))
+                self.runtime
+                    .block_on(self.node.subscribe_raw(topic, info.clone(), options))
             })
             .map_err(error)?;
         Ok(Subscriber {
@@ -320,10 +339,10 @@ impl Publisher {
     /// fields); one that does not fit the type is refused with the place that does
     /// not. The GIL is released while the message is sent.
     fn publish(&self, message: &Bound<'_, PyAny>) -> PyResult<u64> {
-        let bytes = codec::encode(&self.info.name, &self.plan, message)?;
+        let frames = codec::encode(&self.info.name, &self.plan, message)?;
         message
             .py()
-            .detach(|| self.runtime.block_on(self.publisher.publish_bytes(bytes)))
+            .detach(|| self.runtime.block_on(self.publisher.publish_frames(frames)))
             .map_err(error)
     }
 
@@ -387,14 +406,13 @@ impl Subscriber {
                 .unwrap_or(SLICE);
             let got = py.detach(|| {
                 let mut subscriber = self.subscriber.lock().map_err(error)?;
-                Ok::<_, PyErr>(
-                    self.runtime
-                        .block_on(async { tokio::time::timeout(slice, subscriber.recv()).await }),
-                )
+                Ok::<_, PyErr>(self.runtime.block_on(async {
+                    tokio::time::timeout(slice, subscriber.recv_frames()).await
+                }))
             })?;
             match got {
-                Ok(Some((bytes, _))) => {
-                    return codec::decode(py, &self.info.name, &self.plan, &bytes).map(Some);
+                Ok(Some((frames, _))) => {
+                    return codec::decode(py, &self.info.name, &self.plan, &frames).map(Some);
                 }
                 Ok(None) => return Ok(None),
                 Err(_) => {}

@@ -10,6 +10,7 @@ use crate::message::{Message, TypeInfo};
 use crate::names::TopicName;
 use crate::segments::Led;
 use crate::Result;
+use bytes::Bytes;
 use shared::PublisherShared;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -204,6 +205,14 @@ impl RawPublisher {
     /// Sends one message, already encoded with postcard as the topic's type.
     pub async fn publish_bytes(&self, payload: Vec<u8>) -> Result<u64> {
         let led = Led::of_bytes(self.handle.shared.lead_len(), payload);
+        self.handle.shared.publish_led(&self.handle.base, led).await
+    }
+
+    /// Sends one message given as frames whose concatenation is its postcard bytes
+    /// (as [`crate::segments::encode`] makes them): the frames after the first are
+    /// sent as they are, not copied.
+    pub async fn publish_frames(&self, frames: Vec<Bytes>) -> Result<u64> {
+        let led = Led::of_frames(self.handle.shared.lead_len(), frames);
         self.handle.shared.publish_led(&self.handle.base, led).await
     }
 

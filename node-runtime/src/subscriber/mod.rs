@@ -149,12 +149,20 @@ impl<I> Drop for SubscriberCore<I> {
 /// Receives postcard bytes of a topic whose type is known only at run time.
 #[derive(Debug)]
 pub struct RawSubscriber {
-    core: SubscriberCore<Vec<u8>>,
+    core: SubscriberCore<Frames>,
 }
 
 impl RawSubscriber {
     /// The next message's bytes and where they came from; `None` once the node stops.
     pub async fn recv(&mut self) -> Option<(Vec<u8>, MessageInfo)> {
+        let (frames, info) = self.core.queue.recv().await?;
+        Some((frames.concat(), info))
+    }
+
+    /// The next message as it arrived, in frames whose concatenation is its bytes
+    /// (large byte strings in frames of their own, see [`crate::segments`]), without
+    /// a copy; `None` once the node stops.
+    pub async fn recv_frames(&mut self) -> Option<(Frames, MessageInfo)> {
         self.core.queue.recv().await
     }
 
@@ -250,7 +258,7 @@ pub(crate) async fn subscribe_raw(
     type_info: TypeInfo,
     options: &SubscribeOptions,
 ) -> Result<RawSubscriber> {
-    let decode = Box::new(|frames: Frames| Some(crate::segments::join(&frames).to_vec()));
+    let decode = Box::new(|frames: Frames| Some(frames));
     let core = subscribe(base, table, topic, type_info, options, decode).await?;
     Ok(RawSubscriber { core })
 }

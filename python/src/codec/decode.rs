@@ -2,6 +2,7 @@
 //! each place is and which class to build it as.
 
 use super::plan::{Body, Enum, Plan, Struct};
+use bytes::Bytes;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -12,13 +13,13 @@ use serde::de::{
 use std::cell::RefCell;
 use std::fmt;
 
-/// Decodes one message of `plan` (type `name`) from `bytes`, all of them. Bytes that do
-/// not decode raise `ValueError` saying so and why.
+/// Decodes one message of `plan` (type `name`) from the frames it arrived in, all of
+/// them. Bytes that do not decode raise `ValueError` saying so and why.
 pub fn decode<'py>(
     py: Python<'py>,
     name: &str,
     plan: &Plan,
-    bytes: &[u8],
+    frames: &[Bytes],
 ) -> PyResult<Bound<'py, PyAny>> {
     let failure = RefCell::new(None);
     let seed = Seed {
@@ -26,23 +27,11 @@ pub fn decode<'py>(
         plan,
         failure: &failure,
     };
-    let mut de = postcard::Deserializer::from_bytes(bytes);
-    let value = seed.deserialize(&mut de);
+    let value = pinion::segments::decode_seed("message payload", frames, seed);
     if let Some(err) = failure.into_inner() {
         return Err(err);
     }
-    let value =
-        value.map_err(|e| PyValueError::new_err(format!("a payload that is not a {name}: {e}")))?;
-    match de.finalize() {
-        Ok([]) => Ok(value),
-        Ok(rest) => Err(PyValueError::new_err(format!(
-            "a payload that is not a {name}: {} bytes left over",
-            rest.len()
-        ))),
-        Err(e) => Err(PyValueError::new_err(format!(
-            "a payload that is not a {name}: {e}"
-        ))),
-    }
+    value.map_err(|e| PyValueError::new_err(format!("a payload that is not a {name}: {e}")))
 }
 
 /// What to read next, and where a Python error goes (postcard keeps no message).

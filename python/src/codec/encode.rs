@@ -1,18 +1,23 @@
 //! A Python value to postcard bytes: the value is read beside the plan and handed to
 //! postcard's serializer; the first value that does not fit is named by its place.
+//! A large `bytes` value is not copied: it goes out as a frame of its own that holds
+//! the Python object (immutable) until the message is sent, as a Rust `Blob` does.
 
 use super::plan::{Body, Enum, Plan, Struct};
 use super::At;
+use bytes::Bytes;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use serde::ser::{SerializeMap, SerializeSeq, SerializeTuple, Serializer};
 use serde::Serialize;
 use std::cell::RefCell;
 
-/// Encodes `value` as one message of `plan` (type `name`). A value that does not fit
-/// raises `TypeError` saying where, what the type wants and what was found.
-pub fn encode(name: &str, plan: &Plan, value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+/// Encodes `value` as one message of `plan` (type `name`), in frames whose
+/// concatenation is its postcard bytes. A value that does not fit raises `TypeError`
+/// saying where, what the type wants and what was found.
+pub fn encode(name: &str, plan: &Plan, value: &Bound<'_, PyAny>) -> PyResult<Vec<Bytes>> {
     let failure = RefCell::new(None);
     let root = At::Root(name);
     let item = Item {
@@ -21,8 +26,8 @@ pub fn encode(name: &str, plan: &Plan, value: &Bound<'_, PyAny>) -> PyResult<Vec
         at: &root,
         failure: &failure,
     };
-    match postcard::to_allocvec(&item) {
-        Ok(bytes) => Ok(bytes),
+    match pinion::segments::encode("message payload", &item) {
+        Ok(frames) => Ok(frames),
         Err(e) => Err(failure
             .into_inner()
             .unwrap_or_else(|| PyTypeError::new_err(format!("{name}: cannot encode: {e}")))),
@@ -121,7 +126,11 @@ impl<'py> Item<'_, 'py> {
 
     fn bytes<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         if let Ok(b) = self.value.cast::<PyBytes>() {
-            return s.serialize_bytes(b.as_bytes());
+            if b.as_bytes().len() < pinion::segments::SPLIT_AT {
+                return s.serialize_bytes(b.as_bytes());
+            }
+            let shared = Bytes::from_owner(PyBackedBytes::from(b.clone()));
+            return pinion::Blob::from(shared).serialize(s);
         }
         // bytearray, memoryview, numpy arrays: anything `bytes()` takes, one copy.
         let py = self.value.py();
