@@ -1,5 +1,6 @@
 //! `pinion deploy` into network namespaces with an agent each: ships only what changed,
-//! runs without a launcher, rolls back. The aarch64 case runs in the ARM phase of
+//! runs without a launcher, rolls back by hand, and by itself when a new version is not
+//! healthy. The aarch64 case runs in the ARM phase of
 //! `scripts/test` (it needs the aarch64 builds and qemu-user).
 
 mod support;
@@ -35,6 +36,12 @@ impl Robot {
     }
 
     fn write(&self, pi_target: Option<&str>, text: &str) -> PathBuf {
+        let args = format!(r#"["--rate", "20", "--text", "{text}"]"#);
+        self.write_talker(pi_target, &args)
+    }
+
+    /// A launch file whose talker on the Pi gets `args` (a TOML list).
+    fn write_talker(&self, pi_target: Option<&str>, args: &str) -> PathBuf {
         let target = pi_target
             .map(|t| {
                 format!("target = \"{t}\"\nrunner = \"qemu-aarch64 -L /usr/aarch64-linux-gnu\"\n")
@@ -45,6 +52,8 @@ impl Robot {
 [master]
 machine = "base"
 bind = "tcp://0.0.0.0:11311"
+[deploy]
+steady_for = "1s"
 [machines.base]
 address = "{a1}"
 agent = "{e1}"
@@ -56,7 +65,7 @@ agent = "{e2}"
 name = "talker"
 binary = "talker"
 machine = "pi"
-args = ["--rate", "20", "--text", "{text}"]
+args = {args}
 respawn = "always"
 "#,
             a1 = Lan::address(1),
@@ -70,6 +79,13 @@ respawn = "always"
     }
 
     fn pinion(&self, args: &[&str], file: &Path) -> (Vec<String>, Option<i32>, String) {
+        let mut p = self.spawn_pinion(args, file);
+        let (out, code) = p.finish(SOON * 4);
+        (out, code, p.dump())
+    }
+
+    /// `pinion ARGS FILE` on the base machine, running.
+    fn spawn_pinion(&self, args: &[&str], file: &Path) -> Proc {
         let mut c = self.lan.command(1, &bin("pinion"));
         c.args(args)
             .arg(file)
@@ -77,9 +93,21 @@ respawn = "always"
             .arg(&self.key)
             .env("PINION_RUNTIME_DIR", &self.dir.0)
             .env("CARGO_TARGET_DIR", support::target_dir());
-        let mut p = Proc::spawn("pinion", c);
-        let (out, code) = p.finish(SOON * 4);
-        (out, code, p.dump())
+        Proc::spawn("pinion", c)
+    }
+
+    /// The size of the upload the Pi's agent holds part of (0: none).
+    fn part_held_on_pi(&self) -> u64 {
+        let blobs = self.dir.0.join("store2").join("blobs");
+        std::fs::read_dir(blobs)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// A native listener on the base machine; returns the text of the first message.
@@ -146,6 +174,102 @@ fn deploy_cycle(robot: &Robot, pi_target: Option<&str>) {
 fn deploy_ships_only_changes_runs_detached_and_rolls_back() {
     let robot = Robot::new("deploy");
     deploy_cycle(&robot, None);
+}
+
+#[test]
+fn a_deploy_that_is_not_healthy_goes_back_by_itself() {
+    let robot = Robot::new("deploybad");
+    let file = robot.write(None, "good");
+    let (_, code, dump) = robot.pinion(&["deploy", "--profile", "dev", "--no-build"], &file);
+    assert_eq!(code, Some(0), "{dump}");
+    assert_eq!(robot.listen(), "good");
+
+    // The new talker exits at start: its argument is refused.
+    let file = robot.write_talker(None, r#"["--rate", "fast"]"#);
+    let (_, code, dump) = robot.pinion(&["deploy", "--profile", "dev", "--no-build"], &file);
+    assert_eq!(code, Some(1), "an unhealthy deploy fails: {dump}");
+    assert!(
+        dump.contains("every machine went back to its previous version"),
+        "{dump}"
+    );
+    assert!(
+        dump.contains("node `talker` on `pi`"),
+        "names the node: {dump}"
+    );
+    assert!(
+        dump.contains("| error: invalid value 'fast'"),
+        "shows the node's last lines: {dump}"
+    );
+    assert_eq!(
+        robot.listen(),
+        "good",
+        "the previous talker runs again, with nobody at the keyboard"
+    );
+
+    // --no-rollback keeps the failing version, for debugging.
+    let (_, code, dump) = robot.pinion(
+        &["deploy", "--profile", "dev", "--no-build", "--no-rollback"],
+        &file,
+    );
+    assert_eq!(code, Some(1), "{dump}");
+    assert!(dump.contains("--no-rollback was given"), "{dump}");
+
+    let (_, code, dump) = robot.pinion(&["launch", "stop"], &file);
+    assert_eq!(code, Some(0), "{dump}");
+}
+
+#[test]
+fn a_deploy_cut_off_mid_transfer_sends_only_the_rest_the_next_time() {
+    let robot = Robot::new("deployresume");
+    let file = robot.write(None, "resumed");
+    let talker = std::fs::metadata(bin("talker")).expect("talker").len();
+    // The base machine deploys; what it sends the Pi crosses its link, slowed so that
+    // the cut comes mid-transfer.
+    robot.lan.shape(1, Some("40mbit"));
+    let args = [
+        "deploy",
+        "--profile",
+        "dev",
+        "--no-build",
+        "--agent-timeout",
+        "2s",
+    ];
+    let mut deploy = robot.spawn_pinion(&args, &file);
+    let deadline = std::time::Instant::now() + SOON * 2;
+    let part = 4 << 20; // a whole part of the upload arrived
+    while robot.part_held_on_pi() < part {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no part arrived: {}",
+            deploy.dump()
+        );
+        // Waiting on the deploy's output doubles as the pause between looks.
+        let _ = deploy.wait_line(std::time::Duration::from_millis(20), |_, _| false);
+    }
+    robot.lan.set_link(1, false);
+    let (_, code) = deploy.finish(SOON);
+    assert_eq!(code, Some(1), "the cut deploy fails: {}", deploy.dump());
+    robot.lan.set_link(1, true);
+    robot.lan.shape(1, None);
+
+    let (out, code, dump) = robot.pinion(&args[..4], &file);
+    assert_eq!(code, Some(0), "{dump}");
+    let resumed_from: u64 = dump
+        .lines()
+        .find(|l| l.contains("resuming an upload"))
+        .and_then(|l| l.split("from=").nth(1))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no resumed upload: {dump}"));
+    assert!(resumed_from >= part, "{resumed_from} held, {dump}");
+    assert_eq!(
+        shipped(&out),
+        talker - resumed_from,
+        "only what did not arrive is sent again: {dump}"
+    );
+    eprintln!("talker {talker} bytes, resumed from {resumed_from}");
+    assert_eq!(robot.listen(), "resumed");
+    let (_, code, dump) = robot.pinion(&["launch", "stop"], &file);
+    assert_eq!(code, Some(0), "{dump}");
 }
 
 #[test]

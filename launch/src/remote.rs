@@ -109,6 +109,14 @@ async fn ship(
         let Some(path) = by_hash.get(&blob.hash) else {
             continue;
         };
+        if blob.have > 0 {
+            tracing::info!(
+                %machine,
+                path = %path.display(),
+                from = blob.have,
+                "resuming an upload that was cut off"
+            );
+        }
         sent += upload(client, machine, path, &blob.hash, blob.have).await?;
     }
     Ok((hashes, sent))
@@ -187,11 +195,12 @@ async fn upload(
             .await
             .map_err(RemoteError::agent(machine))?;
         sent += len;
-        offset += len;
         if complete {
             return Ok(sent);
         }
-        if have != offset || len == 0 {
+        // The agent's position is the truth: past this part if one that arrived late
+        // after a cut link was stored too, and never behind it.
+        if have < offset + len || have > size || len == 0 {
             return Err(RemoteError::UploadStalled {
                 endpoint: client.endpoint().to_owned(),
                 path: path.to_owned(),
@@ -199,6 +208,10 @@ async fn upload(
                 size,
             });
         }
+        if have != offset + len {
+            file.seek(std::io::SeekFrom::Start(have)).map_err(cannot)?;
+        }
+        offset = have;
     }
 }
 

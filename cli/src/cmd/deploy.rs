@@ -1,4 +1,5 @@
-//! `pinion deploy FILE.toml`: build, ship what changed, install on every agent, detach.
+//! `pinion deploy FILE.toml`: build, ship what changed, install on every agent, check the
+//! new version is healthy (else go back), detach.
 
 use pinion_launch::agent::auth::Key;
 use pinion_launch::deploy::{self, DeploySettings, MachineOutcome};
@@ -15,6 +16,13 @@ pub struct Args {
     /// Go back to the previous version on every machine.
     #[arg(long)]
     rollback: bool,
+    /// Keep a new version that is not healthy (to debug it) instead of going back.
+    #[arg(long, conflicts_with = "rollback")]
+    no_rollback: bool,
+    /// How long an agent may take to answer one request; a deploy over a link that
+    /// drops fails after this, and the next deploy sends only what did not arrive.
+    #[arg(long, default_value = "120s", value_parser = model::parse_duration)]
+    agent_timeout: std::time::Duration,
     /// Key shared with the agents.
     #[arg(long, env = "PINION_KEY_FILE")]
     key_file: PathBuf,
@@ -52,6 +60,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             build: !args.no_build,
             cross: args.cross,
             key,
+            rollback_unhealthy: !args.no_rollback,
+            agent_timeout: args.agent_timeout,
         };
         runtime.block_on(deploy::deploy(&file, &settings))
     };

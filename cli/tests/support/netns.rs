@@ -25,7 +25,14 @@ pub struct Lan {
 
 impl Lan {
     pub fn new(count: usize) -> Self {
-        let tag = format!("{}", std::process::id() % 100_000);
+        // Unique per test process and per LAN within it (tests run in parallel).
+        static MADE: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tag = format!(
+            "{}{}",
+            std::process::id() % 100_000,
+            char::from(b'a' + (n % 26) as u8)
+        );
         let switch = format!("pnsw{tag}");
         ip(&["netns", "add", &switch]);
         let mut lan = Lan {
@@ -84,6 +91,31 @@ impl Lan {
             &inner,
             if up { "up" } else { "down" },
         ]);
+    }
+}
+
+impl Lan {
+    /// Limits what host `i` sends to `rate` (tc's units, `"40mbit"`), or lifts the limit.
+    pub fn shape(&self, i: usize, rate: Option<&str>) {
+        let inner = format!("ph{}x{i}", self.tag);
+        let mut args = vec!["netns", "exec", &self.hosts[i - 1], "tc", "qdisc"];
+        match rate {
+            Some(rate) => args.extend([
+                "replace", "dev", &inner, "root", "tbf", "rate", rate, "burst", "64kbit",
+                "latency", "1s",
+            ]),
+            None => args.extend(["del", "dev", &inner, "root"]),
+        }
+        let out = Command::new("ip")
+            .args(&args)
+            .output()
+            .expect("tc (iproute2)");
+        assert!(
+            out.status.success(),
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

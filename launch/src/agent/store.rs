@@ -130,8 +130,9 @@ impl Store {
     }
 
     /// Appends the part of `hash` (a blob of `size` bytes) that starts at `offset`.
-    /// A part must start where the upload stands (else the error says where that is);
-    /// the last one checks the hash and stores the blob as an executable.
+    /// A part must not start past where the upload stands (else the error says where
+    /// that is); of one that starts before, only what lies past it is kept. The last
+    /// part checks the hash and stores the blob as an executable.
     pub fn put_part(
         &self,
         hash: &str,
@@ -149,13 +150,22 @@ impl Store {
             return Err(StoreError::TooLarge { size });
         }
         let held = self.partial(hash);
-        if offset != held {
+        if offset > held {
             return Err(StoreError::OutOfOrder { offset, held });
         }
         let end = offset + bytes.len() as u64;
         if end > size {
             return Err(StoreError::PastTheEnd { end, size });
         }
+        // A part that starts before where the upload stands: one that arrived late,
+        // after a cut link, beside the part the next upload sent. What is held is kept
+        // (the hash checks it all at the end); only what lies past it is appended.
+        if end <= held && end < size {
+            return Ok(Progress::Partial(held));
+        }
+        let bytes = &bytes[usize::try_from(held - offset)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len())..];
         let append = || -> std::io::Result<()> {
             let mut f = std::fs::OpenOptions::new()
                 .create(true)
@@ -236,8 +246,19 @@ mod tests {
         assert!(store.put_part(&h, 18, 7, &content[7..]).is_err());
         assert!(store.put_part(&h, 18, 5, &[0u8; 20]).is_err());
         assert_eq!(store.partial(&h), 5);
+        // A part that arrives late, after the upload went on: kept as it stands.
         assert_eq!(
-            store.put_part(&h, 18, 5, &content[5..]).ok(),
+            store.put_part(&h, 18, 0, &content[..5]).ok(),
+            Some(Progress::Partial(5))
+        );
+        // One that reaches past where it stands: only the new bytes are appended.
+        assert_eq!(
+            store.put_part(&h, 18, 3, &content[3..10]).ok(),
+            Some(Progress::Partial(10))
+        );
+        assert_eq!(store.partial(&h), 10);
+        assert_eq!(
+            store.put_part(&h, 18, 10, &content[10..]).ok(),
             Some(Progress::Complete)
         );
         assert!(store.has(&h));

@@ -18,6 +18,10 @@
 //! runner = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]   # optional, for emulated machines
 //! host_id = "base"                    # PINION_HOST of its nodes (default: the machine's name)
 //!
+//! [deploy]                            # how `pinion deploy` checks a new version
+//! health_deadline = "30s"             # every node up and registered by then, else roll back
+//! steady_for = "3s"                   # ... and none exits or restarts for this long
+//!
 //! [[node]]
 //! name = "imu"
 //! binary = "imu_sim"                  # beside `pinion`, on PATH, or a path; a `.py` file
@@ -60,6 +64,8 @@ pub struct LaunchFile {
     pub max_message: Option<usize>,
     /// Where the master runs.
     pub master: MasterSpec,
+    /// How `pinion deploy` checks a new version (the `[deploy]` table).
+    pub deploy: DeploySpec,
     /// Machines by name.
     pub machines: BTreeMap<String, MachineSpec>,
     /// Nodes, in file order.
@@ -77,6 +83,28 @@ pub struct MasterSpec {
     pub bind: String,
     /// Where `bind` is written (the file's start if it is not).
     pub at: Location,
+}
+
+/// The `[deploy]` table: when `pinion deploy` calls a new version healthy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeploySpec {
+    /// Every node must be running and registered with the master by then (counted
+    /// from the switch), or every machine goes back to its previous version.
+    pub health_deadline: Duration,
+    /// ... and stay so, with no exit or restart, for this long.
+    pub steady_for: Duration,
+}
+
+impl Default for DeploySpec {
+    /// 30 s covers a Pi 3 starting a dozen nodes under systemd's load after a switch;
+    /// 3 s catches a node that exits after its first publication or once its
+    /// parameters are read.
+    fn default() -> Self {
+        Self {
+            health_deadline: Duration::from_secs(30),
+            steady_for: Duration::from_secs(3),
+        }
+    }
 }
 
 /// One `[machines.NAME]` table.
@@ -175,6 +203,14 @@ impl NodeSpec {
             Some(given) => given.clone(),
             None if self.binary.ends_with(".py") => vec!["python3".to_owned()],
             None => Vec::new(),
+        }
+    }
+
+    /// The name it registers with the master: its namespace, then its name.
+    pub fn graph_name(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{}/{}", ns.trim_matches('/'), self.name),
+            None => self.name.clone(),
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::duration::parse_duration;
 use super::problem::{Location, Problem};
-use super::{LaunchFile, MachineSpec, MasterSpec, NodeSpec, Respawn, RespawnPolicy};
+use super::{DeploySpec, LaunchFile, MachineSpec, MasterSpec, NodeSpec, Respawn, RespawnPolicy};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -22,8 +22,10 @@ const TOP_KEYS: &[&str] = &[
     "master",
     "machines",
     "node",
+    "deploy",
 ];
 const MASTER_KEYS: &[&str] = &["machine", "bind"];
+const DEPLOY_KEYS: &[&str] = &["health_deadline", "steady_for"];
 const MACHINE_KEYS: &[&str] = &["address", "target", "agent", "runner", "host_id"];
 const NODE_KEYS: &[&str] = &[
     "name",
@@ -247,6 +249,7 @@ fn read_document(
             at: ctx.at(None),
         },
     };
+    let deploy = read_deploy(&mut ctx, root);
     let mut machines = BTreeMap::new();
     if let Some(t) = table(&mut ctx, root, "machines") {
         for (name, _) in t.iter() {
@@ -298,10 +301,36 @@ fn read_document(
         robot,
         max_message,
         master,
+        deploy,
         machines,
         nodes,
         path: path.to_owned(),
     })
+}
+
+/// The `[deploy]` table; an include's is ignored (the including file decides).
+fn read_deploy(ctx: &mut Ctx<'_>, root: &dyn TableLike) -> DeploySpec {
+    let mut spec = DeploySpec::default();
+    if let Some(t) = table(ctx, root, "deploy") {
+        unknown_keys(ctx, t, DEPLOY_KEYS, "[deploy]");
+        if let Some(d) = duration(ctx, t, "health_deadline") {
+            spec.health_deadline = d;
+        }
+        if let Some(d) = duration(ctx, t, "steady_for") {
+            spec.steady_for = d;
+        }
+        if spec.steady_for >= spec.health_deadline {
+            let span = t.get("steady_for").and_then(Item::span);
+            ctx.problem(
+                span,
+                format!(
+                    "[deploy] steady_for ({:?}) must be shorter than health_deadline ({:?})",
+                    spec.steady_for, spec.health_deadline
+                ),
+            );
+        }
+    }
+    spec
 }
 
 fn default_bind() -> String {

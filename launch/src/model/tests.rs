@@ -111,3 +111,26 @@ env = { PINION_MAX_MESSAGE = "1024" }
     let problems = parse("max_message = \"lots\"\n", Path::new("r.toml")).expect_err("bad size");
     assert!(problems.to_string().contains("max_message"), "{problems}");
 }
+
+#[test]
+fn the_deploy_table_sets_the_health_check_and_refuses_a_steady_time_past_the_deadline() {
+    let file = parse("robot = \"r\"\n", Path::new("r.toml")).expect("valid");
+    assert_eq!(file.deploy, DeploySpec::default());
+    let text = "[deploy]\nhealth_deadline = \"1m\"\nsteady_for = \"500ms\"\n";
+    let file = parse(text, Path::new("r.toml")).expect("valid");
+    assert_eq!(file.deploy.health_deadline, Duration::from_secs(60));
+    assert_eq!(file.deploy.steady_for, Duration::from_millis(500));
+
+    let text = "[deploy]\nhealth_deadline = \"2s\"\nsteady_for = \"5s\"\nwait = 1\n";
+    let report = parse(text, Path::new("r.toml"))
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        report.contains("r.toml:3:14: [deploy] steady_for"),
+        "{report}"
+    );
+    assert!(
+        report.contains("unknown key `wait` in [deploy]"),
+        "{report}"
+    );
+}

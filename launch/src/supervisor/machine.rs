@@ -163,7 +163,7 @@ impl Machine {
         let slots = specs
             .into_iter()
             .map(|spec| Slot {
-                graph_name: graph_name(&spec),
+                graph_name: spec.graph_name(),
                 status: NodeStatus::new(&spec.name, spec.machine.as_deref().unwrap_or(machine)),
                 spec,
                 run: Run::Down {
@@ -543,13 +543,6 @@ impl Machine {
             self.finished = true;
             actions.push(Action::Finish(ending));
         }
-    }
-}
-
-fn graph_name(spec: &NodeSpec) -> String {
-    match &spec.namespace {
-        Some(ns) => format!("{}/{}", ns.trim_matches('/'), spec.name),
-        None => spec.name.clone(),
     }
 }
 

@@ -1,8 +1,12 @@
 //! `pinion deploy`: build every node for its machine's target, ship only the binaries an
-//! agent lacks, install the new version on each agent (keeping the previous one), and
-//! leave the robot running without a launcher. `--rollback` goes back one version.
+//! agent lacks, install the new version on each agent (keeping the previous one), check
+//! that it runs healthy ([`verify`]) and otherwise go back to the previous version on
+//! every machine by itself, and leave the robot running without a launcher.
+//! `--rollback` goes back one version by hand.
 //!
 //! The master runs under the agent of `[master] machine`, as one more supervised process.
+
+pub mod verify;
 
 use crate::agent::auth::Key;
 use crate::agent::client::{AgentClient, AgentError};
@@ -15,7 +19,10 @@ use crate::remote::{
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use verify::Unhealthy;
 
+/// How long an agent may take to answer a deploy's request by default: a 4 MiB part
+/// over a poor Wi-Fi link, or a launch switching versions.
 const AGENT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why a deploy or a rollback failed.
@@ -64,9 +71,46 @@ pub enum DeployError {
     /// No machine had a version to go back to.
     #[error("nothing to roll back: no machine has a previous version of this launch")]
     NothingToRollBack,
+    /// The new version did not become healthy, and it was kept (see `kept`).
+    #[error("the new version is not healthy; it keeps running because {kept}:\n{unhealthy}")]
+    Unhealthy {
+        /// What was wrong.
+        unhealthy: Unhealthy,
+        /// Why it was not rolled back.
+        kept: &'static str,
+    },
+    /// The new version did not become healthy, and every machine went back.
+    #[error("the new version is not healthy, so every machine went back to its previous version ({}):\n{unhealthy}{}",
+        versions(back_to),
+        again.as_ref().map(|a| format!("\nthe previous version is not healthy either:\n{a}")).unwrap_or_default())]
+    RolledBack {
+        /// What was wrong with the new version.
+        unhealthy: Unhealthy,
+        /// What each machine runs now.
+        back_to: Vec<MachineOutcome>,
+        /// What is wrong with the previous version, if it is not healthy either.
+        again: Option<Unhealthy>,
+    },
+    /// The new version did not become healthy, and going back failed too.
+    #[error("the new version is not healthy:\n{unhealthy}\nand going back to the previous version failed: {source}")]
+    RollbackFailed {
+        /// What was wrong with the new version.
+        unhealthy: Unhealthy,
+        /// Why the rollback failed.
+        source: Box<DeployError>,
+    },
     /// Shipping to or installing on a machine failed.
     #[error(transparent)]
     Remote(#[from] RemoteError),
+}
+
+/// `base: 1a2b3c, pi: 4d5e6f`
+fn versions(machines: &[MachineOutcome]) -> String {
+    machines
+        .iter()
+        .map(|m| format!("{}: {}", m.machine, m.version))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl DeployError {
@@ -88,6 +132,10 @@ pub struct DeploySettings {
     pub cross: bool,
     /// The agents' key.
     pub key: Key,
+    /// Go back to the previous version when the new one is not healthy.
+    pub rollback_unhealthy: bool,
+    /// How long an agent may take to answer one request (a cut link fails after this).
+    pub agent_timeout: Duration,
 }
 
 impl DeploySettings {
@@ -190,8 +238,51 @@ pub fn build(file: &LaunchFile, settings: &DeploySettings) -> Result<(), DeployE
     Ok(())
 }
 
-/// Deploys `file`: ships what changed and installs the new version on every machine.
+/// Deploys `file`: ships what changed, installs the new version on every machine, and
+/// checks that it runs healthy; one that does not is rolled back on every machine
+/// (unless `settings` say otherwise), and the error says which node failed and how.
 pub async fn deploy(
+    file: &LaunchFile,
+    settings: &DeploySettings,
+) -> Result<Vec<MachineOutcome>, DeployError> {
+    let outcomes = switch(file, settings).await?;
+    let (master, _) = master_endpoint(file)?;
+    let Err(unhealthy) = verify::until_healthy(file, &master, &settings.key).await else {
+        return Ok(outcomes);
+    };
+    if !outcomes.iter().any(|o| o.changed) {
+        let kept = "it is the version that ran before (nothing changed)";
+        return Err(DeployError::Unhealthy { unhealthy, kept });
+    }
+    if !settings.rollback_unhealthy {
+        let kept = "--no-rollback was given";
+        return Err(DeployError::Unhealthy { unhealthy, kept });
+    }
+    tracing::warn!("the new version is not healthy: rolling back every machine");
+    match rollback(file, &settings.key).await {
+        Ok(back_to) => {
+            let again = verify::until_healthy(file, &master, &settings.key)
+                .await
+                .err();
+            Err(DeployError::RolledBack {
+                unhealthy,
+                back_to,
+                again,
+            })
+        }
+        Err(DeployError::NothingToRollBack) => {
+            let kept = "no machine has a previous version to go back to";
+            Err(DeployError::Unhealthy { unhealthy, kept })
+        }
+        Err(e) => Err(DeployError::RollbackFailed {
+            unhealthy,
+            source: Box::new(e),
+        }),
+    }
+}
+
+/// Ships what changed and installs the new version on every machine.
+async fn switch(
     file: &LaunchFile,
     settings: &DeploySettings,
 ) -> Result<Vec<MachineOutcome>, DeployError> {
@@ -214,7 +305,7 @@ pub async fn deploy(
         if name == master_machine.name {
             specs.insert(0, master_spec(&file.master.bind));
         }
-        let mut client = AgentClient::new(agent, settings.key.clone(), AGENT_TIMEOUT)
+        let mut client = AgentClient::new(agent, settings.key.clone(), settings.agent_timeout)
             .map_err(DeployError::agent(&name))?;
         // The binaries were built for the machine's target into `bin_dir`.
         let here = MachineSpec {
