@@ -46,6 +46,10 @@ enum Command {
     Logs(cmd::logs::Args),
     /// Check a running robot: master, nodes, host ids, clocks, ports; says what to fix.
     Doctor(cmd::doctor::Args),
+    /// Report this machine's health (temperature, throttling, load, memory, disk, nodes).
+    Health(cmd::health::Args),
+    /// A live table of every machine's nodes with their CPU and memory.
+    Top(cmd::top::Args),
     /// Read and change parameters.
     #[command(subcommand)]
     Param(cmd::param::ParamCommand),
@@ -69,6 +73,8 @@ fn main() -> ExitCode {
         Command::Convert(args) => cmd::convert::run(args),
         Command::Logs(args) => cmd::logs::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Health(args) => cmd::health::run(args),
+        Command::Top(args) => cmd::top::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,21 +3,9 @@
 
 mod support;
 
-use std::process::Command;
 use std::time::Duration;
+use support::tmux::tmux;
 use support::*;
-
-fn tmux(socket: &str, args: &[&str]) -> Option<String> {
-    let out = Command::new("tmux")
-        .arg("-L")
-        .arg(socket)
-        .args(args)
-        .output()
-        .expect("tmux runs (scripts/setup installs it)");
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
 
 /// The value the legend shows for `seq`.
 fn shown(screen: &str) -> Option<f64> {

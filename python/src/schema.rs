@@ -263,7 +263,7 @@ pub fn describe(schema: &OwnedNamedType) -> Result<Value, String> {
 /// Pinion's standard messages for Python: (module, class, type name, description).
 #[pyfunction]
 pub fn standard_messages() -> PyResult<Vec<(String, String, String, String)>> {
-    use pinion::msgs::{geometry, log, nav, sensor, std_msgs};
+    use pinion::msgs::{diagnostic, geometry, log, nav, sensor, std_msgs};
     use pinion::Message;
     let mut out = Vec::new();
     let mut add = |module: &str, class: &str, info: TypeInfo| -> PyResult<()> {
@@ -315,5 +315,16 @@ pub fn standard_messages() -> PyResult<Vec<(String, String, String, String)>> {
     add("sensor", "BatteryState", sensor::BatteryState::type_info())?;
     add("nav", "Odometry", nav::Odometry::type_info())?;
     add("log", "Log", log::Log::type_info())?;
+    add("diagnostic", "KeyValue", diagnostic::KeyValue::type_info())?;
+    add(
+        "diagnostic",
+        "DiagnosticStatus",
+        diagnostic::DiagnosticStatus::type_info(),
+    )?;
+    add(
+        "diagnostic",
+        "DiagnosticArray",
+        diagnostic::DiagnosticArray::type_info(),
+    )?;
     Ok(out)
 }

@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod foxglove;
 pub mod graph;
 pub mod graph_view;
+pub mod health;
 pub mod launch;
 pub mod logs;
 pub mod master;
@@ -16,6 +17,7 @@ pub mod param;
 pub mod play;
 pub mod plot;
 pub mod record;
+pub mod top;
 pub mod topic;
 pub mod unit;
 

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod netns;
+pub mod tmux;
 pub mod wait;
 
 use pinion::protocol::{self, MasterReply, NodeToMaster};

@@ -7,6 +7,7 @@ use super::store::{Progress, Store};
 use crate::control::ControlCommand;
 use crate::control::{LaunchReply, LaunchRequest};
 use crate::logs::{LogRing, LogSink};
+use crate::model::NodeSpec;
 use crate::status::NodeStatus;
 use crate::supervisor::{self, LaunchReport, NodeSet, PlannedNode};
 use pinion::transport::Replier;
@@ -271,6 +272,17 @@ fn start(
             host_id: Some(node.host_id.clone()),
         });
     }
+    // The machine's health reporter runs beside the nodes: the agent's own program.
+    let host = nodes.first().map(|n| n.host_id.clone());
+    if let (Some(host), Ok(program)) = (host, std::env::current_exe()) {
+        let name = health_node_name(&host);
+        planned.push(PlannedNode {
+            spec: NodeSpec::pinion_tool(&name, &["health"], "<agent>"),
+            program,
+            runner: Vec::new(),
+            host_id: Some(host),
+        });
+    }
     let ring = Arc::new(LogRing::default());
     let set = NodeSet {
         robot,
@@ -302,6 +314,15 @@ fn start(
 }
 
 /// Replaces whatever runs for `launch` with `manifest`.
+/// The name of a machine's health reporter: `health_` and its host id.
+pub fn health_node_name(host: &str) -> String {
+    let host: String = host
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("health_{host}")
+}
+
 async fn run_manifest(
     launch: &str,
     manifest: Manifest,

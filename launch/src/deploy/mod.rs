@@ -12,12 +12,12 @@ use crate::agent::auth::Key;
 use crate::agent::client::{AgentClient, AgentError};
 use crate::agent::protocol::calls;
 use crate::agent::protocol::Manifest;
-use crate::model::{LaunchFile, MachineSpec, NodeSpec, Respawn, RespawnPolicy};
+use crate::model::{LaunchFile, MachineSpec, NodeSpec};
 use crate::remote::{
     agent_of, by_machine, host_target, launch_id, no_program, program_for, ship_nodes, RemoteError,
 };
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use verify::Unhealthy;
 
@@ -381,27 +381,5 @@ pub async fn rollback(file: &LaunchFile, key: &Key) -> Result<Vec<MachineOutcome
 
 /// The master, as a process its machine's agent supervises.
 fn master_spec(bind: &str) -> NodeSpec {
-    NodeSpec {
-        name: "master".to_owned(),
-        binary: "pinion".to_owned(),
-        machine: None,
-        args: vec!["master".to_owned(), "--bind".to_owned(), bind.to_owned()],
-        env: Default::default(),
-        params: Default::default(),
-        remap: Default::default(),
-        namespace: None,
-        interpreter: None,
-        respawn: Respawn {
-            policy: RespawnPolicy::Always,
-            ..Respawn::default()
-        },
-        required: false,
-        after: Vec::new(),
-        stop_timeout: Duration::from_secs(5),
-        at: crate::model::Location {
-            file: Path::new("<deploy>").to_owned(),
-            line: 1,
-            column: 1,
-        },
-    }
+    NodeSpec::pinion_tool("master", &["master", "--bind", bind], "<deploy>")
 }

@@ -206,6 +206,34 @@ impl NodeSpec {
         }
     }
 
+    /// A process of Pinion's own (`pinion ARGS`: the master of a deployed robot, a
+    /// machine's health reporter), supervised like a node and always restarted.
+    pub fn pinion_tool(name: &str, args: &[&str], origin: &str) -> Self {
+        NodeSpec {
+            name: name.to_owned(),
+            binary: "pinion".to_owned(),
+            machine: None,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            env: Default::default(),
+            params: Default::default(),
+            remap: Default::default(),
+            namespace: None,
+            interpreter: None,
+            respawn: Respawn {
+                policy: RespawnPolicy::Always,
+                ..Respawn::default()
+            },
+            required: false,
+            after: Vec::new(),
+            stop_timeout: Duration::from_secs(5),
+            at: Location {
+                file: Path::new(origin).to_owned(),
+                line: 1,
+                column: 1,
+            },
+        }
+    }
+
     /// The name it registers with the master: its namespace, then its name.
     pub fn graph_name(&self) -> String {
         match &self.namespace {

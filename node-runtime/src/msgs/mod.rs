@@ -1,6 +1,6 @@
 //! Standard messages, named and shaped like their ROS counterparts so that ROS users
-//! find their way: [`std_msgs`], [`geometry`], [`sensor`], [`nav`], and the log records
-//! of [`log`].
+//! find their way: [`std_msgs`], [`geometry`], [`sensor`], [`nav`], the health reports of
+//! [`diagnostic`], and the log records of [`log`].
 //!
 //! ```
 //! use pinion::msgs::geometry::{Twist, Vector3};
@@ -11,6 +11,7 @@
 //! # let _ = forward;
 //! ```
 
+pub mod diagnostic;
 pub mod geometry;
 pub mod log;
 pub mod nav;
