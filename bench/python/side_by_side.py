@@ -224,7 +224,9 @@ class Run:
     def __init__(self, scratch):
         self.scratch = scratch
         self.env = dict(os.environ, PINION_RUNTIME_DIR=str(scratch / "pinion"),
-                        RUST_LOG="warn", PYTHONUNBUFFERED="1", ROS_HOME=str(scratch / "ros"),
+                        RUST_LOG="error", PYTHONUNBUFFERED="1", ROS_HOME=str(scratch / "ros"),
+                        # rospy's sources raise SyntaxWarnings on Python 3.11.
+                        PYTHONWARNINGS="ignore::SyntaxWarning",
                         ROS_HOSTNAME="127.0.0.1", ROS_IP="127.0.0.1")
         (scratch / "pinion").mkdir()
         (scratch / "ros").mkdir()

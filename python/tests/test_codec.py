@@ -114,3 +114,35 @@ def test_byte_buffers_are_taken_as_bytes(node):
         msg.data = data
         pub.publish(msg)
         assert sub.recv(timeout=DEADLINE).data == b"\x00\x01"
+
+
+def test_a_large_python_image_reaches_a_rust_subscriber_intact(node, robot):
+    import base64
+    import json
+    import subprocess
+    import threading
+
+    from conftest import BIN
+    from pinion.msgs.sensor import Image
+
+    data = bytes(range(256)) * 4096  # 1 MiB: a frame of its own, not copied
+    pub = node.advertise("camera", Image)
+    image = Image(width=512, height=512, encoding="mono32", step=2048, data=data)
+    stop = threading.Event()
+
+    def keep_publishing():  # until the Rust tool has one (it subscribes late)
+        while not stop.is_set():
+            pub.publish(image)
+            stop.wait(0.05)
+    thread = threading.Thread(target=keep_publishing, daemon=True)
+    thread.start()
+    try:
+        out = subprocess.run([str(BIN / "pinion"), "topic", "echo", "camera", "--count", "1",
+                              "--json"], env=robot.env(), capture_output=True, text=True,
+                             timeout=DEADLINE)
+    finally:
+        stop.set()
+        thread.join(DEADLINE)
+    got = json.loads(out.stdout.splitlines()[0])
+    assert got["width"] == 512 and got["encoding"] == "mono32", out.stderr
+    assert base64.b64decode(got["data"]) == data
