@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::Value;
 use std::time::Duration;
-use support::tmux::tmux;
+use support::tmux::Terminal;
 use support::*;
 
 /// A status of a report, by name.
@@ -102,40 +102,13 @@ fn health_reports_the_machine_and_its_nodes_and_top_shows_them() {
     );
 
     // pinion top, in a terminal.
-    let socket = format!("pinion-top-{}", std::process::id());
-    let command = format!(
-        "env PINION_RUNTIME_DIR={} PINION_MASTER={} RUST_LOG=warn {} top",
-        dir.0.display(),
-        env.master,
-        bin("pinion").display()
-    );
-    tmux(
-        &socket,
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "top",
-            "-x",
-            "120",
-            "-y",
-            "20",
-            &command,
-        ],
-    )
-    .expect("tmux starts top");
-    let capture = || tmux(&socket, &["capture-pane", "-p", "-t", "top"]);
+    let terminal = Terminal::pinion(&env, "top", 120, 20);
+    let capture = || terminal.screen();
     let screen = wait::until(SOON, Duration::from_millis(100), || {
         let screen = capture()?;
         (screen.contains("talker") && screen.contains("(machine)")).then_some(screen)
     });
-    let _ = tmux(&socket, &["send-keys", "-t", "top", "q"]);
-    let closed = wait::until(SOON, Duration::from_millis(100), || {
-        tmux(&socket, &["has-session", "-t", "top"])
-            .is_none()
-            .then_some(())
-    });
-    let _ = tmux(&socket, &["kill-server"]);
+    let closed = terminal.quit();
     let screen = screen.expect("top shows the machine and the talker");
     assert!(
         screen.contains("CPU %") && screen.contains("RSS MB"),
@@ -151,5 +124,5 @@ fn health_reports_the_machine_and_its_nodes_and_top_shows_them() {
         .collect();
     assert!(numbers.len() >= 2, "CPU and RSS on the row: {talker_row}");
     assert!(screen.contains("85.2 °C"), "{screen}");
-    assert!(closed.is_some(), "q ends top");
+    assert!(closed, "q ends top");
 }

@@ -4,7 +4,7 @@
 mod support;
 
 use std::time::Duration;
-use support::tmux::tmux;
+use support::tmux::Terminal;
 use support::*;
 
 /// The value the legend shows for `seq`.
@@ -22,30 +22,8 @@ fn plot_draws_axes_and_a_moving_value_in_a_terminal() {
     let (_master, env) = start_master(&dir);
     let mut talker = env.node("talker", "talker", &["--rate", "20"]);
     talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
-    let socket = format!("pinion-plot-{}", std::process::id());
-    let command = format!(
-        "env PINION_RUNTIME_DIR={} PINION_MASTER={} RUST_LOG=warn {} topic plot chatter seq --window 5",
-        dir.0.display(),
-        env.master,
-        bin("pinion").display()
-    );
-    tmux(
-        &socket,
-        &[
-            "new-session",
-            "-d",
-            "-s",
-            "plot",
-            "-x",
-            "100",
-            "-y",
-            "24",
-            &command,
-        ],
-    )
-    .expect("tmux starts the plot");
-    let capture = || tmux(&socket, &["capture-pane", "-p", "-t", "plot"]);
-
+    let terminal = Terminal::pinion(&env, "topic plot chatter seq --window 5", 100, 24);
+    let capture = || terminal.screen();
     let first = wait::until(SOON, Duration::from_millis(100), || {
         let screen = capture()?;
         (screen.contains("time (s)") && screen.contains("chatter (demo/Chatter)")).then_some(())?;
@@ -61,12 +39,5 @@ fn plot_draws_axes_and_a_moving_value_in_a_terminal() {
     });
     assert!(moved.is_some(), "the value stayed at {v1}:\n{screen}");
 
-    tmux(&socket, &["send-keys", "-t", "plot", "q"]).expect("keys reach the plot");
-    let closed = wait::until(SOON, Duration::from_millis(100), || {
-        tmux(&socket, &["has-session", "-t", "plot"])
-            .is_none()
-            .then_some(())
-    });
-    let _ = tmux(&socket, &["kill-server"]);
-    assert!(closed.is_some(), "q did not end the plot");
+    assert!(terminal.quit(), "q did not end the plot");
 }

@@ -19,6 +19,7 @@ pub mod plot;
 pub mod record;
 pub mod top;
 pub mod topic;
+pub mod tui;
 pub mod unit;
 
 pub use pinion::runtime::termination;

@@ -4,7 +4,6 @@
 
 use pinion::protocol::master_to_node::TopicSummary;
 use pinion::{Node, SubscribeOptions};
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyModifiers};
 use ratatui::layout::Constraint;
 use ratatui::style::{Color, Style};
 use ratatui::symbols::Marker;
@@ -185,14 +184,8 @@ fn draw_until_quit(
                     ]));
                 frame.render_widget(chart, frame.area());
             })?;
-            if event::poll(FRAME)? {
-                if let Event::Key(key) = event::read()? {
-                    let ctrl_c = key.code == KeyCode::Char('c')
-                        && key.modifiers.contains(KeyModifiers::CONTROL);
-                    if ctrl_c || matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) {
-                        return Ok(());
-                    }
-                }
+            if super::tui::quit_pressed(FRAME)? {
+                return Ok(());
             }
         }
         Ok(())

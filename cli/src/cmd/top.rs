@@ -4,7 +4,6 @@
 
 use pinion::msgs::diagnostic::{DiagnosticArray, DiagnosticStatus, HEALTH_TOPIC};
 use pinion::{Node, NodeOptions, SubscribeOptions};
-use ratatui::crossterm::event::{self, Event, KeyCode, KeyModifiers};
 use ratatui::layout::Constraint;
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, Row, Table};
@@ -136,14 +135,8 @@ fn draw_until_quit(
                 .block(Block::bordered().title(title));
                 frame.render_widget(table, frame.area());
             })?;
-            if event::poll(FRAME)? {
-                if let Event::Key(key) = event::read()? {
-                    let ctrl_c = key.code == KeyCode::Char('c')
-                        && key.modifiers.contains(KeyModifiers::CONTROL);
-                    if ctrl_c || matches!(key.code, KeyCode::Char('q') | KeyCode::Esc) {
-                        return Ok(());
-                    }
-                }
+            if super::tui::quit_pressed(FRAME)? {
+                return Ok(());
             }
         }
         Ok(())
