@@ -5,7 +5,9 @@
 
 mod support;
 
+use pinion_launch::identity::Identity;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 use support::netns::Lan;
 use support::*;
 
@@ -16,7 +18,33 @@ struct Robot {
     dir: TempDir,
     key: PathBuf,
     endpoints: Vec<String>,
-    _agents: Vec<Proc>,
+    agents: Vec<Proc>,
+}
+
+impl Drop for Robot {
+    /// The agents' nodes outlive their agents: whatever a failed test left running
+    /// is killed by the identities the agents kept.
+    fn drop(&mut self) {
+        for agent in &mut self.agents {
+            agent.kill();
+        }
+        for i in 1..=2 {
+            let launches = self.dir.0.join(format!("store{i}")).join("launches");
+            for entry in std::fs::read_dir(launches).into_iter().flatten().flatten() {
+                let table = std::fs::read(entry.path().join("pids.json")).unwrap_or_default();
+                let table: serde_json::Value = serde_json::from_slice(&table).unwrap_or_default();
+                for who in table.as_object().into_iter().flat_map(|t| t.values()) {
+                    let Ok(who) = serde_json::from_value::<Identity>(who.clone()) else {
+                        continue;
+                    };
+                    if who.is_running() {
+                        let group = nix::unistd::Pid::from_raw(who.pid as i32);
+                        let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl Robot {
@@ -31,7 +59,7 @@ impl Robot {
             dir,
             key,
             endpoints,
-            _agents: agents,
+            agents,
         }
     }
 
@@ -94,6 +122,30 @@ respawn = "always"
             .env("PINION_RUNTIME_DIR", &self.dir.0)
             .env("CARGO_TARGET_DIR", support::target_dir());
         Proc::spawn("pinion", c)
+    }
+
+    /// The pid of `node` as `pinion launch status` shows it from the agents (no
+    /// launcher runs), once it runs.
+    fn running_pid(&self, file: &Path, node: &str) -> Option<u32> {
+        let (out, code, _) = self.pinion(&["launch", "status", "--json"], file);
+        if code != Some(0) {
+            return None;
+        }
+        out.iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|row| row["name"] == node && row["state"] == "Running")
+            .and_then(|row| row["pid"].as_u64())
+            .map(|pid| pid as u32)
+    }
+
+    /// A native listener on the base machine that runs until dropped.
+    fn listener(&self) -> Proc {
+        let mut c = self.lan.command(1, &bin("listener"));
+        c.env("PINION_MASTER", format!("tcp://{}:11311", Lan::address(1)))
+            .env("PINION_NODE_NAME", "steady_listener")
+            .env("PINION_HOST", "checker")
+            .env("PINION_RUNTIME_DIR", &self.dir.0);
+        Proc::spawn("listener", c)
     }
 
     /// The size of the upload the Pi's agent holds part of (0: none).
@@ -270,6 +322,142 @@ fn a_deploy_cut_off_mid_transfer_sends_only_the_rest_the_next_time() {
     assert_eq!(robot.listen(), "resumed");
     let (_, code, dump) = robot.pinion(&["launch", "stop"], &file);
     assert_eq!(code, Some(0), "{dump}");
+}
+
+/// Runs `change` while `listener` keeps receiving; the longest time without a message,
+/// until the agents show `node` running again and a second more has passed, and the
+/// pid they then show.
+fn through(
+    robot: &mut Robot,
+    file: &Path,
+    listener: &mut Proc,
+    node: &'static str,
+    change: impl FnOnce(&mut Robot),
+) -> (Duration, Option<u64>) {
+    let is_message = |s: Src, l: &str| s == Src::Out && l.starts_with("seq=");
+    listener.expect_line("a message", SOON, is_message);
+    change(robot);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let checker = {
+        let (file, key, dir) = (file.to_owned(), robot.key.clone(), robot.dir.0.clone());
+        let host = robot.lan.hosts[0].clone();
+        std::thread::spawn(move || {
+            let found = wait::until(SOON, Duration::from_millis(200), || {
+                let out = std::process::Command::new("ip")
+                    .args(["netns", "exec", &host])
+                    .arg(bin("pinion"))
+                    .args(["launch", "status", "--json"])
+                    .arg(&file)
+                    .arg("--key-file")
+                    .arg(&key)
+                    .env("PINION_RUNTIME_DIR", &dir)
+                    .output()
+                    .ok()?;
+                String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .find(|r| r["name"] == node && r["state"] == "Running")
+                    .and_then(|r| r["pid"].as_u64())
+            });
+            let _ = tx.send(found);
+        })
+    };
+    let mut last = Instant::now();
+    let mut longest = Duration::ZERO;
+    let mut shown: Option<(Option<u64>, Instant)> = None;
+    let deadline = last + SOON * 2;
+    while shown.is_none_or(|(_, at)| at.elapsed() < Duration::from_secs(1)) {
+        assert!(Instant::now() < deadline, "{}", listener.dump());
+        let message = listener.wait_line(Duration::from_secs(2), is_message);
+        longest = longest.max(last.elapsed());
+        if message.is_some() {
+            last = Instant::now();
+        }
+        if shown.is_none() {
+            if let Ok(pid) = rx.try_recv() {
+                shown = Some((pid, Instant::now()));
+            }
+        }
+    }
+    checker.join().expect("status checker");
+    (longest, shown.and_then(|(pid, _)| pid))
+}
+
+/// A build directory like cargo's whose `pinion` is another build (the same program
+/// with bytes appended: another hash, the same behaviour), its `talker` the same.
+fn new_build(robot: &Robot) -> PathBuf {
+    let target = robot.dir.0.join("newbuild");
+    let bins = target.join("debug");
+    std::fs::create_dir_all(&bins).expect("build dir");
+    std::fs::copy(bin("talker"), bins.join("talker")).expect("talker");
+    let mut pinion = std::fs::read(bin("pinion")).expect("pinion");
+    pinion.extend_from_slice(b"another build");
+    std::fs::write(bins.join("pinion"), pinion).expect("pinion");
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(bins.join("pinion"), mode).expect("mode");
+    target
+}
+
+#[test]
+fn nodes_run_on_while_their_agent_is_killed_restarted_and_upgraded() {
+    let mut robot = Robot::new("agentkill");
+    let file = robot.write(None, "steady");
+    let (_, code, dump) = robot.pinion(&["deploy", "--profile", "dev", "--no-build"], &file);
+    assert_eq!(code, Some(0), "{dump}");
+    let talker = robot
+        .running_pid(&file, "talker")
+        .expect("the status shows the talker running");
+    let mut listener = robot.listener();
+
+    // The Pi's agent dies without a word, and comes back (systemd would restart it).
+    let (longest, shown) = through(&mut robot, &file, &mut listener, "talker", |robot| {
+        robot.agents[1].kill();
+        let (agent, _) = start_lan_agent(&robot.lan, 2, 11411, &robot.dir, &robot.key);
+        robot.agents[1] = agent;
+    });
+    assert_eq!(
+        shown,
+        Some(u64::from(talker)),
+        "the new agent adopted the talker"
+    );
+    assert!(longest < Duration::from_secs(1), "a gap of {longest:?}");
+
+    // A new build of pinion, deployed: the agents become it, the talker runs on.
+    let agent = robot.agents[1].pid();
+    let build = new_build(&robot);
+    let (longest, shown) = through(&mut robot, &file, &mut listener, "talker", |robot| {
+        let build = build.to_str().expect("a UTF-8 path");
+        let args = [
+            "deploy",
+            "--profile",
+            "dev",
+            "--no-build",
+            "--target-dir",
+            build,
+        ];
+        let (_, code, dump) = robot.pinion(&args, &file);
+        assert_eq!(code, Some(0), "{dump}");
+    });
+    assert_eq!(
+        shown,
+        Some(u64::from(talker)),
+        "the upgraded agent kept the talker"
+    );
+    assert!(longest < Duration::from_secs(1), "a gap of {longest:?}");
+    let exe = std::fs::read_link(format!("/proc/{agent}/exe")).expect("the agent runs");
+    assert!(
+        exe.starts_with(robot.dir.0.join("store2").join("blobs")),
+        "the agent (same pid) is the new build from its store: {}",
+        exe.display()
+    );
+    assert!(support::alive(talker as i32), "the talker still runs");
+
+    let (_, code, dump) = robot.pinion(&["launch", "stop"], &file);
+    assert_eq!(code, Some(0), "{dump}");
+    let gone = wait::until(SOON, Duration::from_millis(50), || {
+        (!support::alive(talker as i32)).then_some(())
+    });
+    assert!(gone.is_some(), "the adopted talker stops with its launch");
 }
 
 #[test]

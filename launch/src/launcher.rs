@@ -84,6 +84,7 @@ pub async fn run(
         nodes: planned,
         sink: LogSink::Terminal,
         elsewhere,
+        detached: None,
     };
     let report = supervise(set, stop, commands).await;
     if let Some((stop_relay, task)) = relay {

@@ -147,6 +147,16 @@ pub async fn ship_nodes(
     Ok((nodes, sent))
 }
 
+/// Makes sure the agent holds the program at `path`; its hash and the bytes sent.
+pub async fn ship_program(
+    client: &mut AgentClient,
+    machine: &str,
+    path: &Path,
+) -> Result<(String, u64), RemoteError> {
+    let (hashes, sent) = ship(client, machine, &[path.to_owned()]).await?;
+    Ok((hashes.into_iter().next().unwrap_or_default(), sent))
+}
+
 /// The error of a node whose program is not built for `machine` in `bin_dir`.
 pub fn no_program(spec: &NodeSpec, machine: &MachineSpec, bin_dir: &Path) -> RemoteError {
     RemoteError::NoProgram {
@@ -348,7 +358,7 @@ impl RemoteLaunch {
 pub async fn stop_everywhere(file: &LaunchFile, key: &Key) -> Vec<RemoteError> {
     let id = launch_id(file);
     let mut errors = Vec::new();
-    for name in by_machine(file).keys() {
+    for name in &machines_of(file) {
         let Some(agent) = file.machines.get(name).and_then(|m| m.agent.clone()) else {
             continue;
         };
@@ -362,3 +372,45 @@ pub async fn stop_everywhere(file: &LaunchFile, key: &Key) -> Vec<RemoteError> {
     }
     errors
 }
+
+/// The machines that run something of `file`: its nodes' and the master's (a
+/// deployed master runs under its machine's agent).
+fn machines_of(file: &LaunchFile) -> Vec<String> {
+    let mut machines: Vec<String> = by_machine(file).into_keys().collect();
+    if let Some(master) = &file.master.machine {
+        if !machines.contains(master) {
+            machines.push(master.clone());
+        }
+    }
+    machines
+}
+
+/// The status rows of a launch on every agent of `file`, without a running launcher
+/// (a deployed robot), with the machines that did not answer.
+pub async fn status_everywhere(
+    file: &LaunchFile,
+    key: &Key,
+) -> (Vec<NodeStatus>, Vec<RemoteError>) {
+    let id = launch_id(file);
+    let (mut rows, mut errors) = (Vec::new(), Vec::new());
+    for name in machines_of(file) {
+        let Some(agent) = file.machines.get(&name).and_then(|m| m.agent.clone()) else {
+            continue;
+        };
+        let result = match AgentClient::new(&agent, key.clone(), STATUS_TIMEOUT) {
+            Ok(mut c) => c.ask(calls::Status { launch: id.clone() }).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(list) => rows.extend(list.into_iter().map(|mut row| {
+                row.machine = name.clone();
+                row
+            })),
+            Err(source) => errors.push(RemoteError::agent(&name)(source)),
+        }
+    }
+    (rows, errors)
+}
+
+/// How long an agent may take to say how its nodes are.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(5);

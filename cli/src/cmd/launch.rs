@@ -37,13 +37,16 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Action {
-    /// Show the status table of a running launch.
+    /// Show the status table of a running launch, or of a deployed robot's agents.
     Status {
         /// The launch file.
         file: PathBuf,
         /// One JSON object per line instead of a table.
         #[arg(long)]
         json: bool,
+        /// Key of the agents, to ask them when no launcher runs (a deployed robot).
+        #[arg(long, env = "PINION_KEY_FILE")]
+        key_file: Option<PathBuf>,
     },
     /// Stop a running launch, or one node of it (which then stays down).
     Stop {
@@ -205,8 +208,16 @@ fn install(
 
 fn remote(action: Action) -> anyhow::Result<ExitCode> {
     let mut agents_key = None;
+    let mut status_key = None;
     let (file, request, json) = match action {
-        Action::Status { file, json } => (file, LaunchRequest::Status, json),
+        Action::Status {
+            file,
+            json,
+            key_file,
+        } => {
+            status_key = key_file;
+            (file, LaunchRequest::Status, json)
+        }
         Action::Stop {
             file,
             node: None,
@@ -228,6 +239,10 @@ fn remote(action: Action) -> anyhow::Result<ExitCode> {
     let reply = runtime()?.block_on(control::request(&file, &request));
     let reply = match (reply, agents_key) {
         (Ok(r), _) => r,
+        (Err(e), None) if status_key.is_some() => {
+            tracing::info!("{e}; asking the agents directly");
+            return status_on_agents(&file, status_key.as_deref().unwrap_or(Path::new("")), json);
+        }
         (Err(e), Some(key_file)) => {
             tracing::info!("{e}; stopping the nodes on the agents directly");
             return stop_on_agents(&file, &key_file);
@@ -287,8 +302,37 @@ fn print_status(robot: &str, master: &str, nodes: &[NodeStatus], json: bool) -> 
     Ok(())
 }
 
+/// The status table of a deployed robot, from its agents.
+fn status_on_agents(path: &Path, key_file: &Path, json: bool) -> anyhow::Result<ExitCode> {
+    on_agents(path, key_file, |file, key| async move {
+        let (rows, errors) = pinion_launch::remote::status_everywhere(&file, &key).await;
+        let master = pinion_launch::deploy::master_endpoint(&file)
+            .map(|(endpoint, _)| endpoint)
+            .unwrap_or_else(|_| file.master.bind.clone());
+        if let Err(e) = print_status(&file.robot, &master, &rows, json) {
+            tracing::warn!(error = %e, "cannot print the status");
+        }
+        errors
+    })
+}
+
 /// Stops a launch's nodes on every agent of its file (the launcher is gone).
 fn stop_on_agents(path: &Path, key_file: &Path) -> anyhow::Result<ExitCode> {
+    on_agents(path, key_file, |file, key| async move {
+        pinion_launch::remote::stop_everywhere(&file, &key).await
+    })
+}
+
+/// Loads the file and the agents' key, does `what` with them, and reports its errors:
+/// exit 1 if any.
+fn on_agents<F>(
+    path: &Path,
+    key_file: &Path,
+    what: impl FnOnce(model::LaunchFile, Key) -> F,
+) -> anyhow::Result<ExitCode>
+where
+    F: std::future::Future<Output = Vec<pinion_launch::remote::RemoteError>>,
+{
     let file = match model::load(path, &|_| true) {
         Ok(f) => f,
         Err(problems) => {
@@ -297,7 +341,7 @@ fn stop_on_agents(path: &Path, key_file: &Path) -> anyhow::Result<ExitCode> {
         }
     };
     let key = Key::load(key_file)?;
-    let errors = runtime()?.block_on(pinion_launch::remote::stop_everywhere(&file, &key));
+    let errors = runtime()?.block_on(what(file, key));
     for e in &errors {
         eprintln!("error: {e}");
     }

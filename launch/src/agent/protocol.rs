@@ -67,6 +67,12 @@ pub enum AgentRequest {
         /// Last sequence number already seen.
         after: u64,
     },
+    /// Become the `pinion` program stored as `blob` (a new build), keeping every node
+    /// running: the agent answers, then executes it in its own place.
+    Upgrade {
+        /// SHA-256 of the new program.
+        blob: String,
+    },
 }
 
 /// An agent's reply.
@@ -340,6 +346,13 @@ pub mod calls {
         pub launch: String,
     }
 
+    /// Become a new build of `pinion`; answered with what the agent does.
+    #[derive(Debug, Clone)]
+    pub struct Upgrade {
+        /// SHA-256 of the new program, stored on the agent.
+        pub blob: String,
+    }
+
     /// Output lines of a launch's nodes after `after`.
     #[derive(Debug, Clone)]
     pub struct Logs {
@@ -366,6 +379,34 @@ pub mod calls {
             AgentReply::Status(rows) => rows;
         Logs => Vec<LogLine>: |c| AgentRequest::Logs { launch: c.launch, after: c.after },
             AgentReply::Logs(lines) => lines;
+    }
+
+    /// What an agent does with an upgrade.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Upgraded {
+        /// It becomes the new build now.
+        Restarting,
+        /// It already is that build.
+        AlreadyThisBuild,
+        /// It does not hold the new build: ship it, then ask again.
+        NeedsBlob,
+    }
+
+    impl pinion::protocol::call::Call for Upgrade {
+        type Request = AgentRequest;
+        type Reply = AgentReply;
+        type Answer = Upgraded;
+        fn request(self) -> AgentRequest {
+            AgentRequest::Upgrade { blob: self.blob }
+        }
+        fn answer(reply: AgentReply) -> Result<Upgraded, AgentReply> {
+            match reply {
+                AgentReply::Ok => Ok(Upgraded::Restarting),
+                AgentReply::Unchanged { .. } => Ok(Upgraded::AlreadyThisBuild),
+                AgentReply::Missing(_) => Ok(Upgraded::NeedsBlob),
+                other => Err(other),
+            }
+        }
     }
 
     impl pinion::protocol::call::Call for Rollback {

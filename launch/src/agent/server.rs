@@ -9,10 +9,11 @@ use crate::control::{LaunchReply, LaunchRequest};
 use crate::logs::{LogRing, LogSink};
 use crate::model::NodeSpec;
 use crate::status::NodeStatus;
-use crate::supervisor::{self, LaunchReport, NodeSet, PlannedNode};
+use crate::supervisor::{self, Detached, LaunchReport, NodeSet, PlannedNode};
 use pinion::transport::Replier;
 use std::collections::HashMap;
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -33,6 +34,8 @@ pub struct AgentConfig {
 }
 
 struct Running {
+    /// The deployed version it runs, if it is a deployed launch.
+    version: Option<String>,
     commands: mpsc::Sender<ControlCommand>,
     ring: Arc<LogRing>,
     task: JoinHandle<Option<LaunchReport>>,
@@ -49,17 +52,24 @@ pub async fn serve(
     let deployments = Deployments::open(&config.store_dir.join("deployments"))?;
     let mut verifier = Verifier::new(config.key.clone(), Domain::Agent);
     let mut launches: HashMap<String, Running> = HashMap::new();
+    let own = std::env::current_exe()
+        .ok()
+        .and_then(|exe| super::store::hash_file(&exe).ok());
     // Deployed launches run whether or not a launcher is around: bring them back.
     for (launch, manifest) in deployments.all() {
+        let detached = Some(config.store_dir.as_path());
+        let version = manifest.version();
         match start(
             &launch,
             manifest.robot,
             manifest.master,
             &manifest.nodes,
             &store,
+            detached,
         ) {
-            Ok(running) => {
+            Ok(mut running) => {
                 tracing::info!(%launch, "deployed launch started again");
+                running.version = Some(version);
                 launches.insert(launch, running);
             }
             Err(e) => tracing::error!(%launch, error = %e, "cannot start a deployed launch"),
@@ -83,7 +93,21 @@ pub async fn serve(
                 continue;
             }
         };
+        let mut upgrade_to = None;
         let reply = match authenticate(&mut verifier, &frames) {
+            Ok(AgentRequest::Upgrade { blob }) => match upgrade(&store, own.as_deref(), &blob) {
+                Upgrade::To(program) => {
+                    upgrade_to = Some(program);
+                    AgentReply::Ok
+                }
+                Upgrade::AlreadyThisBuild => AgentReply::Unchanged {
+                    version: blob.chars().take(12).collect(),
+                },
+                Upgrade::NotStored => AgentReply::Missing(vec![MissingBlob {
+                    have: store.partial(&blob),
+                    hash: blob,
+                }]),
+            },
             Ok(request) => handle(request, &ctx, &mut launches).await,
             Err(reason) => {
                 tracing::warn!(%reason, "refused a request");
@@ -96,11 +120,49 @@ pub async fn serve(
         if let Err(e) = replier.send(body).await {
             tracing::debug!(error = %e, "reply not sent");
         }
+        if let Some(program) = upgrade_to {
+            // Lets the answer leave before the sockets close with this program.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            // The nodes keep running: their identities are on disk, and this process
+            // (their parent) goes on as the new program, which adopts them.
+            tracing::info!(program = %program.display(), "upgrading: the agent becomes the new build");
+            let error = become_program(&program);
+            tracing::error!(%error, "cannot run the new build; this one goes on");
+        }
     }
     for (id, running) in launches.drain() {
         stop_launch(&id, running).await;
     }
     Ok(())
+}
+
+/// What an upgrade to a blob means here.
+enum Upgrade {
+    /// Become this program.
+    To(PathBuf),
+    /// This process is that build.
+    AlreadyThisBuild,
+    /// The blob is not (wholly) stored.
+    NotStored,
+}
+
+fn upgrade(store: &Store, own: Option<&str>, blob: &str) -> Upgrade {
+    if own == Some(blob) {
+        return Upgrade::AlreadyThisBuild;
+    }
+    match store.path(blob).filter(|p| p.is_file()) {
+        Some(program) => Upgrade::To(program),
+        None => Upgrade::NotStored,
+    }
+}
+
+/// Executes `program` in this process's place, with this process's arguments: the
+/// pid, and so the parent of every node, stays. Returns only on failure.
+fn become_program(program: &Path) -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new(program)
+        .args(std::env::args_os().skip(1))
+        .exec()
 }
 
 fn authenticate(verifier: &mut Verifier, frames: &[bytes::Bytes]) -> Result<AgentRequest, String> {
@@ -174,7 +236,8 @@ async fn handle(
                 tracing::info!(%launch, "replacing a running launch");
                 stop_launch(&launch, old).await;
             }
-            match start(&launch, robot, master, &nodes, store) {
+            // A launcher's nodes stop with the agent (the launcher starts them again).
+            match start(&launch, robot, master, &nodes, store, None) {
                 Ok(running) => {
                     tracing::info!(%launch, nodes = nodes.len(), "launch started");
                     launches.insert(launch, running);
@@ -195,7 +258,16 @@ async fn handle(
                 Ok(v) => v,
                 Err(e) => return AgentReply::Error(e.to_string()),
             };
-            run_manifest(&launch, manifest, store, launches)
+            // The very version that runs: it keeps running, untouched.
+            let running = launches
+                .get(&launch)
+                .filter(|r| !r.task.is_finished())
+                .and_then(|r| r.version.as_deref());
+            if running == Some(version.as_str()) {
+                tracing::info!(%launch, %version, "deployed again: already running");
+                return AgentReply::Deployed { version, previous };
+            }
+            run_manifest(&launch, manifest, store, &config.store_dir, launches)
                 .await
                 .map_or_else(AgentReply::Error, |()| {
                     tracing::info!(%launch, %version, "deployed");
@@ -215,7 +287,7 @@ async fn handle(
             };
             let version = manifest.version();
             let previous = ctx.deployments.previous_version(&launch);
-            run_manifest(&launch, manifest, store, launches)
+            run_manifest(&launch, manifest, store, &config.store_dir, launches)
                 .await
                 .map_or_else(AgentReply::Error, |()| {
                     tracing::info!(%launch, %version, "rolled back");
@@ -238,16 +310,26 @@ async fn handle(
             Some(running) => AgentReply::Logs(running.ring.after(after, LOG_BATCH)),
             None => AgentReply::Error(format!("no launch `{launch}` on this agent")),
         },
+        // Answered by the request loop, which then executes the new build.
+        AgentRequest::Upgrade { .. } => AgentReply::Error("upgrade out of turn".to_owned()),
     }
 }
 
+/// Starts the nodes of a launch. With `detached` (the agent's directory: deployed
+/// launches), they outlive the agent: a later agent given the very same set adopts the
+/// ones still running (see [`supervisor::Detached`]) instead of starting them again.
 fn start(
     launch: &str,
     robot: String,
     master: String,
     nodes: &[RemoteNode],
     store: &Store,
+    detached: Option<&Path>,
 ) -> Result<Running, String> {
+    let detached = match detached {
+        Some(dir) => Some(detach(launch, &robot, &master, nodes, dir)?),
+        None => None,
+    };
     let mut planned = Vec::new();
     for node in nodes {
         let program = store
@@ -290,6 +372,7 @@ fn start(
         nodes: planned,
         sink: LogSink::Ring(ring.clone()),
         elsewhere: Arc::default(),
+        detached,
     };
     let (commands, receiver) = mpsc::channel(16);
     let id = launch.to_owned();
@@ -306,6 +389,7 @@ fn start(
         }
     });
     Ok(Running {
+        version: None,
         commands,
         ring,
         task,
@@ -314,6 +398,35 @@ fn start(
 }
 
 /// Replaces whatever runs for `launch` with `manifest`.
+/// The directory of a deployed launch's nodes, with the processes to adopt: those an
+/// earlier agent left running for this very set of nodes (same fingerprint).
+fn detach(
+    launch: &str,
+    robot: &str,
+    master: &str,
+    nodes: &[RemoteNode],
+    agent_dir: &Path,
+) -> Result<Detached, String> {
+    if launch.is_empty() || launch.starts_with('.') || launch.contains('/') {
+        return Err(format!("bad launch id `{launch}`"));
+    }
+    let dir = agent_dir.join("launches").join(launch);
+    let fingerprint = postcard::to_stdvec(&(robot, master, nodes))
+        .map(|bytes| super::store::hash(&bytes))
+        .map_err(|e| format!("cannot fingerprint the launch: {e}"))?;
+    let file = dir.join("fingerprint");
+    let same = std::fs::read_to_string(&file).is_ok_and(|f| f == fingerprint);
+    let adopt = if same {
+        supervisor::read_pid_table(&dir)
+    } else {
+        Default::default()
+    };
+    std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::write(&file, &fingerprint))
+        .map_err(|e| format!("cannot keep the launch in {}: {e}", dir.display()))?;
+    Ok(Detached { dir, adopt })
+}
+
 /// The name of a machine's health reporter: `health_` and its host id.
 pub fn health_node_name(host: &str) -> String {
     let host: String = host
@@ -327,18 +440,22 @@ async fn run_manifest(
     launch: &str,
     manifest: Manifest,
     store: &Store,
+    agent_dir: &Path,
     launches: &mut HashMap<String, Running>,
 ) -> Result<(), String> {
     if let Some(old) = launches.remove(launch) {
         stop_launch(launch, old).await;
     }
-    let running = start(
+    let version = manifest.version();
+    let mut running = start(
         launch,
         manifest.robot,
         manifest.master,
         &manifest.nodes,
         store,
+        Some(agent_dir),
     )?;
+    running.version = Some(version);
     launches.insert(launch.to_owned(), running);
     Ok(())
 }

@@ -10,14 +10,15 @@ pub mod verify;
 
 use crate::agent::auth::Key;
 use crate::agent::client::{AgentClient, AgentError};
-use crate::agent::protocol::calls;
+use crate::agent::protocol::calls::{self, Upgraded};
 use crate::agent::protocol::Manifest;
 use crate::model::{LaunchFile, MachineSpec, NodeSpec};
 use crate::remote::{
-    agent_of, by_machine, host_target, launch_id, no_program, program_for, ship_nodes, RemoteError,
+    agent_of, by_machine, host_target, launch_id, no_program, program_for, ship_nodes,
+    ship_program, RemoteError,
 };
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use verify::Unhealthy;
 
@@ -98,6 +99,14 @@ pub enum DeployError {
         unhealthy: Unhealthy,
         /// Why the rollback failed.
         source: Box<DeployError>,
+    },
+    /// An agent did not become the new build of `pinion`.
+    #[error("the agent of `{machine}` did not become the new build of pinion (it answers {answer}); its nodes run on under the build it has")]
+    UpgradeFailed {
+        /// The machine.
+        machine: String,
+        /// What it answered last.
+        answer: String,
     },
     /// Shipping to or installing on a machine failed.
     #[error(transparent)]
@@ -316,6 +325,13 @@ async fn switch(
             program_for(spec, &here, &bin_dir).ok_or_else(|| no_program(spec, machine, &bin_dir))
         })
         .await?;
+        let (upgraded, agent_bytes) = upgrade_agent(&mut client, &name, &bin_dir, settings).await?;
+        if upgraded {
+            // The agent is a new process behind the same endpoint: a new connection.
+            client = AgentClient::new(agent, settings.key.clone(), settings.agent_timeout)
+                .map_err(DeployError::agent(&name))?;
+        }
+        let shipped_bytes = shipped_bytes + agent_bytes;
         let manifest = Manifest {
             robot: file.robot.clone(),
             master: master.clone(),
@@ -340,6 +356,70 @@ async fn switch(
     }
     Ok(outcomes)
 }
+
+/// Ships the `pinion` built for the machine and has its agent become it, if it is
+/// another build: the agent's nodes keep running (the new agent adopts them). Whether
+/// the agent restarted, and the bytes sent.
+async fn upgrade_agent(
+    client: &mut AgentClient,
+    machine: &str,
+    bin_dir: &Path,
+    settings: &DeploySettings,
+) -> Result<(bool, u64), DeployError> {
+    let program = bin_dir.join("pinion");
+    if !program.is_file() {
+        tracing::warn!(%machine, path = %program.display(), "no pinion built for this machine: its agent is not upgraded");
+        return Ok((false, 0));
+    }
+    let blob = crate::agent::store::hash_file(&program).map_err(|source| {
+        DeployError::Remote(RemoteError::Read {
+            path: program.clone(),
+            source,
+        })
+    })?;
+    let mut sent = 0;
+    let mut answer = client.ask(calls::Upgrade { blob: blob.clone() }).await;
+    if answer.as_ref().is_ok_and(|a| *a == Upgraded::NeedsBlob) {
+        sent = ship_program(client, machine, &program).await?.1;
+        answer = client.ask(calls::Upgrade { blob: blob.clone() }).await;
+    }
+    match answer {
+        Ok(Upgraded::Restarting) => {}
+        // The answer may be lost as the agent becomes the new build: the agent says
+        // below whether it is the new build now.
+        Err(AgentError::Unreachable { .. }) => {}
+        Ok(Upgraded::AlreadyThisBuild | Upgraded::NeedsBlob) => return Ok((false, sent)),
+        Err(AgentError::Refused { message, .. }) => {
+            // An agent of a build from before upgrades: it keeps running as it is.
+            tracing::warn!(%machine, %message, "the agent cannot upgrade itself; update its pinion by hand once");
+            return Ok((false, sent));
+        }
+        Err(e) => return Err(DeployError::agent(machine)(e)),
+    }
+    tracing::info!(%machine, "the agent is becoming the new build");
+    let deadline = tokio::time::Instant::now() + settings.agent_timeout;
+    let endpoint = client.endpoint().to_owned();
+    loop {
+        let mut ask = AgentClient::new(&endpoint, settings.key.clone(), UPGRADE_PING)
+            .map_err(DeployError::agent(machine))?;
+        match ask.ask(calls::Upgrade { blob: blob.clone() }).await {
+            Ok(Upgraded::AlreadyThisBuild) => return Ok((true, sent)),
+            Ok(other) if tokio::time::Instant::now() >= deadline => {
+                return Err(DeployError::UpgradeFailed {
+                    machine: machine.to_owned(),
+                    answer: format!("{other:?}"),
+                });
+            }
+            Err(e) if tokio::time::Instant::now() >= deadline => {
+                return Err(DeployError::agent(machine)(e));
+            }
+            _ => tokio::time::sleep(UPGRADE_PING / 10).await,
+        }
+    }
+}
+
+/// How long one look for an agent coming back from an upgrade waits.
+const UPGRADE_PING: Duration = Duration::from_secs(1);
 
 /// Rolls every machine of `file` back to its previous version.
 pub async fn rollback(file: &LaunchFile, key: &Key) -> Result<Vec<MachineOutcome>, DeployError> {

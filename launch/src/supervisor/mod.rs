@@ -13,15 +13,15 @@ pub mod machine;
 use crate::child::OwnedChild;
 use crate::control::{ControlCommand, LaunchReply, LaunchRequest};
 use crate::error::LaunchError;
+use crate::identity::Identity;
 use crate::logs::LogSink;
 use crate::model::NodeSpec;
 use crate::status::{NodeState, NodeStatus};
 use graph::GraphClient;
 pub use machine::Ending;
 use machine::{Action, AfterStop, Event, Machine, Signal};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::process::ExitStatus;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::process::Command;
@@ -64,6 +64,30 @@ pub struct NodeSet {
     pub sink: LogSink,
     /// Status rows of nodes supervised elsewhere (agents), shown with this set's.
     pub elsewhere: Arc<Mutex<Vec<NodeStatus>>>,
+    /// Nodes that outlive their supervisor (an agent's); `None`: they die with it.
+    pub detached: Option<Detached>,
+}
+
+/// How an agent's nodes outlive it: their output in files and their identities in a
+/// table in `dir`, so that an agent that starts again adopts them instead of starting
+/// them twice.
+#[derive(Debug, Clone)]
+pub struct Detached {
+    /// The launch's directory: output files and [`PID_TABLE`].
+    pub dir: PathBuf,
+    /// Processes of an earlier supervisor of this very set, by node name, to adopt.
+    pub adopt: BTreeMap<String, Identity>,
+}
+
+/// The file in [`Detached::dir`] that lists the running nodes' identities.
+pub const PID_TABLE: &str = "pids.json";
+
+/// The identities a supervisor of the set in `dir` left, by node name.
+pub fn read_pid_table(dir: &std::path::Path) -> BTreeMap<String, Identity> {
+    std::fs::read(dir.join(PID_TABLE))
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }
 
 /// How one node is started, beside what the machine knows of it.
@@ -72,6 +96,8 @@ struct Program {
     runner: Vec<String>,
     host_id: Option<String>,
     child: Option<OwnedChild>,
+    /// A process of an earlier supervisor, taken over instead of the first start.
+    adopt: Option<Identity>,
 }
 
 /// What the driver holds while a set runs.
@@ -81,6 +107,8 @@ struct Driver<'a> {
     graph: GraphClient,
     endpoint: &'a str,
     sink: &'a LogSink,
+    /// Where detached nodes keep their output and identities.
+    detached_dir: Option<PathBuf>,
     ending: Option<Ending>,
     /// Nodes that could not be asked to stop (their SIGTERM is said with why).
     unasked: Vec<bool>,
@@ -95,10 +123,16 @@ pub async fn supervise(
     let endpoint = set.master.clone();
     let graph = GraphClient::new(&endpoint, pinion::host::host_id())
         .map_err(|e| LaunchError::Master(e.to_string()))?;
+    let mut adopt = set
+        .detached
+        .as_ref()
+        .map(|d| d.adopt.clone())
+        .unwrap_or_default();
     let (specs, programs): (Vec<NodeSpec>, Vec<Program>) = set
         .nodes
         .into_iter()
         .map(|p| {
+            let adopt = adopt.remove(&p.spec.name);
             (
                 p.spec,
                 Program {
@@ -106,6 +140,7 @@ pub async fn supervise(
                     runner: p.runner,
                     host_id: p.host_id,
                     child: None,
+                    adopt,
                 },
             )
         })
@@ -116,6 +151,7 @@ pub async fn supervise(
         graph,
         endpoint: &endpoint,
         sink: &set.sink,
+        detached_dir: set.detached.as_ref().map(|d| d.dir.clone()),
         ending: None,
         unasked: Vec::new(),
     };
@@ -162,9 +198,13 @@ impl Driver<'_> {
                 _ => None,
             };
             let was_stopping = exited.is_some_and(|n| self.state(n) == NodeState::Stopping);
+            let changes_pids = matches!(event, Event::Exited { .. } | Event::Spawned { .. });
             let actions = self.machine.handle(event, Instant::now());
             if let Some(node) = exited {
                 self.log_exit(node, was_stopping);
+            }
+            if changes_pids {
+                self.write_pid_table();
             }
             for action in actions {
                 if let Some(event) = self.carry_out(action).await {
@@ -304,7 +344,44 @@ impl Driver<'_> {
         asked
     }
 
+    /// Keeps the running nodes' identities where a later supervisor finds them.
+    fn write_pid_table(&self) {
+        let Some(dir) = &self.detached_dir else {
+            return;
+        };
+        let table: BTreeMap<String, Identity> = self
+            .programs
+            .iter()
+            .enumerate()
+            .filter_map(|(node, p)| Some((self.name(node), p.child.as_ref()?.identity()?)))
+            .collect();
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(dir)?;
+            let tmp = dir.join(format!("{PID_TABLE}.tmp"));
+            std::fs::write(&tmp, serde_json::to_vec(&table)?)?;
+            std::fs::rename(&tmp, dir.join(PID_TABLE))
+        };
+        if let Err(e) = write() {
+            tracing::warn!(dir = %dir.display(), error = %e, "cannot keep the nodes' pids: a restarted agent will start them again");
+        }
+    }
+
     fn spawn(&mut self, node: usize) -> Event {
+        let adopted = match (
+            self.programs.get_mut(node).and_then(|p| p.adopt.take()),
+            &self.detached_dir,
+        ) {
+            (Some(who), Some(dir)) => OwnedChild::adopt(&self.name(node), who, self.sink, dir),
+            _ => None,
+        };
+        if let Some(child) = adopted {
+            let pid = child.pid();
+            tracing::info!(node = %self.name(node), pid, "adopted: it kept running while no agent was here");
+            if let Some(program) = self.programs.get_mut(node) {
+                program.child = Some(child);
+            }
+            return Event::Spawned { node, pid };
+        }
         match self.start(node) {
             Ok(child) => {
                 let pid = child.pid();
@@ -360,9 +437,11 @@ impl Driver<'_> {
             command.env("PINION_REMAP", as_json("PINION_REMAP", &spec.remap)?);
         }
         command.envs(&spec.env);
-        OwnedChild::spawn(&spec.name, command, self.sink, false)
-            .map(|(child, _)| child)
-            .map_err(|e| e.to_string())
+        match &self.detached_dir {
+            Some(dir) => OwnedChild::spawn_detached(&spec.name, command, self.sink, dir),
+            None => OwnedChild::spawn(&spec.name, command, self.sink, false).map(|(c, _)| c),
+        }
+        .map_err(|e| e.to_string())
     }
 
     /// Collects exits.
@@ -372,12 +451,12 @@ impl Driver<'_> {
                 continue;
             };
             match child.try_wait() {
-                Ok(Some(status)) => {
+                Ok(Some(exit)) => {
                     program.child = None;
                     events.push_back(Event::Exited {
                         node,
-                        success: status.success(),
-                        how: describe(status),
+                        success: exit.success,
+                        how: exit.how,
                     });
                 }
                 Ok(None) => {}
@@ -437,13 +516,4 @@ impl Driver<'_> {
 /// error that names the variable, never an empty variable.
 fn as_json(var: &str, value: &impl serde::Serialize) -> Result<String, String> {
     serde_json::to_string(value).map_err(|e| format!("cannot pass {var}: {e}"))
-}
-
-fn describe(status: ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exit code {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
-        _ => "ended".to_owned(),
-    }
 }
