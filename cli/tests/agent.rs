@@ -216,3 +216,45 @@ binary = "listener"
     });
     assert!(stopped.is_some(), "the remote talker was stopped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_told_to_become_a_build_that_does_not_run_says_why_and_serves_on() {
+    use pinion_launch::agent::protocol::calls::{self, Upgraded};
+    let dir = TempDir::new("agentupgrade");
+    let (_agent, endpoint) = start_agent(&dir, "pi-upgrade");
+    let mut client = AgentClient::new(&endpoint, key(), Duration::from_secs(5)).expect("client");
+
+    // Its own build: nothing to do. Another one it does not hold: ship it first.
+    let own = pinion_launch::agent::store::hash_file(&bin("pinion")).expect("hash");
+    let answer = client
+        .ask(calls::Upgrade { blob: own })
+        .await
+        .expect("answer");
+    assert_eq!(answer, Upgraded::AlreadyThisBuild);
+    let garbage = b"not a program at all".to_vec();
+    let hash = pinion_launch::agent::store::hash(&garbage);
+    let answer = client
+        .ask(calls::Upgrade { blob: hash.clone() })
+        .await
+        .expect("answer");
+    assert_eq!(answer, Upgraded::NeedsBlob);
+
+    // A stored blob that is no program: refused before the agent becomes it.
+    let part = calls::PutBlobPart {
+        hash: hash.clone(),
+        size: garbage.len() as u64,
+        offset: 0,
+        bytes: garbage,
+    };
+    assert_eq!(client.ask(part).await.expect("stored"), (20, true));
+    let refused = client
+        .ask(calls::Upgrade { blob: hash })
+        .await
+        .expect_err("the agent says why");
+    assert!(
+        refused.to_string().contains("cannot run the new build"),
+        "{refused}"
+    );
+    let mut again = AgentClient::new(&endpoint, key(), Duration::from_secs(5)).expect("client");
+    again.ask(calls::Ping).await.expect("it serves on");
+}

@@ -52,6 +52,8 @@ pub async fn serve(
     let deployments = Deployments::open(&config.store_dir.join("deployments"))?;
     let mut verifier = Verifier::new(config.key.clone(), Domain::Agent);
     let mut launches: HashMap<String, Running> = HashMap::new();
+    // A build that could not be run: asked again, the agent says why.
+    let mut failed_upgrade: Option<(String, String)> = None;
     let own = std::env::current_exe()
         .ok()
         .and_then(|exe| super::store::hash_file(&exe).ok());
@@ -96,10 +98,20 @@ pub async fn serve(
         let mut upgrade_to = None;
         let reply = match authenticate(&mut verifier, &frames) {
             Ok(AgentRequest::Upgrade { blob }) => match upgrade(&store, own.as_deref(), &blob) {
-                Upgrade::To(program) => {
-                    upgrade_to = Some(program);
-                    AgentReply::Ok
+                Upgrade::To(_) if failed_upgrade.as_ref().is_some_and(|(b, _)| *b == blob) => {
+                    let error = failed_upgrade.as_ref().map(|(_, e)| e.as_str());
+                    AgentReply::Error(format!(
+                        "cannot run the new build: {}",
+                        error.unwrap_or_default()
+                    ))
                 }
+                Upgrade::To(program) => match runs_as_pinion(&program).await {
+                    Ok(()) => {
+                        upgrade_to = Some(program);
+                        AgentReply::Ok
+                    }
+                    Err(e) => AgentReply::Error(format!("cannot run the new build: {e}")),
+                },
                 Upgrade::AlreadyThisBuild => AgentReply::Unchanged {
                     version: blob.chars().take(12).collect(),
                 },
@@ -128,6 +140,9 @@ pub async fn serve(
             tracing::info!(program = %program.display(), "upgrading: the agent becomes the new build");
             let error = become_program(&program);
             tracing::error!(%error, "cannot run the new build; this one goes on");
+            if let Some(blob) = program.file_name().and_then(|n| n.to_str()) {
+                failed_upgrade = Some((blob.to_owned(), error.to_string()));
+            }
         }
     }
     for (id, running) in launches.drain() {
@@ -153,6 +168,28 @@ fn upgrade(store: &Store, own: Option<&str>, blob: &str) -> Upgrade {
     match store.path(blob).filter(|p| p.is_file()) {
         Some(program) => Upgrade::To(program),
         None => Upgrade::NotStored,
+    }
+}
+
+/// Whether `program` runs here and is `pinion` (`--version`), before this process
+/// becomes it: a file that is not (another machine's build, a truncated upload that
+/// still hashed right, anything else) is refused while the agent can still say so.
+async fn runs_as_pinion(program: &Path) -> Result<(), String> {
+    let mut command = tokio::process::Command::new(program);
+    command.arg("--version").kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(10), command.output())
+        .await
+        .map_err(|_| "`--version` did not answer within 10 s".to_owned())?
+        .map_err(|e| e.to_string())?;
+    let said = String::from_utf8_lossy(&output.stdout);
+    if output.status.success() && said.starts_with("pinion ") {
+        Ok(())
+    } else {
+        Err(format!(
+            "it is not pinion for this machine (`--version` said {:?}, {})",
+            said.trim(),
+            output.status
+        ))
     }
 }
 

@@ -325,7 +325,12 @@ async fn switch(
             program_for(spec, &here, &bin_dir).ok_or_else(|| no_program(spec, machine, &bin_dir))
         })
         .await?;
-        let (upgraded, agent_bytes) = upgrade_agent(&mut client, &name, &bin_dir, settings).await?;
+        // An emulated machine (a runner) runs its agent natively: not the target's build.
+        let (upgraded, agent_bytes) = if machine.runner.is_empty() {
+            upgrade_agent(&mut client, &name, &bin_dir, settings).await?
+        } else {
+            (false, 0)
+        };
         if upgraded {
             // The agent is a new process behind the same endpoint: a new connection.
             client = AgentClient::new(agent, settings.key.clone(), settings.agent_timeout)
@@ -404,6 +409,12 @@ async fn upgrade_agent(
             .map_err(DeployError::agent(machine))?;
         match ask.ask(calls::Upgrade { blob: blob.clone() }).await {
             Ok(Upgraded::AlreadyThisBuild) => return Ok((true, sent)),
+            Err(AgentError::Refused { message, .. }) => {
+                return Err(DeployError::UpgradeFailed {
+                    machine: machine.to_owned(),
+                    answer: message,
+                });
+            }
             Ok(other) if tokio::time::Instant::now() >= deadline => {
                 return Err(DeployError::UpgradeFailed {
                     machine: machine.to_owned(),
