@@ -53,6 +53,7 @@ fn a_healthy_graph_has_only_ok_findings() {
         "ok: node `talker` (host ".to_owned(),
         "ok: host ids: 1 host(s), each on its own machine".to_owned(),
         "ok: clocks: 1 host(s) within 20.0 ms of this host's".to_owned(),
+        "ok: no machine reports its health".to_owned(),
         "0 error(s), 0 warning(s)".to_owned(),
     ];
     assert_eq!(out.len(), expected.len(), "{dump}");

@@ -1,5 +1,6 @@
 //! What `pinion doctor` concludes from what it observed: pure functions, no IO.
 
+use pinion::msgs::diagnostic::DiagnosticStatus;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -175,6 +176,39 @@ fn millis(ns: i64) -> String {
     format!("{:.1} ms", ns as f64 / 1e6)
 }
 
+/// What the machines' health reports say: their problems, each with what to do.
+pub fn health(machines: &[DiagnosticStatus]) -> Vec<Finding> {
+    machines
+        .iter()
+        .map(|m| {
+            let who = format!("machine `{}`", m.hardware_id);
+            if m.level == DiagnosticStatus::OK || m.level == DiagnosticStatus::STALE {
+                return Finding::ok(format!("{who} reports no trouble"));
+            }
+            let what = format!("{who}: {}", m.message);
+            let mut fixes = Vec::new();
+            if m.message.contains("under-voltage") {
+                fixes.push("use the Pi's official supply (5.1 V, 3 A for a Pi 4, 5 A for a Pi 5) and a short, thick cable; motors need a supply of their own");
+            }
+            if m.message.contains("CPU at") || m.message.contains("throttl") || m.message.contains("temperature") {
+                fixes.push("cool the Pi (a heatsink or a fan, air around the case) or give it less work");
+            }
+            if m.message.contains("disk low") {
+                fixes.push("free space on the SD card (old recordings, logs)");
+            }
+            if m.message.contains("memory low") {
+                fixes.push("run fewer nodes on this Pi, or find the one that grows (`pinion top`)");
+            }
+            let fix = fixes.join("; ");
+            if m.level >= DiagnosticStatus::ERROR {
+                Finding::error(what, fix)
+            } else {
+                Finding::warning(what, fix)
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,5 +266,26 @@ mod tests {
         assert_eq!(severity_of("far"), Some(Severity::Error));
         assert_eq!(severity_of("near"), None);
         assert!(f.iter().all(|x| x.fix.contains("timedatectl")));
+    }
+
+    #[test]
+    fn a_hot_under_powered_pi_is_an_error_with_what_to_do() {
+        let machine = |level, message: &str| DiagnosticStatus {
+            level,
+            name: "machine".to_owned(),
+            message: message.to_owned(),
+            hardware_id: "pi1".to_owned(),
+            values: Vec::new(),
+        };
+        let found = health(&[
+            machine(DiagnosticStatus::ERROR, "CPU at 85.2 °C; under-voltage now"),
+            machine(DiagnosticStatus::WARN, "disk low: 120 MB left"),
+            machine(DiagnosticStatus::OK, ""),
+        ]);
+        assert_eq!(found[0].severity, Severity::Error);
+        assert!(found[0].fix.contains("supply") && found[0].fix.contains("cool"));
+        assert_eq!(found[1].severity, Severity::Warning);
+        assert!(found[1].fix.contains("free space"));
+        assert_eq!(found[2].severity, Severity::Ok);
     }
 }

@@ -8,7 +8,7 @@
 mod findings;
 
 use super::control::ask_node;
-use super::graph::nodes;
+use super::graph::{ask_master, nodes};
 use anyhow::Context;
 use findings::{clocks, host_ids, ClockSample, Finding, Seen, Severity};
 use pinion::host;
@@ -24,6 +24,9 @@ const ASK_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Identify requests per node; the fastest one measures the clock.
 const SAMPLES: usize = 3;
+
+/// How long the doctor listens for health reports (they come once a second).
+const HEALTH_WAIT: Duration = Duration::from_millis(2500);
 
 /// A heartbeat older than this is late (nodes beat every 500 ms).
 const LATE_HEARTBEAT_MS: u64 = 1500;
@@ -146,7 +149,51 @@ async fn examine() -> Vec<Finding> {
     }
     findings.extend(host_ids(&seen));
     findings.extend(clocks(&here, &clock));
+    findings.extend(machines_health().await);
     findings
+}
+
+/// The latest health report of every machine that sends one (`pinion health`, which
+/// agents run), gathered for a little over one report period.
+async fn machines_health() -> Vec<Finding> {
+    use pinion::msgs::diagnostic::{DiagnosticArray, HEALTH_TOPIC};
+    let topics = ask_master(pinion::protocol::node_to_master::ListTopics)
+        .await
+        .unwrap_or_default();
+    let reporters = topics
+        .iter()
+        .find(|t| t.name.as_str().trim_start_matches('/') == HEALTH_TOPIC.trim_start_matches('/'))
+        .map_or(0, |t| t.publishers.len());
+    if reporters == 0 {
+        // A graph without agents (a laptop, `launch --local`) has none: not a fault.
+        return vec![Finding::ok(
+            "no machine reports its health (agents run `pinion health`; elsewhere, run it by hand)",
+        )];
+    }
+    let node = match pinion::Node::init(pinion::NodeOptions::from_env("pinion_doctor")).await {
+        Ok(node) => node,
+        Err(e) => {
+            return vec![Finding::warning(
+                format!("cannot read the health reports: {e}"),
+                "",
+            )]
+        }
+    };
+    let mut latest: BTreeMap<String, pinion::msgs::diagnostic::DiagnosticStatus> = BTreeMap::new();
+    if let Ok(mut sub) = node.subscribe::<DiagnosticArray>(HEALTH_TOPIC).await {
+        let until = tokio::time::Instant::now() + HEALTH_WAIT;
+        while latest.len() < reporters {
+            let Ok(Some(report)) = tokio::time::timeout_at(until, sub.recv()).await else {
+                break;
+            };
+            if let Some(machine) = report.status.into_iter().find(|s| s.name == "machine") {
+                latest.insert(machine.hardware_id.clone(), machine);
+            }
+        }
+    }
+    node.close().await;
+    let machines: Vec<_> = latest.into_values().collect();
+    findings::health(&machines)
 }
 
 /// Asks a node who it is, [`SAMPLES`] times; its identity, the clock sample of the
