@@ -203,6 +203,11 @@ fn deploy_cycle(robot: &Robot, pi_target: Option<&str>) {
         "the deployed talker runs with no launcher"
     );
 
+    // On the Pi, the talker changes and its health reporter does not.
+    let health = robot
+        .running_pid(&file, "health_pi")
+        .expect("the Pi reports its health");
+    let talker = robot.running_pid(&file, "talker").expect("the talker runs");
     let file = robot.write(pi_target, "v2");
     let (out, code, dump) = robot.pinion(&["deploy", "--profile", "dev", "--no-build"], &file);
     assert_eq!(code, Some(0), "{dump}");
@@ -212,6 +217,16 @@ fn deploy_cycle(robot: &Robot, pi_target: Option<&str>) {
         "no binary changed, nothing is shipped: {out:?}"
     );
     assert_eq!(robot.listen(), "v2");
+    assert_eq!(
+        robot.running_pid(&file, "health_pi"),
+        Some(health),
+        "a node that did not change runs on into the new version"
+    );
+    assert_ne!(
+        robot.running_pid(&file, "talker"),
+        Some(talker),
+        "the talker changed"
+    );
 
     let (out, code, dump) = robot.pinion(&["deploy", "--rollback"], &file);
     assert_eq!(code, Some(0), "{dump}");

@@ -113,11 +113,22 @@ fn health_reports_the_machine_and_its_nodes_and_top_shows_them() {
         .collect();
     let power = findings
         .iter()
-        .find(|f| f["what"].as_str().is_some_and(|w| w.contains("under-voltage now")))
+        .find(|f| {
+            f["what"]
+                .as_str()
+                .is_some_and(|w| w.contains("under-voltage now"))
+        })
         .unwrap_or_else(|| panic!("no health finding: {findings:?}"));
     assert_eq!(power["severity"], "error");
-    assert!(power["fix"].as_str().unwrap_or_default().contains("supply"), "{power}");
-    assert_eq!(out.status.code(), Some(1), "an error finding fails the doctor");
+    assert!(
+        power["fix"].as_str().unwrap_or_default().contains("supply"),
+        "{power}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "an error finding fails the doctor"
+    );
 
     // pinion top, in a terminal.
     let terminal = Terminal::pinion(&env, "top", 120, 20);

@@ -16,6 +16,9 @@ pub enum LaunchRequest {
     StopNode(String),
     /// Stop one node and start it again at once.
     RestartNode(String),
+    /// Stop supervising these running nodes without stopping them, and say who they
+    /// are: the next version of a deployed launch takes them over (a detached set only).
+    Release(Vec<String>),
 }
 
 /// A running launcher's answer.
@@ -32,6 +35,8 @@ pub enum LaunchReply {
         /// One row per node.
         nodes: Vec<NodeStatus>,
     },
+    /// The released nodes, by name, with who they are.
+    Released(Vec<(String, crate::identity::Identity)>),
     /// Refused.
     Error(String),
 }

@@ -253,7 +253,7 @@ fn remote(action: Action) -> anyhow::Result<ExitCode> {
         }
     };
     match reply {
-        LaunchReply::Ok => Ok(ExitCode::SUCCESS),
+        LaunchReply::Ok | LaunchReply::Released(_) => Ok(ExitCode::SUCCESS),
         LaunchReply::Status {
             robot,
             master,

@@ -6,12 +6,13 @@ use super::protocol::{AgentReply, AgentRequest, Manifest, MissingBlob, RemoteNod
 use super::store::{Progress, Store};
 use crate::control::ControlCommand;
 use crate::control::{LaunchReply, LaunchRequest};
+use crate::identity::Identity;
 use crate::logs::{LogRing, LogSink};
 use crate::model::NodeSpec;
 use crate::status::NodeStatus;
 use crate::supervisor::{self, Detached, LaunchReport, NodeSet, PlannedNode};
 use pinion::transport::Replier;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,6 +37,9 @@ pub struct AgentConfig {
 struct Running {
     /// The deployed version it runs, if it is a deployed launch.
     version: Option<String>,
+    /// What it runs: robot, master and nodes (a node the next version has unchanged
+    /// is handed over, not restarted).
+    set: (String, String, Vec<RemoteNode>),
     commands: mpsc::Sender<ControlCommand>,
     ring: Arc<LogRing>,
     task: JoinHandle<Option<LaunchReport>>,
@@ -68,6 +72,7 @@ pub async fn serve(
             &manifest.nodes,
             &store,
             detached,
+            BTreeMap::new(),
         ) {
             Ok(mut running) => {
                 tracing::info!(%launch, "deployed launch started again");
@@ -274,7 +279,7 @@ async fn handle(
                 stop_launch(&launch, old).await;
             }
             // A launcher's nodes stop with the agent (the launcher starts them again).
-            match start(&launch, robot, master, &nodes, store, None) {
+            match start(&launch, robot, master, &nodes, store, None, BTreeMap::new()) {
                 Ok(running) => {
                     tracing::info!(%launch, nodes = nodes.len(), "launch started");
                     launches.insert(launch, running);
@@ -362,11 +367,13 @@ fn start(
     nodes: &[RemoteNode],
     store: &Store,
     detached: Option<&Path>,
+    handed: BTreeMap<String, Identity>,
 ) -> Result<Running, String> {
     let detached = match detached {
-        Some(dir) => Some(detach(launch, &robot, &master, nodes, dir)?),
+        Some(dir) => Some(detach(launch, &robot, &master, nodes, dir, handed)?),
         None => None,
     };
+    let (robot_name, master_endpoint) = (robot.clone(), master.clone());
     let mut planned = Vec::new();
     for node in nodes {
         let program = store
@@ -427,6 +434,7 @@ fn start(
     });
     Ok(Running {
         version: None,
+        set: (robot_name, master_endpoint, nodes.to_vec()),
         commands,
         ring,
         task,
@@ -443,6 +451,7 @@ fn detach(
     master: &str,
     nodes: &[RemoteNode],
     agent_dir: &Path,
+    handed: BTreeMap<String, Identity>,
 ) -> Result<Detached, String> {
     if launch.is_empty() || launch.starts_with('.') || launch.contains('/') {
         return Err(format!("bad launch id `{launch}`"));
@@ -456,7 +465,7 @@ fn detach(
     let adopt = if same {
         supervisor::read_pid_table(&dir)
     } else {
-        Default::default()
+        handed
     };
     std::fs::create_dir_all(&dir)
         .and_then(|()| std::fs::write(&file, &fingerprint))
@@ -480,7 +489,9 @@ async fn run_manifest(
     agent_dir: &Path,
     launches: &mut HashMap<String, Running>,
 ) -> Result<(), String> {
+    let mut handed = BTreeMap::new();
     if let Some(old) = launches.remove(launch) {
+        handed = hand_over(launch, &old, &manifest).await;
         stop_launch(launch, old).await;
     }
     let version = manifest.version();
@@ -491,10 +502,43 @@ async fn run_manifest(
         &manifest.nodes,
         store,
         Some(agent_dir),
+        handed,
     )?;
     running.version = Some(version);
     launches.insert(launch.to_owned(), running);
     Ok(())
+}
+
+/// The nodes the new version runs unchanged (same program, arguments, environment,
+/// parameters, against the same master), and this machine's health reporter: the old
+/// supervisor lets go of them, still running, for the new one to adopt.
+async fn hand_over(launch: &str, old: &Running, manifest: &Manifest) -> BTreeMap<String, Identity> {
+    let (robot, master, nodes) = &old.set;
+    if *robot != manifest.robot || *master != manifest.master {
+        return BTreeMap::new();
+    }
+    let mut unchanged: Vec<String> = manifest
+        .nodes
+        .iter()
+        .filter(|n| nodes.contains(n))
+        .map(|n| n.name.clone())
+        .collect();
+    if let Some(first) = nodes.first() {
+        unchanged.push(health_node_name(&first.host_id));
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let request = LaunchRequest::Release(unchanged);
+    if old.commands.send((request, tx)).await.is_err() {
+        return BTreeMap::new();
+    }
+    match rx.await {
+        Ok(LaunchReply::Released(handed)) => {
+            let names: Vec<&str> = handed.iter().map(|(n, _)| n.as_str()).collect();
+            tracing::info!(%launch, nodes = ?names, "unchanged nodes run on into the new version");
+            handed.into_iter().collect()
+        }
+        _ => BTreeMap::new(),
+    }
 }
 
 async fn status(running: &mut Running) -> Vec<NodeStatus> {

@@ -112,6 +112,8 @@ struct Driver<'a> {
     ending: Option<Ending>,
     /// Nodes that could not be asked to stop (their SIGTERM is said with why).
     unasked: Vec<bool>,
+    /// Nodes handed over to the next version: their stop is only a formality.
+    released: Vec<bool>,
 }
 
 /// Supervises a set of nodes until the set ends, then stops every node.
@@ -154,8 +156,10 @@ pub async fn supervise(
         detached_dir: set.detached.as_ref().map(|d| d.dir.clone()),
         ending: None,
         unasked: Vec::new(),
+        released: Vec::new(),
     };
     driver.unasked = vec![false; driver.programs.len()];
+    driver.released = vec![false; driver.programs.len()];
     tokio::pin!(stop);
     let mut stopped = false;
     let mut tick = tokio::time::interval(TICK);
@@ -273,6 +277,13 @@ impl Driver<'_> {
                 Some(Event::ParamsSet { node, ok })
             }
             Action::Spawn(node) => Some(self.spawn(node)),
+            Action::AskShutdown(node) if self.released.get(node) == Some(&true) => {
+                Some(Event::Exited {
+                    node,
+                    success: true,
+                    how: "handed over to the next version, still running".to_owned(),
+                })
+            }
             Action::AskShutdown(node) => {
                 let asked = self.ask_shutdown(node).await;
                 if !asked {
@@ -465,6 +476,36 @@ impl Driver<'_> {
         }
     }
 
+    /// Lets go of running detached nodes without stopping them: who they are, for the
+    /// supervisor that takes them over.
+    fn release(&mut self, names: &[String], events: &mut VecDeque<Event>) -> LaunchReply {
+        if self.detached_dir.is_none() {
+            return LaunchReply::Error("only a detached set hands its nodes over".to_owned());
+        }
+        let mut handed = Vec::new();
+        for name in names {
+            let Some(node) = self.machine.find(name) else {
+                continue;
+            };
+            let Some(program) = self.programs.get_mut(node) else {
+                continue;
+            };
+            // Dropping a detached child leaves the process alone.
+            let Some(who) = program.child.take().and_then(|c| c.identity()) else {
+                continue;
+            };
+            if let Some(flag) = self.released.get_mut(node) {
+                *flag = true;
+            }
+            handed.push((name.clone(), who));
+            events.push_back(Event::Stop {
+                node,
+                then: AfterStop::Down,
+            });
+        }
+        LaunchReply::Released(handed)
+    }
+
     /// Answers a control request; a stop or restart goes to the machine as an event.
     fn command(
         &mut self,
@@ -496,6 +537,7 @@ impl Driver<'_> {
                 events.push_back(Event::StopAll);
                 return LaunchReply::Ok;
             }
+            LaunchRequest::Release(names) => return self.release(&names, events),
             LaunchRequest::StopNode(name) => (name, AfterStop::Down),
             LaunchRequest::RestartNode(name) => (name, AfterStop::Restart),
         };
