@@ -5,6 +5,7 @@
 
 mod support;
 
+use pinion_launch::status::{NodeState, NodeStatus};
 use serde_json::Value;
 use std::time::Duration;
 use support::tmux::Terminal;
@@ -42,9 +43,33 @@ fn health_reports_the_machine_and_its_nodes_and_top_shows_them() {
 
     let mut talker = env.node("talker", "talker", &["--rate", "20"]);
     talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    // The status rows its agent would keep: the talker restarted twice, a camera
+    // node crashing.
+    let row = |name: &str, pid, state, restarts, last_exit: Option<&str>| NodeStatus {
+        name: name.to_owned(),
+        machine: "local".to_owned(),
+        pid,
+        state,
+        restarts,
+        since: None,
+        last_exit: last_exit.map(str::to_owned),
+    };
+    let rows = vec![
+        row(
+            "talker",
+            Some(talker.pid() as u32),
+            NodeState::Running,
+            2,
+            None,
+        ),
+        row("camera", None, NodeState::Backoff, 3, Some("exit code 1")),
+    ];
+    let launch_status = dir.0.join("status.json");
+    std::fs::write(&launch_status, serde_json::to_vec(&rows).expect("json")).expect("fixture");
     let mut c = env.command("pinion");
     c.args(["health", "--period", "200ms"])
-        .env("PINION_SYS_DIR", &sys);
+        .env("PINION_SYS_DIR", &sys)
+        .env("PINION_LAUNCH_STATUS", &launch_status);
     let mut health = Proc::spawn("health", c);
     health.expect_line("registered", SOON, |_, l| l.contains("registered"));
 
@@ -92,6 +117,14 @@ fn health_reports_the_machine_and_its_nodes_and_top_shows_them() {
         .and_then(|v| v.parse().ok())
         .expect("rss");
     assert!(rss > 1.0 && rss < 100.0, "talker RSS {rss} MB");
+    assert_eq!(value(node, "restarts"), Some("2"));
+    let camera = status(&report, "camera").expect("the crashing node is reported");
+    assert_eq!(camera["level"], 1);
+    let message = camera["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("exit code 1") && message.contains("restarted 3 times"),
+        "{message}"
+    );
     let warned = health.wait_line(SOON, |_, l| {
         l.contains("WARN") && l.contains("under-voltage")
     });

@@ -91,7 +91,12 @@ fn rows(reports: &BTreeMap<String, (Instant, DiagnosticArray)>) -> Vec<Row<'stat
                     status.name.clone(),
                     v("cpu_percent"),
                     v("rss_mb"),
-                    format!("pid {}  {}", v("pid"), status.message),
+                    format!(
+                        "pid {}  restarts {}  {}",
+                        v("pid"),
+                        v("restarts"),
+                        status.message
+                    ),
                 ])
                 .style(style)
             };

@@ -402,8 +402,17 @@ fn start(
     let host = nodes.first().map(|n| n.host_id.clone());
     if let (Some(host), Ok(program)) = (host, std::env::current_exe()) {
         let name = health_node_name(&host);
+        let mut spec = NodeSpec::pinion_tool(&name, &["health"], "<agent>");
+        if let Some(d) = &detached {
+            // Restarts and crashes of the launch's nodes, for the health report.
+            let status = d.dir.join(supervisor::STATUS_FILE);
+            spec.env.insert(
+                "PINION_LAUNCH_STATUS".to_owned(),
+                status.to_string_lossy().into_owned(),
+            );
+        }
         planned.push(PlannedNode {
-            spec: NodeSpec::pinion_tool(&name, &["health"], "<agent>"),
+            spec,
             program,
             runner: Vec::new(),
             host_id: Some(host),

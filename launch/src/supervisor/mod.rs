@@ -82,6 +82,10 @@ pub struct Detached {
 /// The file in [`Detached::dir`] that lists the running nodes' identities.
 pub const PID_TABLE: &str = "pids.json";
 
+/// The file in [`Detached::dir`] with the status rows (restarts, how each last ended),
+/// for the machine's health reporter.
+pub const STATUS_FILE: &str = "status.json";
+
 /// The identities a supervisor of the set in `dir` left, by node name.
 pub fn read_pid_table(dir: &std::path::Path) -> BTreeMap<String, Identity> {
     std::fs::read(dir.join(PID_TABLE))
@@ -366,11 +370,18 @@ impl Driver<'_> {
             .enumerate()
             .filter_map(|(node, p)| Some((self.name(node), p.child.as_ref()?.identity()?)))
             .collect();
+        let status = self.machine.status();
         let write = || -> std::io::Result<()> {
             std::fs::create_dir_all(dir)?;
-            let tmp = dir.join(format!("{PID_TABLE}.tmp"));
-            std::fs::write(&tmp, serde_json::to_vec(&table)?)?;
-            std::fs::rename(&tmp, dir.join(PID_TABLE))
+            for (file, bytes) in [
+                (PID_TABLE, serde_json::to_vec(&table)?),
+                (STATUS_FILE, serde_json::to_vec(&status)?),
+            ] {
+                let tmp = dir.join(format!("{file}.tmp"));
+                std::fs::write(&tmp, bytes)?;
+                std::fs::rename(&tmp, dir.join(file))?;
+            }
+            Ok(())
         };
         if let Err(e) = write() {
             tracing::warn!(dir = %dir.display(), error = %e, "cannot keep the nodes' pids: a restarted agent will start them again");

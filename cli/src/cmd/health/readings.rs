@@ -15,6 +15,9 @@ pub struct Sources {
     pub proc: PathBuf,
     /// The file system whose space is reported (the SD card's root).
     pub disk: PathBuf,
+    /// The status rows of the launch this reporter runs beside (its agent says where:
+    /// `PINION_LAUNCH_STATUS`), for restarts and nodes that are down.
+    pub launch_status: Option<PathBuf>,
 }
 
 impl Sources {
@@ -24,8 +27,18 @@ impl Sources {
             sys: std::env::var_os("PINION_SYS_DIR").map_or_else(|| "/sys".into(), PathBuf::from),
             proc: "/proc".into(),
             disk: "/".into(),
+            launch_status: std::env::var_os("PINION_LAUNCH_STATUS").map(PathBuf::from),
         }
     }
+}
+
+/// The status rows of the launch beside this reporter (none without one).
+pub fn launch_status(src: &Sources) -> Vec<pinion_launch::status::NodeStatus> {
+    src.launch_status
+        .as_deref()
+        .and_then(read)
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default()
 }
 
 /// One look at the machine.
@@ -128,7 +141,7 @@ fn bytes_of(blocks: impl Into<u64>, size: impl Into<u64>) -> u64 {
     blocks.into().saturating_mul(size.into())
 }
 
-/// A small file's text (these files are a few KiB; more is not read).
+/// A small file's text (these files are a few KiB; at most 64 KiB is read).
 fn read(path: &Path) -> Option<String> {
     use std::io::Read;
     let mut text = String::new();

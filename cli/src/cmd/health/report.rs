@@ -4,6 +4,7 @@
 use super::readings::{self, Sources};
 use pinion::msgs::diagnostic::{DiagnosticStatus, KeyValue};
 use pinion::protocol::master_to_node::NodeInfo;
+use pinion_launch::status::NodeState;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -40,9 +41,36 @@ impl Reporter {
         let mut out = vec![self.machine(src, now)];
         let mut seen = Vec::new();
         let host = self.host.clone();
+        let rows = readings::launch_status(src);
         for node in nodes.iter().filter(|n| n.host == host) {
             seen.push(node.pid);
-            out.push(self.node(src, node, now));
+            let mut status = self.node(src, node, now);
+            if let Some(row) = rows.iter().find(|r| r.pid == Some(node.pid)) {
+                status.values.push(kv("restarts", row.restarts.to_string()));
+            }
+            out.push(status);
+        }
+        // Nodes of the launch that are down: crashing, or given up on.
+        for row in rows
+            .iter()
+            .filter(|r| r.pid.is_none_or(|p| !seen.contains(&p)))
+        {
+            let level = match row.state {
+                NodeState::Backoff => DiagnosticStatus::WARN,
+                NodeState::Failed => DiagnosticStatus::ERROR,
+                _ => continue,
+            };
+            out.push(DiagnosticStatus {
+                level,
+                name: row.name.clone(),
+                message: format!(
+                    "not running ({}), restarted {} times",
+                    row.last_exit.as_deref().unwrap_or("not started"),
+                    row.restarts
+                ),
+                hardware_id: self.host.clone(),
+                values: vec![kv("restarts", row.restarts.to_string())],
+            });
         }
         self.cpu.retain(|pid, _| seen.contains(pid));
         for status in &out {
