@@ -424,10 +424,15 @@ fn nodes_run_on_while_their_agent_is_killed_restarted_and_upgraded() {
         .expect("the status shows the talker running");
     let mut listener = robot.listener();
 
-    // The Pi's agent dies without a word, and comes back (systemd would restart it).
+    // The Pi's agent dies without a word, and comes back as its systemd unit would
+    // start it: from where it is installed.
+    let installed = robot.dir.0.join("usr-local-bin").join("pinion");
+    std::fs::create_dir_all(installed.parent().expect("dir")).expect("dir");
+    std::fs::copy(bin("pinion"), &installed).expect("install pinion");
     let (longest, shown) = through(&mut robot, &file, &mut listener, "talker", |robot| {
         robot.agents[1].kill();
-        let (agent, _) = start_lan_agent(&robot.lan, 2, 11411, &robot.dir, &robot.key);
+        let (agent, _) =
+            start_lan_agent_from(&robot.lan, 2, 11411, &robot.dir, &robot.key, &installed);
         robot.agents[1] = agent;
     });
     assert_eq!(
@@ -460,10 +465,14 @@ fn nodes_run_on_while_their_agent_is_killed_restarted_and_upgraded() {
     );
     assert!(longest < Duration::from_secs(1), "a gap of {longest:?}");
     let exe = std::fs::read_link(format!("/proc/{agent}/exe")).expect("the agent runs");
-    assert!(
-        exe.starts_with(robot.dir.0.join("store2").join("blobs")),
-        "the agent (same pid) is the new build from its store: {}",
-        exe.display()
+    assert_eq!(
+        exe, installed,
+        "the agent (same pid) runs from where it is installed"
+    );
+    assert_eq!(
+        std::fs::read(&installed).expect("installed"),
+        std::fs::read(build.join("debug").join("pinion")).expect("new build"),
+        "the new build took the installed program's place, for the next boot"
     );
     assert!(support::alive(talker as i32), "the talker still runs");
 

@@ -21,6 +21,8 @@ pub struct Unit {
     pub user: Option<String>,
     /// Its working directory, if it needs one.
     pub working_directory: Option<PathBuf>,
+    /// More `[Service]` lines (`KillMode=process`, `Environment=...`).
+    pub service_lines: Vec<String>,
 }
 
 impl Unit {
@@ -36,6 +38,10 @@ impl Unit {
                 "WorkingDirectory={}\n",
                 quote(&dir.display().to_string())
             ));
+        }
+        for line in &self.service_lines {
+            service.push_str(line);
+            service.push('\n');
         }
         format!(
             "[Unit]\n\
@@ -147,6 +153,17 @@ impl AgentUnit {
             exec,
             user: self.user.clone(),
             working_directory: None,
+            service_lines: vec![
+                // Only the agent is stopped or restarted with the unit: its nodes run
+                // on, and the agent that starts next adopts them (a stop of the agent
+                // by SIGTERM stops its launches itself).
+                "KillMode=process".to_owned(),
+                // An upgrade replaces this file, so that the next boot runs the new build.
+                format!(
+                    "Environment={}",
+                    quote(&format!("PINION_AGENT_EXE={}", self.exe.display()))
+                ),
+            ],
         }
     }
 
@@ -168,6 +185,7 @@ pub fn launch_unit(exe: &Path, file: &Path, user: Option<String>) -> Unit {
         ],
         user,
         working_directory: file.parent().map(Path::to_owned),
+        service_lines: Vec::new(),
     }
 }
 
@@ -234,5 +252,10 @@ mod tests {
         assert!(unit.contains("After=network-online.target\n"));
         assert!(unit.contains("Restart=always\n") && unit.contains("User=pi\n"));
         assert!(unit.contains("WantedBy=multi-user.target\n"));
+        assert!(
+            unit.contains("KillMode=process\n"),
+            "nodes outlive an agent restart"
+        );
+        assert!(unit.contains("Environment=PINION_AGENT_EXE=/usr/local/bin/pinion\n"));
     }
 }

@@ -376,7 +376,23 @@ pub fn start_lan_agent(
     dir: &TempDir,
     key: &std::path::Path,
 ) -> (Proc, String) {
-    let mut c = lan.command(i, &bin("pinion"));
+    start_lan_agent_from(lan, i, port, dir, key, &bin("pinion"))
+}
+
+/// Like `start_lan_agent`, running `program` as a systemd unit would run it: told
+/// where it is installed (`PINION_AGENT_EXE`, which an upgrade replaces).
+pub fn start_lan_agent_from(
+    lan: &netns::Lan,
+    i: usize,
+    port: u16,
+    dir: &TempDir,
+    key: &std::path::Path,
+    program: &std::path::Path,
+) -> (Proc, String) {
+    let mut c = lan.command(i, program);
+    if program != bin("pinion") {
+        c.env("PINION_AGENT_EXE", program);
+    }
     c.args([
         "agent",
         "--listen",

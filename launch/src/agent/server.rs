@@ -199,12 +199,36 @@ async fn runs_as_pinion(program: &Path) -> Result<(), String> {
 }
 
 /// Executes `program` in this process's place, with this process's arguments: the
-/// pid, and so the parent of every node, stays. Returns only on failure.
+/// pid, and so the parent of every node, stays. An agent started by its systemd unit
+/// (`PINION_AGENT_EXE`) first puts the new build in place of the unit's program, so the
+/// next boot runs it too. Returns only on failure.
 fn become_program(program: &Path) -> std::io::Error {
     use std::os::unix::process::CommandExt;
+    let installed = std::env::var_os("PINION_AGENT_EXE").map(PathBuf::from);
+    let program = match installed {
+        Some(exe) => match install_build(program, &exe) {
+            Ok(()) => exe,
+            Err(e) => {
+                tracing::warn!(exe = %exe.display(), error = %e, "cannot put the new build in place: the next boot runs the old one until the next deploy");
+                program.to_owned()
+            }
+        },
+        None => program.to_owned(),
+    };
     std::process::Command::new(program)
         .args(std::env::args_os().skip(1))
         .exec()
+}
+
+/// Copies `program` beside `exe` and renames it over `exe` (a running program's file
+/// can be replaced that way; a half-copied one never is `exe`).
+fn install_build(program: &Path, exe: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let name = exe.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = exe.with_file_name(format!(".{name}.new"));
+    std::fs::copy(program, &tmp)?;
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
+    std::fs::rename(&tmp, exe)
 }
 
 fn authenticate(verifier: &mut Verifier, frames: &[bytes::Bytes]) -> Result<AgentRequest, String> {
