@@ -3,7 +3,6 @@
 //! graph, before anything starts. Pure: the manifests are read elsewhere.
 
 use crate::model::NodeSpec;
-use pinion::base::naming::Naming;
 use pinion::parts::Manifest;
 use pinion::TypeInfo;
 use std::collections::BTreeMap;
@@ -47,17 +46,7 @@ pub fn check(nodes: &[(&NodeSpec, &Manifest)]) -> Vec<Finding> {
     let mut topics: BTreeMap<String, Vec<Use<'_>>> = BTreeMap::new();
     let mut findings = Vec::new();
     for (spec, manifest) in nodes {
-        let naming = Naming {
-            namespace: spec
-                .namespace
-                .as_ref()
-                .map(|n| n.trim_matches('/').to_owned()),
-            remap: spec
-                .remap
-                .iter()
-                .map(|(k, v)| (k.trim_start_matches('/').to_owned(), v.clone()))
-                .collect(),
-        };
+        let naming = spec.naming();
         let uses = manifest
             .publishes
             .iter()

@@ -256,7 +256,9 @@ pub async fn deploy(
 ) -> Result<Vec<MachineOutcome>, DeployError> {
     let outcomes = switch(file, settings).await?;
     let (master, _) = master_endpoint(file)?;
-    let Err(unhealthy) = verify::until_healthy(file, &master, &settings.key).await else {
+    let publications = publications(file, settings).await;
+    let Err(unhealthy) = verify::until_healthy(file, &master, &settings.key, &publications).await
+    else {
         return Ok(outcomes);
     };
     if !outcomes.iter().any(|o| o.changed) {
@@ -270,7 +272,9 @@ pub async fn deploy(
     tracing::warn!("the new version is not healthy: rolling back every machine");
     match rollback(file, &settings.key).await {
         Ok(back_to) => {
-            let again = verify::until_healthy(file, &master, &settings.key)
+            // The previous version's programs may publish otherwise: only running
+            // and registered count.
+            let again = verify::until_healthy(file, &master, &settings.key, &Default::default())
                 .await
                 .err();
             Err(DeployError::RolledBack {
@@ -288,6 +292,44 @@ pub async fn deploy(
             source: Box::new(e),
         }),
     }
+}
+
+/// What each node's code publishes, from the manifests of the programs deployed (a
+/// Pinion node binary, run under its machine's runner; other programs have none), as
+/// named in the graph.
+async fn publications(file: &LaunchFile, settings: &DeploySettings) -> verify::Publications {
+    let mut out = verify::Publications::new();
+    for (name, specs) in by_machine(file) {
+        let Some(machine) = file.machines.get(&name) else {
+            continue;
+        };
+        let target = machine
+            .target
+            .clone()
+            .unwrap_or_else(|| host_target().to_owned());
+        let bin_dir = settings.bin_dir(&target);
+        let here = MachineSpec {
+            target: None,
+            ..machine.clone()
+        };
+        for spec in specs {
+            let Some(program) = program_for(&spec, &here, &bin_dir) else {
+                continue;
+            };
+            let Ok(Some(manifest)) = crate::manifest::read(&program, &machine.runner).await else {
+                continue;
+            };
+            let naming = spec.naming();
+            let topics = manifest
+                .publishes
+                .iter()
+                .filter_map(|t| naming.resolve(&t.topic).ok())
+                .map(|t| t.to_string())
+                .collect();
+            out.insert(spec.name.clone(), topics);
+        }
+    }
+    out
 }
 
 /// Ships what changed and installs the new version on every machine.

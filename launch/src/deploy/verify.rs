@@ -1,6 +1,7 @@
 //! Is a version that was just switched to healthy? Every node of the launch must be
-//! running on its machine and registered with the master under its pid by the launch
-//! file's `health_deadline`, and then stay so, with no exit and no restart, for
+//! running on its machine, registered with the master under its pid, and advertising
+//! every topic its code publishes (its manifest, where its program has one) by the
+//! launch file's `health_deadline`, and then stay so, with no exit and no restart, for
 //! `steady_for`. A node that exits or restarts in that time fails the check at once,
 //! without waiting for the deadline.
 //!
@@ -14,7 +15,8 @@ use crate::model::LaunchFile;
 use crate::remote::{agent_of, by_machine, launch_id};
 use crate::status::{NodeState, NodeStatus};
 use pinion::base::master_link::MasterLink;
-use pinion::protocol::node_to_master::ListNodes;
+use pinion::protocol::master_to_node::TopicSummary;
+use pinion::protocol::node_to_master::{ListNodes, ListTopics};
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -78,11 +80,22 @@ struct Expected {
     name: String,
     /// Its name at the master; `None` for the master itself.
     graph_name: Option<String>,
+    /// The topics its code publishes, as named in the graph.
+    publishes: Vec<String>,
 }
+
+/// The topics each node's code publishes (from the manifests of the programs that have
+/// one), by node name, as named in the graph.
+pub type Publications = BTreeMap<String, Vec<String>>;
 
 /// Waits until the version that `file` describes runs healthy on every machine, or
 /// says which nodes keep it from that.
-pub async fn until_healthy(file: &LaunchFile, master: &str, key: &Key) -> Result<(), Unhealthy> {
+pub async fn until_healthy(
+    file: &LaunchFile,
+    master: &str,
+    key: &Key,
+    publications: &Publications,
+) -> Result<(), Unhealthy> {
     let spec = file.deploy;
     let id = launch_id(file);
     let mut expected: Vec<Expected> = by_machine(file)
@@ -92,6 +105,7 @@ pub async fn until_healthy(file: &LaunchFile, master: &str, key: &Key) -> Result
                 machine: machine.clone(),
                 name: n.name.clone(),
                 graph_name: Some(n.graph_name()),
+                publishes: publications.get(&n.name).cloned().unwrap_or_default(),
             })
         })
         .collect();
@@ -100,6 +114,7 @@ pub async fn until_healthy(file: &LaunchFile, master: &str, key: &Key) -> Result
             machine: machine.clone(),
             name: "master".to_owned(),
             graph_name: None,
+            publishes: Vec::new(),
         });
     }
     let mut agents = BTreeMap::new();
@@ -121,15 +136,18 @@ pub async fn until_healthy(file: &LaunchFile, master: &str, key: &Key) -> Result
     let mut steady_since: Option<Instant> = None;
     loop {
         let rows = statuses(&mut agents, &id).await;
-        let registered = match &master_link {
-            Some(link) => link.ask(ListNodes).await.ok(),
-            None => None,
+        let (registered, topics) = match &master_link {
+            Some(link) => (
+                link.ask(ListNodes).await.ok(),
+                link.ask(ListTopics).await.unwrap_or_default(),
+            ),
+            None => (None, Vec::new()),
         };
         let mut broken = Vec::new();
         let mut waiting = Vec::new();
         for e in &expected {
             let row = rows.get(&(e.machine.clone(), e.name.clone()));
-            match judge(e, row, registered.as_deref()) {
+            match judge(e, row, registered.as_deref(), &topics) {
                 Judgement::Up => {}
                 Judgement::NotYet(reason) => waiting.push((e, reason)),
                 Judgement::Broken(reason) => broken.push((e, reason)),
@@ -170,6 +188,7 @@ fn judge(
     e: &Expected,
     row: Option<&NodeStatus>,
     registered: Option<&[pinion::protocol::master_to_node::NodeInfo]>,
+    topics: &[TopicSummary],
 ) -> Judgement {
     let Some(row) = row else {
         return Judgement::NotYet(format!("its agent on `{}` did not report it", e.machine));
@@ -199,14 +218,35 @@ fn judge(
     let Some(registered) = registered else {
         return Judgement::NotYet("the master did not answer".to_owned());
     };
-    if registered
+    if !registered
         .iter()
         .any(|n| n.name.as_str() == graph_name && n.pid == pid)
     {
+        return Judgement::NotYet(format!(
+            "running (pid {pid}) but not registered with the master as `{graph_name}`"
+        ));
+    }
+    let silent: Vec<&str> = e
+        .publishes
+        .iter()
+        .filter(|topic| {
+            !topics.iter().any(|t| {
+                t.name.as_str().trim_start_matches('/') == topic.trim_start_matches('/')
+                    && t.publishers.iter().any(|p| p.as_str() == graph_name)
+            })
+        })
+        .map(String::as_str)
+        .collect();
+    if silent.is_empty() {
         Judgement::Up
     } else {
         Judgement::NotYet(format!(
-            "running (pid {pid}) but not registered with the master as `{graph_name}`"
+            "registered, but does not publish {} (its code does)",
+            silent
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     }
 }
@@ -277,4 +317,76 @@ async fn last_lines(client: &mut AgentClient, id: &str, node: &str) -> Vec<Strin
         }
     }
     kept.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pinion::names::{NodeName, TopicName};
+    use pinion::protocol::master_to_node::NodeInfo;
+    use pinion::Message;
+
+    #[test]
+    fn a_node_is_up_once_running_registered_under_its_pid_and_publishing() {
+        let e = Expected {
+            machine: "pi".to_owned(),
+            name: "odometry".to_owned(),
+            graph_name: Some("odometry".to_owned()),
+            publishes: vec!["odom".to_owned()],
+        };
+        let row = NodeStatus {
+            name: "odometry".to_owned(),
+            machine: "local".to_owned(),
+            pid: Some(42),
+            state: NodeState::Running,
+            restarts: 0,
+            since: None,
+            last_exit: None,
+        };
+        let node = |pid| NodeInfo {
+            name: NodeName::new("odometry").expect("name"),
+            host: "pi".to_owned(),
+            pid,
+            session: 1,
+            last_seen_ms: 0,
+            control: pinion::protocol::Endpoints {
+                ipc: None,
+                tcp: None,
+            },
+        };
+        let odom = TopicSummary {
+            name: TopicName::new("odom").expect("name"),
+            type_info: pinion::msgs::nav::Odometry::type_info(),
+            publishers: vec![NodeName::new("odometry").expect("name")],
+            subscribers: Vec::new(),
+        };
+        let verdict = |row: &NodeStatus, nodes: &[NodeInfo], topics: &[TopicSummary]| match judge(
+            &e,
+            Some(row),
+            Some(nodes),
+            topics,
+        ) {
+            Judgement::Up => "up".to_owned(),
+            Judgement::NotYet(why) => format!("not yet: {why}"),
+            Judgement::Broken(why) => format!("broken: {why}"),
+        };
+        assert_eq!(
+            verdict(&row, &[node(42)], std::slice::from_ref(&odom)),
+            "up"
+        );
+        let stale = verdict(&row, &[node(7)], std::slice::from_ref(&odom));
+        assert!(
+            stale.contains("not registered"),
+            "another pid is an old process: {stale}"
+        );
+        let silent = verdict(&row, &[node(42)], &[]);
+        assert!(silent.contains("does not publish `odom`"), "{silent}");
+        let crashed = NodeStatus {
+            restarts: 1,
+            last_exit: Some("exit code 2".to_owned()),
+            ..row.clone()
+        };
+        let broken = verdict(&crashed, &[node(42)], &[odom]);
+        assert!(broken.starts_with("broken: restarted 1 time"), "{broken}");
+    }
 }

@@ -234,6 +234,22 @@ impl NodeSpec {
         }
     }
 
+    /// How its topic names resolve: its namespace and remaps, as the launcher gives
+    /// them to it.
+    pub fn naming(&self) -> pinion::base::naming::Naming {
+        pinion::base::naming::Naming {
+            namespace: self
+                .namespace
+                .as_ref()
+                .map(|n| n.trim_matches('/').to_owned()),
+            remap: self
+                .remap
+                .iter()
+                .map(|(k, v)| (k.trim_start_matches('/').to_owned(), v.clone()))
+                .collect(),
+        }
+    }
+
     /// The name it registers with the master: its namespace, then its name.
     pub fn graph_name(&self) -> String {
         match &self.namespace {
