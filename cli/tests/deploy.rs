@@ -442,6 +442,22 @@ fn nodes_run_on_while_their_agent_is_killed_restarted_and_upgraded() {
     );
     assert!(longest < Duration::from_secs(1), "a gap of {longest:?}");
 
+    // Stopped politely (systemctl restart: SIGTERM), it leaves the robot running too.
+    let (longest, shown) = through(&mut robot, &file, &mut listener, "talker", |robot| {
+        robot.agents[1].signal(nix::sys::signal::Signal::SIGTERM);
+        let (_, code) = robot.agents[1].finish(SOON);
+        assert_eq!(code, Some(0), "{}", robot.agents[1].dump());
+        let (agent, _) =
+            start_lan_agent_from(&robot.lan, 2, 11411, &robot.dir, &robot.key, &installed);
+        robot.agents[1] = agent;
+    });
+    assert_eq!(
+        shown,
+        Some(u64::from(talker)),
+        "adopted after a SIGTERM too"
+    );
+    assert!(longest < Duration::from_secs(1), "a gap of {longest:?}");
+
     // A new build of pinion, deployed: the agents become it, the talker runs on.
     let agent = robot.agents[1].pid();
     let build = new_build(&robot);

@@ -46,7 +46,8 @@ struct Running {
     finished: Option<Vec<NodeStatus>>,
 }
 
-/// Serves requests on `replier` until `shutdown` completes, then stops every launch.
+/// Serves requests on `replier` until `shutdown` completes, then stops the launches that
+/// launchers started (deployed ones run on, for the next agent to adopt).
 pub async fn serve(
     mut replier: Replier,
     config: AgentConfig,
@@ -151,6 +152,12 @@ pub async fn serve(
         }
     }
     for (id, running) in launches.drain() {
+        if running.version.is_some() {
+            // A deployed robot runs on without its agent (`pinion launch stop` stops
+            // it); the agent that starts next adopts its nodes.
+            tracing::info!(launch = %id, "the agent stops; the deployed launch runs on");
+            continue;
+        }
         stop_launch(&id, running).await;
     }
     Ok(())
