@@ -193,6 +193,14 @@ impl<T: Message> Publisher<T> {
     pub async fn flush(&self, timeout: Duration) -> Result<usize> {
         self.handle.shared.flush(&self.handle.base, timeout).await
     }
+
+    /// Messages that connected subscribers did not get from this node (each counted
+    /// once per subscriber that missed it): a burst came faster than a connection
+    /// carried it, past what its subscriber asked to keep
+    /// ([`crate::SubscribeOptions::keep_bytes`] and its queue depth).
+    pub fn dropped(&self) -> u64 {
+        self.handle.shared.dropped(&self.handle.base)
+    }
 }
 
 /// Publishes postcard bytes on a topic whose type is known only at run time.
@@ -227,5 +235,12 @@ impl RawPublisher {
     /// Subscribers the master lists for the topic (connected or not yet).
     pub fn registered_subscribers(&self) -> usize {
         self.handle.shared.registered_count()
+    }
+
+    /// Messages of this topic that connected subscribers did not get from this node
+    /// (each counted once per subscriber it missed): they came faster than the
+    /// connection carried them and past what the subscriber asked the node to keep.
+    pub fn dropped(&self) -> u64 {
+        self.handle.shared.dropped(&self.handle.base)
     }
 }

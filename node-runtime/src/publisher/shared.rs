@@ -158,6 +158,11 @@ impl PublisherShared {
     }
 
     /// Number of subscribers the master lists (0 until the first list arrives).
+    /// Messages its connected subscribers did not get from this node: dropped.
+    pub(crate) fn dropped(&self, base: &NodeBase) -> u64 {
+        base.data().dropped(&self.topic_frame)
+    }
+
     pub(crate) fn registered_count(&self) -> usize {
         self.state().registered.as_ref().map_or(0, HashSet::len)
     }

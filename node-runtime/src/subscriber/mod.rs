@@ -42,13 +42,24 @@ pub struct SubscribeOptions {
     /// With a full queue, wait (and let publishers see no room) instead of dropping
     /// the oldest message.
     pub reliable: bool,
+    /// What each publisher keeps for this subscriber while the connection has no
+    /// credit (a burst faster than the socket carries it): at most `queue` messages and
+    /// this many bytes, the newest; what does not fit is dropped, and counted by the
+    /// publisher ([`crate::Publisher::dropped`]).
+    pub keep_bytes: usize,
 }
+
+/// The default of [`SubscribeOptions::keep_bytes`]: with the 16 MiB of a connection's
+/// window, 32 messages of 1 MiB reach a subscriber of a burst however fast it comes,
+/// while a stopped subscriber costs each publisher at most 32 MiB.
+pub const DEFAULT_KEEP_BYTES: usize = 16 << 20;
 
 impl Default for SubscribeOptions {
     fn default() -> Self {
         Self {
             queue: DEFAULT_QUEUE,
             reliable: false,
+            keep_bytes: DEFAULT_KEEP_BYTES,
         }
     }
 }
@@ -66,6 +77,13 @@ impl SubscribeOptions {
     /// dropping.
     pub fn reliable(mut self) -> Self {
         self.reliable = true;
+        self
+    }
+
+    /// These options, with each publisher keeping at most `bytes` for this subscriber
+    /// in a burst (see [`SubscribeOptions::keep_bytes`]).
+    pub fn keep_bytes(mut self, bytes: usize) -> Self {
+        self.keep_bytes = bytes;
         self
     }
 }
@@ -296,6 +314,7 @@ async fn subscribe<I: Send + 'static>(
         backpressure: options
             .reliable
             .then(|| queue.clone() as Arc<dyn crate::queue::Room>),
+        keep: (options.keep_bytes, options.queue),
         commands: receiver,
         on_end: Box::new(move || end_queue.close()),
     };

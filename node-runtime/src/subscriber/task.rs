@@ -129,6 +129,8 @@ pub(crate) struct SubscriptionTask {
     /// A reliable subscriber's queue: no message is taken from the publishers while it
     /// is full, so their credit runs out instead of the queue dropping.
     pub(crate) backpressure: Option<Arc<dyn crate::queue::Room>>,
+    /// Bytes and messages each publisher keeps for it without credit.
+    pub(crate) keep: (usize, usize),
     pub(crate) commands: mpsc::UnboundedReceiver<SubCommand>,
     pub(crate) on_end: Box<dyn FnOnce() + Send + Sync>,
 }
@@ -260,7 +262,7 @@ impl SubscriptionTask {
             )
             .await
             {
-                Ok(s) => Some(s),
+                Ok(s) => Some(s.keep(self.keep.0, self.keep.1)),
                 Err(e) => {
                     tracing::error!(topic = %self.topic, error = %e, "cannot create subscriber socket");
                     None

@@ -20,8 +20,15 @@ pub const RETURN_MESSAGES: i64 = WINDOW_MESSAGES / 2;
 /// what the guard of a data socket admits.
 pub const MAX_CONTROL: usize = 64 * 1024;
 
+/// The most messages a subscriber may ask a publisher to keep for it while it has no
+/// credit ([`Control::Keep`]).
+pub const MAX_KEEP_MESSAGES: i64 = 100_000;
+/// The most bytes a subscriber may ask a publisher to keep for it.
+pub const MAX_KEEP_BYTES: i64 = 256 << 20;
+
 const SUBSCRIBE: u8 = 1;
 const CREDIT: u8 = 2;
+const KEEP: u8 = 3;
 
 /// One frame from a subscriber connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +40,14 @@ pub enum Control {
         /// Bytes consumed.
         bytes: i64,
         /// Messages consumed.
+        messages: i64,
+    },
+    /// While I have no credit, keep at most this much for me (the newest), and drop
+    /// the rest, counting it: my queue depth and its byte cap.
+    Keep {
+        /// Bytes kept at most.
+        bytes: i64,
+        /// Messages kept at most.
         messages: i64,
     },
 }
@@ -50,28 +65,35 @@ pub fn encode(control: &Control) -> Bytes {
             out.extend_from_slice(prefix);
             out.into()
         }
-        Control::Credit { bytes, messages } => {
-            let mut out = Vec::with_capacity(17);
-            out.push(CREDIT);
-            out.extend_from_slice(&bytes.to_le_bytes());
-            out.extend_from_slice(&messages.to_le_bytes());
-            out.into()
-        }
+        Control::Credit { bytes, messages } => pair(CREDIT, *bytes, *messages),
+        Control::Keep { bytes, messages } => pair(KEEP, *bytes, *messages),
     }
+}
+
+fn pair(kind: u8, bytes: i64, messages: i64) -> Bytes {
+    let mut out = Vec::with_capacity(17);
+    out.push(kind);
+    out.extend_from_slice(&bytes.to_le_bytes());
+    out.extend_from_slice(&messages.to_le_bytes());
+    out.into()
 }
 
 /// Reads a frame; refuses anything else than exactly one well-formed control.
 pub fn decode(frame: &[u8]) -> Result<Control, Malformed> {
     match frame.split_first() {
         Some((&SUBSCRIBE, prefix)) => Ok(Control::Subscribe(Bytes::copy_from_slice(prefix))),
-        Some((&CREDIT, rest)) if rest.len() == 16 => {
+        Some((&kind @ (CREDIT | KEEP), rest)) if rest.len() == 16 => {
             let (b, m) = rest.split_at(8);
             let bytes = i64::from_le_bytes(b.try_into().map_err(|_| Malformed)?);
             let messages = i64::from_le_bytes(m.try_into().map_err(|_| Malformed)?);
             if bytes < 0 || messages < 0 {
                 return Err(Malformed);
             }
-            Ok(Control::Credit { bytes, messages })
+            Ok(if kind == CREDIT {
+                Control::Credit { bytes, messages }
+            } else {
+                Control::Keep { bytes, messages }
+            })
         }
         _ => Err(Malformed),
     }
@@ -88,6 +110,10 @@ mod tests {
             Control::Credit {
                 bytes: 123_456,
                 messages: 7,
+            },
+            Control::Keep {
+                bytes: 16 << 20,
+                messages: 1000,
             },
         ] {
             assert_eq!(decode(&encode(&c)), Ok(c));

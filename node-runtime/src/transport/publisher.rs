@@ -55,6 +55,15 @@ struct Peer {
     /// A reliable publisher waited for its credit in vain: not waited for again until
     /// it returns credit.
     stalled: bool,
+    /// Messages kept for it while it has no credit, oldest first, sent as credit
+    /// returns; bounded by `keep` (the subscriber's queue depth and byte cap).
+    kept: std::collections::VecDeque<Vec<Bytes>>,
+    /// Bytes in `kept`.
+    kept_bytes: i64,
+    /// At most this many messages and bytes are kept (none until it says).
+    keep: (i64, i64),
+    /// Messages it wanted and did not get from here: dropped.
+    dropped: u64,
 }
 
 impl Peer {
@@ -67,6 +76,51 @@ impl Peer {
     fn wants(&self, topic: &[u8]) -> bool {
         self.prefixes.iter().any(|p| topic.starts_with(p))
     }
+
+    /// Keeps a message it has no credit for, dropping the oldest past its limits.
+    fn keep(&mut self, frames: &[Bytes], size: i64) {
+        let (messages, bytes) = self.keep;
+        if self.stalled || messages == 0 || size > bytes {
+            self.dropped += 1;
+            return;
+        }
+        self.kept.push_back(frames.to_vec());
+        self.kept_bytes += size;
+        while self.kept.len() as i64 > messages || self.kept_bytes > bytes {
+            let Some(old) = self.kept.pop_front() else {
+                break;
+            };
+            self.kept_bytes -= frames_len(&old);
+            self.dropped += 1;
+        }
+    }
+
+    /// Sends what it kept, oldest first, as far as its credit goes: into `outgoing`
+    /// (the engine's ROUTER) or its own connection. False if that connection is gone.
+    fn send_kept(&mut self, outgoing: &mut Outgoing) -> bool {
+        while self.has_credit() {
+            let Some(frames) = self.kept.pop_front() else {
+                break;
+            };
+            let size = frames_len(&frames);
+            self.kept_bytes -= size;
+            self.bytes -= size;
+            self.messages -= 1;
+            match &self.route {
+                Route::Engine => outgoing.push(&frames, &self.id),
+                Route::Tcp(writer) => {
+                    if !writer.send(frames.into()) {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+}
+
+fn frames_len(frames: &[Bytes]) -> i64 {
+    frames.iter().map(|f| f.len() as i64).sum()
 }
 
 /// The subscriber connections of one data socket, and a signal when their credit changes.
@@ -255,12 +309,12 @@ impl DataPublisher {
             queued: Notify::new(),
             send: tokio::sync::Mutex::new(send),
         });
-        let reader = tokio::spawn(read_peers(recv, self.peers.clone()));
+        let reader = tokio::spawn(read_peers(recv, self.peers.clone(), outbox.clone()));
         let events = self
             .event_queue
             .take()
             .unwrap_or_else(|| tokio::sync::mpsc::unbounded_channel().1);
-        let router = tokio::spawn(read_router(events, self.peers.clone()));
+        let router = tokio::spawn(read_router(events, self.peers.clone(), outbox.clone()));
         let sender = tokio::spawn(send_queued(outbox.clone(), self.peers.clone()));
         self.running = Some(Running {
             outbox,
@@ -268,6 +322,18 @@ impl DataPublisher {
             router,
             sender,
         });
+    }
+
+    /// Messages of `topic` (a topic frame) that subscriber connections did not get
+    /// from here: dropped while they had no credit and their keep was full. Counts of
+    /// connections that closed are gone with them.
+    pub fn dropped(&self, topic: &[u8]) -> u64 {
+        self.peers
+            .lock()
+            .iter()
+            .filter(|p| p.wants(topic))
+            .map(|p| p.dropped)
+            .sum()
     }
 
     /// The gate a reliable publisher waits at before [`DataPublisher::send`].
@@ -315,21 +381,30 @@ impl DataPublisher {
             let mut gone = Vec::new();
             let mut shared: Option<SharedMessage> = None;
             for peer in peers.iter_mut() {
-                if peer.wants(topic) && peer.has_credit() {
-                    peer.bytes -= size;
-                    peer.messages -= 1;
-                    match (&peer.route, &mut direct) {
-                        // Its connection's queue is in order by itself, and its writer
-                        // batches what it finds. One copy of the frame list for all.
-                        (Route::Tcp(writer), _) => {
-                            let message = shared.get_or_insert_with(|| frames.clone().into());
-                            if !writer.send(message.clone()) {
-                                gone.push(peer.id.clone());
-                            }
-                        }
-                        (Route::Engine, Some((_, targets))) => targets.push(peer.id.clone()),
-                        (Route::Engine, None) => queue.outgoing.push(&frames, &peer.id),
+                if !peer.wants(topic) {
+                    continue;
+                }
+                if !peer.kept.is_empty() || !peer.has_credit() {
+                    // Behind what it has kept, or out of credit: kept (or dropped).
+                    peer.keep(&frames, size);
+                    if !peer.send_kept(&mut queue.outgoing) {
+                        gone.push(peer.id.clone());
                     }
+                    continue;
+                }
+                peer.bytes -= size;
+                peer.messages -= 1;
+                match (&peer.route, &mut direct) {
+                    // Its connection's queue is in order by itself, and its writer
+                    // batches what it finds. One copy of the frame list for all.
+                    (Route::Tcp(writer), _) => {
+                        let message = shared.get_or_insert_with(|| frames.clone().into());
+                        if !writer.send(message.clone()) {
+                            gone.push(peer.id.clone());
+                        }
+                    }
+                    (Route::Engine, Some((_, targets))) => targets.push(peer.id.clone()),
+                    (Route::Engine, None) => queue.outgoing.push(&frames, &peer.id),
                 }
             }
             // Closed connections (their task reports them too): forget them now.
@@ -409,7 +484,7 @@ impl Drop for DataPublisher {
 const MAX_PREFIXES: usize = 64;
 
 /// Reads what subscriber connections say: their prefixes and their credit.
-async fn read_peers(mut recv: zeromq::RouterRecvHalf, peers: Peers) {
+async fn read_peers(mut recv: zeromq::RouterRecvHalf, peers: Peers, outbox: Arc<Outbox>) {
     loop {
         let message = match recv.recv().await {
             Ok(m) => m,
@@ -424,12 +499,16 @@ async fn read_peers(mut recv: zeromq::RouterRecvHalf, peers: Peers) {
         let (Some(id), Some(body)) = (frames.next(), frames.next()) else {
             continue;
         };
-        on_control(&peers, &id, &body, || Route::Engine);
+        on_control(&peers, &outbox, &id, &body, || Route::Engine);
     }
 }
 
 /// Follows the data socket's tcp connections (Pinion's own ROUTER end).
-async fn read_router(mut events: tokio::sync::mpsc::UnboundedReceiver<RouterEvent>, peers: Peers) {
+async fn read_router(
+    mut events: tokio::sync::mpsc::UnboundedReceiver<RouterEvent>,
+    peers: Peers,
+    outbox: Arc<Outbox>,
+) {
     let mut writers: std::collections::HashMap<Bytes, PeerWriter> = Default::default();
     while let Some(event) = events.recv().await {
         match event {
@@ -441,7 +520,7 @@ async fn read_router(mut events: tokio::sync::mpsc::UnboundedReceiver<RouterEven
                     tracing::debug!("ignored a malformed message from a subscriber connection");
                     continue;
                 };
-                on_control(&peers, &id, body, || Route::Tcp(writer.clone()));
+                on_control(&peers, &outbox, &id, body, || Route::Tcp(writer.clone()));
             }
             RouterEvent::Closed { id } => {
                 writers.remove(&id);
@@ -455,13 +534,23 @@ async fn read_router(mut events: tokio::sync::mpsc::UnboundedReceiver<RouterEven
     }
 }
 
-/// Applies one control frame from the connection `id` (reached by `route`).
-fn on_control(peers: &PeerTable, id: &Bytes, body: &[u8], route: impl FnOnce() -> Route) {
+/// Applies one control frame from the connection `id` (reached by `route`); what it
+/// kept for a connection that returns credit goes out.
+fn on_control(
+    peers: &PeerTable,
+    outbox: &Outbox,
+    id: &Bytes,
+    body: &[u8],
+    route: impl FnOnce() -> Route,
+) {
     let Ok(control) = credit::decode(body) else {
         tracing::debug!("ignored a malformed frame from a subscriber connection");
         return;
     };
     {
+        // The order of `send`: the queue, then the peers.
+        let mut queue = outbox.lock();
+        let was_empty = queue.outgoing.is_empty();
         let mut table = peers.lock();
         let known = table.iter().position(|p| p.id == id);
         match (control, known) {
@@ -476,6 +565,10 @@ fn on_control(peers: &PeerTable, id: &Bytes, body: &[u8], route: impl FnOnce() -
                         bytes: credit::WINDOW_BYTES,
                         messages: credit::WINDOW_MESSAGES,
                         stalled: false,
+                        kept: Default::default(),
+                        kept_bytes: 0,
+                        keep: (0, 0),
+                        dropped: 0,
                     });
                     table.len() - 1
                 });
@@ -489,10 +582,22 @@ fn on_control(peers: &PeerTable, id: &Bytes, body: &[u8], route: impl FnOnce() -
                 peer.bytes = (peer.bytes + bytes).min(credit::WINDOW_BYTES);
                 peer.messages = (peer.messages + messages).min(credit::WINDOW_MESSAGES);
                 peer.stalled = false;
+                if !peer.send_kept(&mut queue.outgoing) {
+                    table.remove(at);
+                }
             }
-            (Control::Credit { .. }, None) => {}
+            (Control::Keep { bytes, messages }, Some(at)) => {
+                table[at].keep = (
+                    messages.min(credit::MAX_KEEP_MESSAGES),
+                    bytes.min(credit::MAX_KEEP_BYTES),
+                );
+            }
+            (Control::Credit { .. } | Control::Keep { .. }, None) => {}
         }
         peers.update(&table);
+        if was_empty && !queue.outgoing.is_empty() {
+            outbox.queued.notify_one();
+        }
     }
     peers.changed.notify_waiters();
 }

@@ -75,6 +75,8 @@ pub struct DataSubscriber {
     next_id: u64,
     /// Where the next poll starts.
     next_turn: usize,
+    /// Bytes and messages each publisher keeps for it without credit (none: 0).
+    keep: (i64, i64),
 }
 
 impl std::fmt::Debug for DataSubscriber {
@@ -106,7 +108,16 @@ impl DataSubscriber {
             connections: Vec::new(),
             next_id: 0,
             next_turn: 0,
+            keep: (0, 0),
         })
+    }
+
+    /// Asks each publisher to keep at most `bytes` and `messages` for it while a
+    /// connection has no credit (see [`Control::Keep`]).
+    pub fn keep(mut self, bytes: usize, messages: usize) -> Self {
+        let clamp = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.keep = (clamp(bytes), clamp(messages));
+        self
     }
 
     /// Connects to a publisher's data socket and subscribes; fails if it cannot be
@@ -129,6 +140,16 @@ impl DataSubscriber {
             .send(ZmqMessage::from(subscribe))
             .await
             .map_err(|e| failed(e.to_string()))?;
+        if self.keep != (0, 0) {
+            let (bytes, messages) = self.keep;
+            socket
+                .send(ZmqMessage::from(credit::encode(&Control::Keep {
+                    bytes,
+                    messages,
+                })))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        }
         let (mut send, recv) = socket.split();
 
         let id = ConnectionId(self.next_id);
