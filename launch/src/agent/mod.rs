@@ -7,13 +7,17 @@
 //! - [`store`]: the blob store.
 //! - [`protocol`]: requests and replies.
 //! - [`server`]: the agent's request loop; [`client`]: the launcher's side.
+//! - `launches`: the launches it runs (detached when deployed, adopted after a restart).
+//! - [`upgrade`]: the agent becoming a new build of itself, its nodes running on.
 
 pub mod auth;
 pub mod client;
 pub mod deployments;
+mod launches;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod upgrade;
 
 /// The largest request an agent accepts, signature included: a blob part
 /// ([`protocol::BLOB_PART`]) and room for the rest. The guard of its socket refuses a
