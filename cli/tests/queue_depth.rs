@@ -94,6 +94,17 @@ async fn burst(wanted: SubscribeOptions, tag: &str) -> u64 {
         per(WINDOW) + per(keep)
     );
     eprintln!("burst of {BURST} x 1 MiB: {received} received, {dropped} dropped and counted");
+    // The count is there for tools too.
+    let info = env
+        .command("pinion")
+        .args(["topic", "info", "camera"])
+        .output()
+        .expect("topic info runs");
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(
+        info.contains(&format!("burst_pub (dropped {dropped})")),
+        "{info}"
+    );
     pub_node.close().await;
     sub_node.close().await;
     received

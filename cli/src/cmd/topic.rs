@@ -208,13 +208,42 @@ fn info(topic: &str) -> anyhow::Result<ExitCode> {
         t.name, t.type_info.name, t.type_info.hash, t.type_info.schema
     )?;
     let names = |v: &[pinion::NodeName]| v.iter().map(|n| format!("\n  {n}")).collect::<String>();
+    let dropped = super::runtime()?.block_on(dropped_by_publishers(&t));
+    let publishers: String = t
+        .publishers
+        .iter()
+        .zip(dropped)
+        .map(|(n, d)| match d {
+            Some(d) => format!("\n  {n} (dropped {d})"),
+            None => format!("\n  {n} (dropped: no answer)"),
+        })
+        .collect();
     writeln!(
         out,
-        "publishers:{}\nsubscribers:{}",
-        names(&t.publishers),
+        "publishers:{publishers}\nsubscribers:{}",
         names(&t.subscribers)
     )?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// For each publisher of `t`, the messages its subscribers did not get from it (asked
+/// of the node itself); `None` where it does not answer.
+async fn dropped_by_publishers(t: &TopicSummary) -> Vec<Option<u64>> {
+    use pinion::protocol::control::calls::Dropped;
+    let nodes = super::graph::nodes().await.unwrap_or_default();
+    let mut out = Vec::new();
+    for name in &t.publishers {
+        let Some(info) = nodes.iter().find(|n| &n.name == name) else {
+            out.push(None);
+            continue;
+        };
+        let call = Dropped {
+            topic: t.name.clone(),
+        };
+        let answer = super::control::ask_node(info, call, Duration::from_secs(1)).await;
+        out.push(answer.ok().map(|(n, _)| n));
+    }
+    out
 }
 
 fn fail(e: anyhow::Error) -> anyhow::Result<ExitCode> {

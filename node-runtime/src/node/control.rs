@@ -118,6 +118,10 @@ async fn handle(
             ControlReply::Ok
         }
         ControlRequest::Ping => ControlReply::Ok,
+        ControlRequest::Dropped { topic } => ControlReply::Dropped(
+            base.data()
+                .dropped(&crate::protocol::header::topic_frame(topic.as_str())),
+        ),
         ControlRequest::RecentLogs { after_seq, max } => {
             let mut records = crate::logs::recent(after_seq, max as usize);
             for r in &mut records {

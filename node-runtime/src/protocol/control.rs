@@ -76,6 +76,12 @@ pub enum ControlRequest {
         /// Key.
         key: String,
     },
+    /// From `pinion topic info`: how many messages of this topic did your subscribers
+    /// not get from you (dropped past their keep)?
+    Dropped {
+        /// The topic.
+        topic: TopicName,
+    },
 }
 
 /// What a node says of itself to `pinion doctor`.
@@ -105,12 +111,14 @@ pub enum ControlReply {
     Logs(Vec<Log>),
     /// The answer to `Identify`.
     Identity(NodeIdentity),
+    /// The answer to `Dropped`.
+    Dropped(u64),
 }
 
 /// What tools ask a node's control socket, each with the answer it names (the master's
 /// notices and the peers' handshakes are answered `Ok` and need no answer of their own).
 pub mod calls {
-    use super::{ControlReply, ControlRequest, Log, NodeIdentity};
+    use super::{ControlReply, ControlRequest, Log, NodeIdentity, TopicName};
 
     /// Who and where are you, and what does your clock say? (`pinion doctor`)
     #[derive(Debug, Clone, Copy)]
@@ -136,10 +144,18 @@ pub mod calls {
     #[derive(Debug, Clone, Copy)]
     pub struct Ping;
 
+    /// Messages of `topic` the node's subscribers did not get from it.
+    #[derive(Debug, Clone)]
+    pub struct Dropped {
+        /// The topic.
+        pub topic: TopicName,
+    }
+
     crate::calls! { ControlRequest => ControlReply;
         Identify => NodeIdentity: |_| ControlRequest::Identify, ControlReply::Identity(identity) => identity;
         RecentLogs => Vec<Log>: |c| ControlRequest::RecentLogs { after_seq: c.after_seq, max: c.max }, ControlReply::Logs(records) => records;
         Shutdown => (): |c| ControlRequest::Shutdown { reason: c.reason, replaced: false }, ControlReply::Ok => ();
         Ping => (): |_| ControlRequest::Ping, ControlReply::Ok => ();
+        Dropped => u64: |c| ControlRequest::Dropped { topic: c.topic }, ControlReply::Dropped(n) => n;
     }
 }
