@@ -118,6 +118,11 @@ fn health_reports_the_machine_and_its_nodes_and_top_shows_them() {
         .expect("rss");
     assert!(rss > 1.0 && rss < 100.0, "talker RSS {rss} MB");
     assert_eq!(value(node, "restarts"), Some("2"));
+    assert_eq!(
+        value(node, "dropped"),
+        Some("0"),
+        "asked of the talker itself"
+    );
     let camera = status(&report, "camera").expect("the crashing node is reported");
     assert_eq!(camera["level"], 1);
     let message = camera["message"].as_str().unwrap_or_default();

@@ -92,9 +92,10 @@ fn rows(reports: &BTreeMap<String, (Instant, DiagnosticArray)>) -> Vec<Row<'stat
                     v("cpu_percent"),
                     v("rss_mb"),
                     format!(
-                        "pid {}  restarts {}  {}",
+                        "pid {}  restarts {}  dropped {}  {}",
                         v("pid"),
                         v("restarts"),
+                        v("dropped"),
                         status.message
                     ),
                 ])

@@ -50,7 +50,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .ask(pinion::protocol::node_to_master::ListNodes)
                 .await
                 .unwrap_or_default();
-            let status = reporter.report(&sources, &nodes);
+            let topics = master
+                .ask(pinion::protocol::node_to_master::ListTopics)
+                .await
+                .unwrap_or_default();
+            let dropped = dropped_by_node(&nodes, &topics, reporter.host()).await;
+            let status = reporter.report(&sources, &nodes, &dropped);
             let array = DiagnosticArray {
                 header: Header::now(""),
                 status,
@@ -62,4 +67,30 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         node.close().await;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// How long a node of this host has to say what it dropped.
+const ASK_DROPPED: Duration = Duration::from_millis(300);
+
+/// For each node of this host that publishes, the messages its subscribers did not get
+/// from it, over all its topics (asked of the node; one that does not answer is left
+/// out).
+async fn dropped_by_node(
+    nodes: &[pinion::protocol::master_to_node::NodeInfo],
+    topics: &[pinion::protocol::master_to_node::TopicSummary],
+    host: &str,
+) -> std::collections::HashMap<String, u64> {
+    use pinion::protocol::control::calls::Dropped;
+    let mut out = std::collections::HashMap::new();
+    for node in nodes.iter().filter(|n| n.host == host) {
+        for topic in topics.iter().filter(|t| t.publishers.contains(&node.name)) {
+            let call = Dropped {
+                topic: topic.name.clone(),
+            };
+            if let Ok((n, _)) = super::control::ask_node(node, call, ASK_DROPPED).await {
+                *out.entry(node.name.to_string()).or_insert(0) += n;
+            }
+        }
+    }
+    out
 }

@@ -35,8 +35,19 @@ impl Reporter {
         }
     }
 
-    /// The machine's status, then one per node the master lists on this host.
-    pub fn report(&mut self, src: &Sources, nodes: &[NodeInfo]) -> Vec<DiagnosticStatus> {
+    /// This machine's host id.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The machine's status, then one per node the master lists on this host, with
+    /// what each dropped (`dropped`, by node name).
+    pub fn report(
+        &mut self,
+        src: &Sources,
+        nodes: &[NodeInfo],
+        dropped: &HashMap<String, u64>,
+    ) -> Vec<DiagnosticStatus> {
         let now = Instant::now();
         let mut out = vec![self.machine(src, now)];
         let mut seen = Vec::new();
@@ -47,6 +58,9 @@ impl Reporter {
             let mut status = self.node(src, node, now);
             if let Some(row) = rows.iter().find(|r| r.pid == Some(node.pid)) {
                 status.values.push(kv("restarts", row.restarts.to_string()));
+            }
+            if let Some(n) = dropped.get(node.name.as_str()) {
+                status.values.push(kv("dropped", n.to_string()));
             }
             out.push(status);
         }
