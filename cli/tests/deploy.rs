@@ -127,15 +127,13 @@ respawn = "always"
     /// The pid of `node` as `pinion launch status` shows it from the agents (no
     /// launcher runs), once it runs.
     fn running_pid(&self, file: &Path, node: &str) -> Option<u32> {
-        let (out, code, _) = self.pinion(&["launch", "status", "--json"], file);
-        if code != Some(0) {
-            return None;
-        }
-        out.iter()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .find(|row| row["name"] == node && row["state"] == "Running")
-            .and_then(|row| row["pid"].as_u64())
-            .map(|pid| pid as u32)
+        status_pid(&self.lan.hosts[0], file, &self.key, &self.dir.0, node)
+    }
+
+    /// Starts the Pi's agent again, from `program` (as its unit would).
+    fn restart_pi_agent(&mut self, program: &Path) {
+        let (agent, _) = start_lan_agent_from(&self.lan, 2, 11411, &self.dir, &self.key, program);
+        self.agents[1] = agent;
     }
 
     /// A native listener on the base machine that runs until dropped.
@@ -339,6 +337,27 @@ fn a_deploy_cut_off_mid_transfer_sends_only_the_rest_the_next_time() {
     assert_eq!(code, Some(0), "{dump}");
 }
 
+/// The pid `pinion launch status` shows for `node` running, asked from host namespace
+/// `host` of the agents directly (no launcher runs).
+fn status_pid(host: &str, file: &Path, key: &Path, dir: &Path, node: &str) -> Option<u32> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", host])
+        .arg(bin("pinion"))
+        .args(["launch", "status", "--json"])
+        .arg(file)
+        .arg("--key-file")
+        .arg(key)
+        .env("PINION_RUNTIME_DIR", dir)
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|row| row["name"] == node && row["state"] == "Running")
+        .and_then(|row| row["pid"].as_u64())
+        .and_then(|pid| u32::try_from(pid).ok())
+}
+
 /// Runs `change` while `listener` keeps receiving; the longest time without a message,
 /// until the agents show `node` running again and a second more has passed, and the
 /// pid they then show.
@@ -358,21 +377,7 @@ fn through(
         let host = robot.lan.hosts[0].clone();
         std::thread::spawn(move || {
             let found = wait::until(SOON, Duration::from_millis(200), || {
-                let out = std::process::Command::new("ip")
-                    .args(["netns", "exec", &host])
-                    .arg(bin("pinion"))
-                    .args(["launch", "status", "--json"])
-                    .arg(&file)
-                    .arg("--key-file")
-                    .arg(&key)
-                    .env("PINION_RUNTIME_DIR", &dir)
-                    .output()
-                    .ok()?;
-                String::from_utf8_lossy(&out.stdout)
-                    .lines()
-                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-                    .find(|r| r["name"] == node && r["state"] == "Running")
-                    .and_then(|r| r["pid"].as_u64())
+                status_pid(&host, &file, &key, &dir, node).map(u64::from)
             });
             let _ = tx.send(found);
         })
@@ -431,9 +436,7 @@ fn nodes_run_on_while_their_agent_is_killed_restarted_and_upgraded() {
     std::fs::copy(bin("pinion"), &installed).expect("install pinion");
     let (longest, shown) = through(&mut robot, &file, &mut listener, "talker", |robot| {
         robot.agents[1].kill();
-        let (agent, _) =
-            start_lan_agent_from(&robot.lan, 2, 11411, &robot.dir, &robot.key, &installed);
-        robot.agents[1] = agent;
+        robot.restart_pi_agent(&installed);
     });
     assert_eq!(
         shown,
@@ -447,9 +450,7 @@ fn nodes_run_on_while_their_agent_is_killed_restarted_and_upgraded() {
         robot.agents[1].signal(nix::sys::signal::Signal::SIGTERM);
         let (_, code) = robot.agents[1].finish(SOON);
         assert_eq!(code, Some(0), "{}", robot.agents[1].dump());
-        let (agent, _) =
-            start_lan_agent_from(&robot.lan, 2, 11411, &robot.dir, &robot.key, &installed);
-        robot.agents[1] = agent;
+        robot.restart_pi_agent(&installed);
     });
     assert_eq!(
         shown,

@@ -17,8 +17,7 @@ impl Identity {
     /// The process running as `pid` now, if any (a zombie is not running).
     pub fn of(pid: u32) -> Option<Self> {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The name (field 2) may hold spaces and parentheses: count from its end.
-        let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+        let fields = stat_fields(&stat)?;
         // fields[0] is field 3 (the state); field 22 (the start time) is fields[19].
         if fields.first() == Some(&"Z") || fields.first() == Some(&"X") {
             return None;
@@ -33,6 +32,12 @@ impl Identity {
     pub fn is_running(&self) -> bool {
         Self::of(self.pid) == Some(*self)
     }
+}
+
+/// The fields of a `/proc/PID/stat` text after the process name, field 3 (the state)
+/// first. The name (field 2) may hold spaces and parentheses: this counts from its end.
+pub fn stat_fields(stat: &str) -> Option<Vec<&str>> {
+    Some(stat[stat.rfind(')')? + 1..].split_whitespace().collect())
 }
 
 #[cfg(test)]

@@ -124,74 +124,66 @@ fn draw_until_quit(
     window: f64,
     node: &Node,
 ) -> anyhow::Result<()> {
-    let mut terminal = ratatui::try_init()?;
-    let result = (|| -> anyhow::Result<()> {
-        while node.is_ok() {
-            let now = start.elapsed().as_secs_f64();
-            let snapshot: Vec<Snapshot> = match series.lock() {
-                Ok(all) => all
-                    .iter()
-                    .map(|s| (s.points.iter().copied().collect(), s.last))
-                    .collect(),
-                Err(_) => return Ok(()),
-            };
-            terminal.draw(|frame| {
-                let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
-                for (points, _) in &snapshot {
-                    for (_, v) in points {
-                        low = low.min(*v);
-                        high = high.max(*v);
-                    }
+    super::tui::draw_until_quit(node, FRAME, |terminal| {
+        let now = start.elapsed().as_secs_f64();
+        let snapshot: Vec<Snapshot> = match series.lock() {
+            Ok(all) => all
+                .iter()
+                .map(|s| (s.points.iter().copied().collect(), s.last))
+                .collect(),
+            Err(_) => return Ok(false),
+        };
+        terminal.draw(|frame| {
+            let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+            for (points, _) in &snapshot {
+                for (_, v) in points {
+                    low = low.min(*v);
+                    high = high.max(*v);
                 }
-                if !low.is_finite() {
-                    (low, high) = (0.0, 1.0);
-                }
-                let pad = ((high - low) * 0.05).max(1e-9);
-                let (low, high) = (low - pad, high + pad);
-                let datasets = snapshot
-                    .iter()
-                    .zip(fields)
-                    .enumerate()
-                    .map(|(i, ((points, last), name))| {
-                        Dataset::default()
-                            .name(match last {
-                                Some(v) => format!("{name} = {v:.4}"),
-                                None => format!("{name} (no value yet)"),
-                            })
-                            .marker(Marker::Braille)
-                            .graph_type(GraphType::Line)
-                            .style(Style::default().fg(COLORS[i % COLORS.len()]))
-                            .data(points)
-                    })
-                    .collect::<Vec<_>>();
-                let x0 = (now - window).max(0.0);
-                let chart = Chart::new(datasets)
-                    .hidden_legend_constraints((Constraint::Ratio(3, 4), Constraint::Ratio(3, 4)))
-                    .block(Block::bordered().title(format!("{title}  (q quits)")))
-                    .x_axis(
-                        Axis::default()
-                            .title("time (s)")
-                            .bounds([x0, x0 + window])
-                            .labels([
-                                Span::raw(format!("{x0:.0}")),
-                                Span::raw(format!("{:.0}", x0 + window)),
-                            ]),
-                    )
-                    .y_axis(Axis::default().title("value").bounds([low, high]).labels([
-                        Span::raw(label(low, high - low)),
-                        Span::raw(label((low + high) / 2.0, high - low)),
-                        Span::raw(label(high, high - low)),
-                    ]));
-                frame.render_widget(chart, frame.area());
-            })?;
-            if super::tui::quit_pressed(FRAME)? {
-                return Ok(());
             }
-        }
-        Ok(())
-    })();
-    ratatui::restore();
-    result
+            if !low.is_finite() {
+                (low, high) = (0.0, 1.0);
+            }
+            let pad = ((high - low) * 0.05).max(1e-9);
+            let (low, high) = (low - pad, high + pad);
+            let datasets = snapshot
+                .iter()
+                .zip(fields)
+                .enumerate()
+                .map(|(i, ((points, last), name))| {
+                    Dataset::default()
+                        .name(match last {
+                            Some(v) => format!("{name} = {v:.4}"),
+                            None => format!("{name} (no value yet)"),
+                        })
+                        .marker(Marker::Braille)
+                        .graph_type(GraphType::Line)
+                        .style(Style::default().fg(COLORS[i % COLORS.len()]))
+                        .data(points)
+                })
+                .collect::<Vec<_>>();
+            let x0 = (now - window).max(0.0);
+            let chart = Chart::new(datasets)
+                .hidden_legend_constraints((Constraint::Ratio(3, 4), Constraint::Ratio(3, 4)))
+                .block(Block::bordered().title(format!("{title}  (q quits)")))
+                .x_axis(
+                    Axis::default()
+                        .title("time (s)")
+                        .bounds([x0, x0 + window])
+                        .labels([
+                            Span::raw(format!("{x0:.0}")),
+                            Span::raw(format!("{:.0}", x0 + window)),
+                        ]),
+                )
+                .y_axis(Axis::default().title("value").bounds([low, high]).labels([
+                    Span::raw(label(low, high - low)),
+                    Span::raw(label((low + high) / 2.0, high - low)),
+                    Span::raw(label(high, high - low)),
+                ]));
+            frame.render_widget(chart, frame.area());
+        })?;
+        Ok(true)
+    })
 }
 
 #[cfg(test)]

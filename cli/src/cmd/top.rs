@@ -111,42 +111,34 @@ fn draw_until_quit(
     reports: &Mutex<BTreeMap<String, (Instant, DiagnosticArray)>>,
     node: &Node,
 ) -> anyhow::Result<()> {
-    let mut terminal = ratatui::try_init()?;
-    let result = (|| -> anyhow::Result<()> {
-        while node.is_ok() {
-            let rows = match reports.lock() {
-                Ok(all) => rows(&all),
-                Err(_) => return Ok(()),
+    super::tui::draw_until_quit(node, FRAME, |terminal| {
+        let rows = match reports.lock() {
+            Ok(all) => rows(&all),
+            Err(_) => return Ok(false),
+        };
+        let waiting = rows.is_empty();
+        terminal.draw(|frame| {
+            let title = if waiting {
+                format!("pinion top: waiting for reports on {HEALTH_TOPIC} (q quits)")
+            } else {
+                "pinion top (q quits)".to_owned()
             };
-            let waiting = rows.is_empty();
-            terminal.draw(|frame| {
-                let title = if waiting {
-                    format!("pinion top: waiting for reports on {HEALTH_TOPIC} (q quits)")
-                } else {
-                    "pinion top (q quits)".to_owned()
-                };
-                let header = Row::new(vec!["MACHINE", "NODE", "CPU %", "RSS MB", "NOTES"])
-                    .style(Style::default().add_modifier(Modifier::REVERSED));
-                let table = Table::new(
-                    rows,
-                    [
-                        Constraint::Length(12),
-                        Constraint::Length(22),
-                        Constraint::Length(10),
-                        Constraint::Length(12),
-                        Constraint::Min(10),
-                    ],
-                )
-                .header(header)
-                .block(Block::bordered().title(title));
-                frame.render_widget(table, frame.area());
-            })?;
-            if super::tui::quit_pressed(FRAME)? {
-                return Ok(());
-            }
-        }
-        Ok(())
-    })();
-    ratatui::restore();
-    result
+            let header = Row::new(vec!["MACHINE", "NODE", "CPU %", "RSS MB", "NOTES"])
+                .style(Style::default().add_modifier(Modifier::REVERSED));
+            let table = Table::new(
+                rows,
+                [
+                    Constraint::Length(12),
+                    Constraint::Length(22),
+                    Constraint::Length(10),
+                    Constraint::Length(12),
+                    Constraint::Min(10),
+                ],
+            )
+            .header(header)
+            .block(Block::bordered().title(title));
+            frame.render_widget(table, frame.area());
+        })?;
+        Ok(true)
+    })
 }

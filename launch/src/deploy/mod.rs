@@ -303,15 +303,7 @@ async fn publications(file: &LaunchFile, settings: &DeploySettings) -> verify::P
         let Some(machine) = file.machines.get(&name) else {
             continue;
         };
-        let target = machine
-            .target
-            .clone()
-            .unwrap_or_else(|| host_target().to_owned());
-        let bin_dir = settings.bin_dir(&target);
-        let here = MachineSpec {
-            target: None,
-            ..machine.clone()
-        };
+        let (bin_dir, here) = built_for(machine, settings);
         for spec in specs {
             let Some(program) = program_for(&spec, &here, &bin_dir) else {
                 continue;
@@ -332,6 +324,20 @@ async fn publications(file: &LaunchFile, settings: &DeploySettings) -> verify::P
     out
 }
 
+/// Where the binaries for `machine` were built, and the machine as a program lookup
+/// there sees it (they were built for its target into that directory).
+fn built_for(machine: &MachineSpec, settings: &DeploySettings) -> (PathBuf, MachineSpec) {
+    let target = machine
+        .target
+        .clone()
+        .unwrap_or_else(|| host_target().to_owned());
+    let here = MachineSpec {
+        target: None,
+        ..machine.clone()
+    };
+    (settings.bin_dir(&target), here)
+}
+
 /// Ships what changed and installs the new version on every machine.
 async fn switch(
     file: &LaunchFile,
@@ -347,22 +353,13 @@ async fn switch(
     let mut outcomes = Vec::new();
     for (name, specs) in groups {
         let (machine, agent) = agent_of(file, &name)?;
-        let target = machine
-            .target
-            .clone()
-            .unwrap_or_else(|| host_target().to_owned());
-        let bin_dir = settings.bin_dir(&target);
+        let (bin_dir, here) = built_for(machine, settings);
         let mut specs: Vec<NodeSpec> = specs;
         if name == master_machine.name {
             specs.insert(0, master_spec(&file.master.bind));
         }
         let mut client = AgentClient::new(agent, settings.key.clone(), settings.agent_timeout)
             .map_err(DeployError::agent(&name))?;
-        // The binaries were built for the machine's target into `bin_dir`.
-        let here = MachineSpec {
-            target: None,
-            ..machine.clone()
-        };
         let (nodes, shipped_bytes) = ship_nodes(&mut client, machine, &specs, |spec| {
             program_for(spec, &here, &bin_dir).ok_or_else(|| no_program(spec, machine, &bin_dir))
         })

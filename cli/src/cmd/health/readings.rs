@@ -104,9 +104,7 @@ pub struct Process {
 /// Reads `/proc/PID/stat`; `None` when the process is gone.
 pub fn process(src: &Sources, pid: u32) -> Option<Process> {
     let stat = read(&src.proc.join(pid.to_string()).join("stat"))?;
-    // The name (field 2) may hold spaces and parentheses: count from its end.
-    let after = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = after.split_whitespace().collect();
+    let fields = pinion_launch::identity::stat_fields(&stat)?;
     // Fields 14 and 15 (utime, stime) and 24 (rss, pages), counted from 1 with the
     // pid and the name as the first two.
     let utime: u64 = fields.get(11)?.parse().ok()?;
