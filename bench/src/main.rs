@@ -63,6 +63,7 @@ mod pubsub;
 mod role;
 mod rows;
 mod setup;
+mod shm;
 mod stall;
 mod throughput;
 mod util;
@@ -272,6 +273,7 @@ async fn run_role(args: &[String]) -> anyhow::Result<()> {
         Some("pong") => crate::pingpong::pong().await,
         Some("source") => crate::peers::source(&args[1..]).await,
         Some("sink") => crate::peers::sink(&args[1..]).await,
+        Some("shm-hold") => crate::shm::hold::role(&args[1..]).await,
         Some("bare-pong") => match (args.get(1), args.get(2)) {
             (Some(ping), Some(bind)) => crate::pingpong::bare_pong(ping, bind).await,
             _ => anyhow::bail!("bare-pong needs PING_ENDPOINT BIND"),

@@ -78,6 +78,7 @@ pub mod schema_diff;
 #[doc(hidden)]
 pub mod segments;
 #[doc(hidden)]
+pub mod shm;
 pub mod shutdown;
 #[doc(hidden)]
 pub mod transport;

@@ -173,6 +173,38 @@ impl Node {
         self.base.host()
     }
 
+    /// A [`Blob`](crate::Blob) of `len` bytes written by `fill`, made for publishing:
+    /// from this node's shared memory where it can be (subscribers on this host then
+    /// read it where `fill` wrote it, nothing is copied), else on the heap.
+    ///
+    /// Write a camera frame or a point cloud straight into it. Its slot is the
+    /// node's until the blob and every copy of it sent are dropped, so hold on to few.
+    ///
+    /// ```no_run
+    /// # async fn run(node: pinion::Node) {
+    /// let pixels = node.loan_blob(640 * 480 * 3, |buf| buf.fill(0x80));
+    /// assert_eq!(pixels.len(), 640 * 480 * 3);
+    /// # }
+    /// ```
+    pub fn loan_blob(&self, len: usize, fill: impl FnOnce(&mut [u8])) -> crate::Blob {
+        let mut fill = Some(fill);
+        if len >= crate::shm::SHM_FROM {
+            let lent = self.base.data().loan(len, |buf| {
+                if let Some(fill) = fill.take() {
+                    fill(buf);
+                }
+            });
+            if let Some(lent) = lent {
+                return lent.into();
+            }
+        }
+        let mut buf = vec![0; len];
+        if let Some(fill) = fill.take() {
+            fill(&mut buf);
+        }
+        buf.into()
+    }
+
     /// Starts publishing `T` on `topic`.
     ///
     /// `topic` is resolved like in ROS: a remap from the launch file applies first, then

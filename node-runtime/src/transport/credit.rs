@@ -29,6 +29,8 @@ pub const MAX_KEEP_BYTES: i64 = 256 << 20;
 const SUBSCRIBE: u8 = 1;
 const CREDIT: u8 = 2;
 const KEEP: u8 = 3;
+const SHM: u8 = 4;
+const SHM_REFUSED: u8 = 5;
 
 /// One frame from a subscriber connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,14 @@ pub enum Control {
         /// Messages kept at most.
         messages: i64,
     },
+    /// I run on your host as process `pid` and can map your shared-memory pools: send
+    /// me large frames through them (see [`crate::shm`]).
+    Shm {
+        /// The subscriber's process id: the publisher clears its holds when it dies.
+        pid: u32,
+    },
+    /// I could not map your pool after all: send me everything through the socket.
+    ShmRefused,
 }
 
 /// Why a frame is not a [`Control`].
@@ -67,6 +77,12 @@ pub fn encode(control: &Control) -> Bytes {
         }
         Control::Credit { bytes, messages } => pair(CREDIT, *bytes, *messages),
         Control::Keep { bytes, messages } => pair(KEEP, *bytes, *messages),
+        Control::Shm { pid } => {
+            let mut out = vec![SHM];
+            out.extend_from_slice(&pid.to_le_bytes());
+            out.into()
+        }
+        Control::ShmRefused => Bytes::from_static(&[SHM_REFUSED]),
     }
 }
 
@@ -95,6 +111,10 @@ pub fn decode(frame: &[u8]) -> Result<Control, Malformed> {
                 Control::Keep { bytes, messages }
             })
         }
+        Some((&SHM, pid)) => Ok(Control::Shm {
+            pid: u32::from_le_bytes(pid.try_into().map_err(|_| Malformed)?),
+        }),
+        Some((&SHM_REFUSED, [])) => Ok(Control::ShmRefused),
         _ => Err(Malformed),
     }
 }
@@ -115,6 +135,8 @@ mod tests {
                 bytes: 16 << 20,
                 messages: 1000,
             },
+            Control::Shm { pid: 4_000_000 },
+            Control::ShmRefused,
         ] {
             assert_eq!(decode(&encode(&c)), Ok(c));
         }
@@ -122,6 +144,8 @@ mod tests {
             &b""[..],
             b"\x02short",
             b"\x09",
+            b"\x04\x01\x02",
+            b"\x05\x00",
             b"\x02\xff\xff\xff\xff\xff\xff\xff\xff\0\0\0\0\0\0\0\0",
         ] {
             assert_eq!(decode(bad), Err(Malformed), "{bad:?}");

@@ -24,6 +24,7 @@ use super::guard::router::{PeerWriter, RouterEvent, SharedMessage};
 use super::guard::{self, Guard, Guarded};
 use super::replier::bind_socket;
 use super::TransportError;
+use crate::shm::{self, Holder, Outbound};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -64,6 +65,9 @@ struct Peer {
     keep: (i64, i64),
     /// Messages it wanted and did not get from here: dropped.
     dropped: u64,
+    /// It runs on this host and maps this socket's pools: its process, and its holder
+    /// once it was sent a slot.
+    shm: Option<(u32, Option<Holder>)>,
 }
 
 impl Peer {
@@ -77,10 +81,12 @@ impl Peer {
         self.prefixes.iter().any(|p| topic.starts_with(p))
     }
 
-    /// Keeps a message it has no credit for, dropping the oldest past its limits.
-    fn keep(&mut self, frames: &[Bytes], size: i64) {
+    /// Keeps a message it has no credit for, dropping the oldest past its limits (and
+    /// letting go of the slots of what it drops).
+    fn keep(&mut self, frames: &[Bytes], size: i64, pools: &Outbound) {
         let (messages, bytes) = self.keep;
         if self.stalled || messages == 0 || size > bytes {
+            pools.discard(frames);
             self.dropped += 1;
             return;
         }
@@ -91,6 +97,7 @@ impl Peer {
                 break;
             };
             self.kept_bytes -= frames_len(&old);
+            pools.discard(&old);
             self.dropped += 1;
         }
     }
@@ -123,13 +130,32 @@ fn frames_len(frames: &[Bytes]) -> i64 {
     frames.iter().map(|f| f.len() as i64).sum()
 }
 
+/// Forgets the connections `gone` picks: what was kept for them lets go of its slots,
+/// and their holders are freed once they hold nothing.
+fn remove_peers(peers: &mut Vec<Peer>, pools: &mut Outbound, gone: impl Fn(&Peer) -> bool) {
+    peers.retain_mut(|peer| {
+        if !gone(peer) {
+            return true;
+        }
+        for frames in &peer.kept {
+            pools.discard(frames);
+        }
+        if let Some((_, Some(holder))) = peer.shm {
+            pools.forget(holder);
+        }
+        false
+    });
+}
+
 /// The subscriber connections of one data socket, and a signal when their credit changes.
 ///
 /// A list, not a map: a node has a handful of subscriber connections, and every message
 /// goes through all of them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct PeerTable {
     peers: Mutex<Vec<Peer>>,
+    /// The shared-memory pools; locked after `peers` where both are.
+    pools: Mutex<Outbound>,
     /// How many connections have no credit and are not marked stalled: while there are
     /// none, a reliable publisher passes its gate without taking the lock. Written under
     /// the lock, by [`Self::update`].
@@ -140,6 +166,19 @@ struct PeerTable {
 impl PeerTable {
     fn lock(&self) -> MutexGuard<'_, Vec<Peer>> {
         self.peers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn pools(&self) -> MutexGuard<'_, Outbound> {
+        self.pools.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Forgets the connection `id`.
+    fn remove(&self, id: &[u8]) {
+        let mut table = self.lock();
+        remove_peers(&mut table, &mut self.pools(), |p| p.id == id);
+        self.update(&table);
+        drop(table);
+        self.changed.notify_waiters();
     }
 
     /// Counts the connections short of credit again, after `peers` changed.
@@ -267,7 +306,12 @@ impl DataPublisher {
         Self {
             binding: Some(RouterSocket::new()),
             running: None,
-            peers: Arc::default(),
+            peers: Arc::new(PeerTable {
+                peers: Mutex::default(),
+                pools: Mutex::new(Outbound::new(shm::pool_bytes())),
+                short: AtomicUsize::new(0),
+                changed: Notify::new(),
+            }),
             guard: Guard::new("data", credit::MAX_CONTROL).keyed(key),
             guards: Vec::new(),
             events,
@@ -336,6 +380,14 @@ impl DataPublisher {
             .sum()
     }
 
+    /// A buffer of `len` bytes in one of this socket's shared-memory slots, filled by
+    /// `fill`, which a message then carries to subscribers on this host without a copy
+    /// (see [`crate::shm`]). `None` if pools are off, `len` does not fit one, or no slot
+    /// is free.
+    pub fn loan(&self, len: usize, fill: impl FnOnce(&mut [u8])) -> Option<Bytes> {
+        self.peers.pools().loan(len, fill)
+    }
+
     /// The gate a reliable publisher waits at before [`DataPublisher::send`].
     pub fn credit_gate(&self) -> CreditGate {
         CreditGate {
@@ -358,7 +410,7 @@ impl DataPublisher {
                 reason: "the data socket is not started".to_owned(),
             });
         };
-        let Some(topic) = frames.first() else {
+        let Some(topic) = frames.first().cloned() else {
             return Err(TransportError::Socket {
                 endpoint: "data".to_owned(),
                 reason: "a message needs at least one frame".to_owned(),
@@ -378,22 +430,62 @@ impl DataPublisher {
             }
             queue.last = Some(now);
             let mut peers = self.peers.lock();
+            let mut pools = self.peers.pools();
             let mut gone = Vec::new();
             let mut shared: Option<SharedMessage> = None;
+            // Large frames go into a slot once, for all the connections on this host
+            // that have credit.
+            let pooled = pools.wants(&frames);
+            let staged = (pooled
+                && peers.iter().any(|p| {
+                    p.shm.is_some() && p.wants(&topic) && p.kept.is_empty() && p.has_credit()
+                }))
+            .then(|| pools.stage(&frames))
+            .flatten();
+            // Frames lent from a slot go through the socket as copies: a slot waiting
+            // in a socket's queue would be held for as long as the slowest reader
+            // takes, and the pool is for readers on this host.
+            let mut lent = pooled && pools.lends(&frames);
             for peer in peers.iter_mut() {
-                if !peer.wants(topic) {
+                if !peer.wants(&topic) {
                     continue;
                 }
                 if !peer.kept.is_empty() || !peer.has_credit() {
-                    // Behind what it has kept, or out of credit: kept (or dropped).
-                    peer.keep(&frames, size);
+                    // Behind what it has kept, or out of credit: kept (or dropped), as
+                    // it is, through the socket later.
+                    if std::mem::take(&mut lent) {
+                        frames = pools.unlend(&frames);
+                    }
+                    peer.keep(&frames, size, &pools);
                     if !peer.send_kept(&mut queue.outgoing) {
                         gone.push(peer.id.clone());
                     }
                     continue;
                 }
+                // Credit counts a message's whole size either way, so that what one
+                // connection has in flight stays within its window.
                 peer.bytes -= size;
                 peer.messages -= 1;
+                let own = match (peer.shm.as_mut(), &staged) {
+                    (Some((pid, holder)), Some(staged)) => {
+                        if holder.is_none() {
+                            *holder = pools.register(*pid);
+                        }
+                        holder.and_then(|h| staged.deliver(h))
+                    }
+                    _ => None,
+                };
+                if let Some(own) = own {
+                    // Its own frame list (a connection on this host: the engine's).
+                    match &mut direct {
+                        Some((_, targets)) => targets.push((peer.id.clone(), Some(own))),
+                        None => queue.outgoing.push(&own, &peer.id),
+                    }
+                    continue;
+                }
+                if std::mem::take(&mut lent) {
+                    frames = pools.unlend(&frames);
+                }
                 match (&peer.route, &mut direct) {
                     // Its connection's queue is in order by itself, and its writer
                     // batches what it finds. One copy of the frame list for all.
@@ -403,12 +495,15 @@ impl DataPublisher {
                             gone.push(peer.id.clone());
                         }
                     }
-                    (Route::Engine, Some((_, targets))) => targets.push(peer.id.clone()),
+                    (Route::Engine, Some((_, targets))) => targets.push((peer.id.clone(), None)),
                     (Route::Engine, None) => queue.outgoing.push(&frames, &peer.id),
                 }
             }
+            // Slots written for this message are held by its connections from here.
+            drop(staged);
             // Closed connections (their task reports them too): forget them now.
-            peers.retain(|p| !gone.contains(&p.id));
+            remove_peers(&mut peers, &mut pools, |p| gone.contains(&p.id));
+            drop(pools);
             self.peers.update(&peers);
             if was_empty && !queue.outgoing.is_empty() {
                 outbox.queued.notify_one();
@@ -417,9 +512,13 @@ impl DataPublisher {
         let Some((mut send, targets)) = direct else {
             return Ok(());
         };
-        let last = targets.len().saturating_sub(1);
-        for (i, id) in targets.into_iter().enumerate() {
-            let parts = if i == last {
+        // The last connection sent the message itself gets its frame list.
+        let last = targets.iter().rposition(|(_, own)| own.is_none());
+        for (i, (id, own)) in targets.into_iter().enumerate() {
+            let parts = if let Some(mut own) = own {
+                own.insert(0, id);
+                own
+            } else if Some(i) == last {
                 frames.insert(0, id);
                 std::mem::take(&mut frames)
             } else {
@@ -456,16 +555,20 @@ async fn send_one(send: &mut RouterSendHalf, parts: Vec<Bytes>, peers: &PeerTabl
     let Some(id) = parts.first().cloned() else {
         return;
     };
+    // An envelope's slots are the connection's to let go once sent; not if it is gone.
+    let envelope = parts
+        .get(1..2)
+        .filter(|f| shm::is_envelope(f))
+        .map(<[Bytes]>::to_vec);
     let Ok(message) = ZmqMessage::try_from(parts) else {
         return;
     };
     if send.send(message).await.is_err() {
         // Gone: it subscribes again (with a new identity) if it comes back.
-        let mut table = peers.lock();
-        table.retain(|p| p.id != id);
-        peers.update(&table);
-        drop(table);
-        peers.changed.notify_waiters();
+        if let Some(envelope) = envelope {
+            peers.pools().discard(&envelope);
+        }
+        peers.remove(&id);
     }
 }
 
@@ -524,11 +627,7 @@ async fn read_router(
             }
             RouterEvent::Closed { id } => {
                 writers.remove(&id);
-                let mut table = peers.lock();
-                table.retain(|p| p.id != id);
-                peers.update(&table);
-                drop(table);
-                peers.changed.notify_waiters();
+                peers.remove(&id);
             }
         }
     }
@@ -569,6 +668,7 @@ fn on_control(
                         kept_bytes: 0,
                         keep: (0, 0),
                         dropped: 0,
+                        shm: None,
                     });
                     table.len() - 1
                 });
@@ -583,7 +683,8 @@ fn on_control(
                 peer.messages = (peer.messages + messages).min(credit::WINDOW_MESSAGES);
                 peer.stalled = false;
                 if !peer.send_kept(&mut queue.outgoing) {
-                    table.remove(at);
+                    let id = peer.id.clone();
+                    remove_peers(&mut table, &mut peers.pools(), |p| p.id == id);
                 }
             }
             (Control::Keep { bytes, messages }, Some(at)) => {
@@ -592,7 +693,24 @@ fn on_control(
                     bytes.min(credit::MAX_KEEP_BYTES),
                 );
             }
-            (Control::Credit { .. } | Control::Keep { .. }, None) => {}
+            (Control::Shm { pid }, Some(at)) => {
+                let peer = &mut table[at];
+                if matches!(peer.route, Route::Engine) && peers.pools().enabled() {
+                    peer.shm.get_or_insert((pid, None));
+                }
+            }
+            (Control::ShmRefused, Some(at)) => {
+                if let Some((_, Some(holder))) = table[at].shm.take() {
+                    peers.pools().refused(holder);
+                }
+            }
+            (
+                Control::Credit { .. }
+                | Control::Keep { .. }
+                | Control::Shm { .. }
+                | Control::ShmRefused,
+                None,
+            ) => {}
         }
         peers.update(&table);
         if was_empty && !queue.outgoing.is_empty() {

@@ -9,6 +9,7 @@ use super::batch;
 use super::credit::{self, Control};
 use super::{connect_options, normalize, Frames, TransportError};
 use crate::auth::Key;
+use crate::shm;
 use futures::future::FutureExt;
 use futures::stream::{BoxStream, StreamExt};
 use std::task::{Context, Poll};
@@ -35,12 +36,17 @@ struct Connection {
     consumed: Consumed,
     credit: mpsc::UnboundedSender<Control>,
     writer: JoinHandle<()>,
+    /// The publisher's pools, on this host (ipc) and while they can be mapped.
+    pools: Option<shm::Inbound>,
 }
 
 impl Connection {
     /// Counts what it delivered, and returns credit for it half a window at a time.
     fn consumed(&mut self, frames: &Frames) {
-        self.consumed.bytes += frames.iter().map(|f| f.len() as i64).sum::<i64>();
+        // Frames in a publisher's slots count as if they had come through the socket:
+        // the publisher charged them so.
+        self.consumed.bytes +=
+            frames.iter().map(|f| f.len() as i64).sum::<i64>() + shm::pooled_len(frames);
         self.consumed.messages += 1;
         if self.consumed.bytes >= credit::RETURN_BYTES
             || self.consumed.messages >= credit::RETURN_MESSAGES
@@ -51,6 +57,27 @@ impl Connection {
                 messages: consumed.messages,
             });
         }
+    }
+}
+
+impl Connection {
+    /// The message an envelope wraps, its large frames in the publisher's slots. If the
+    /// pool cannot be mapped, the publisher is told to use the socket from now on, and
+    /// the message is dropped.
+    fn open_pooled(&mut self, frames: Frames) -> Option<Frames> {
+        let error = match self.pools.as_mut().map(|pools| pools.open(frames)) {
+            Some(Ok(frames)) => return Some(frames),
+            Some(Err(e)) => e.to_string(),
+            None => "shared memory is off here".to_owned(),
+        };
+        if self.pools.take().is_some() {
+            tracing::warn!(
+                endpoint = %self.endpoint,
+                "cannot read the publisher's shared memory ({error}); asking for the socket instead"
+            );
+            let _ = self.credit.send(Control::ShmRefused);
+        }
+        None
     }
 }
 
@@ -150,6 +177,16 @@ impl DataSubscriber {
                 .await
                 .map_err(|e| failed(e.to_string()))?;
         }
+        // On this host, large frames may come through the publisher's pools.
+        let pooled = endpoint.starts_with("ipc://") && shm::pool_bytes() > 0;
+        if pooled {
+            socket
+                .send(ZmqMessage::from(credit::encode(&Control::Shm {
+                    pid: std::process::id(),
+                })))
+                .await
+                .map_err(|e| failed(e.to_string()))?;
+        }
         let (mut send, recv) = socket.split();
 
         let id = ConnectionId(self.next_id);
@@ -185,6 +222,7 @@ impl DataSubscriber {
             consumed: Consumed::default(),
             credit,
             writer,
+            pools: pooled.then(shm::Inbound::default),
         });
         Ok(id)
     }
@@ -246,6 +284,15 @@ impl DataSubscriber {
             match frames {
                 Some(frames) => {
                     connection.consumed(&frames);
+                    let frames = if shm::is_envelope(&frames) {
+                        match connection.open_pooled(frames) {
+                            Some(frames) => frames,
+                            // Dropped (the subscriber sees a gap): look again.
+                            None => continue,
+                        }
+                    } else {
+                        frames
+                    };
                     self.next_turn = turn + 1;
                     return Poll::Ready(frames);
                 }

@@ -9,7 +9,6 @@ use pinion::msgs::nav::Odometry;
 use pinion::msgs::sensor::Image;
 use pinion::msgs::std_msgs::Header;
 use pinion::prelude::*;
-use pinion::Blob;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -44,17 +43,20 @@ async fn main(node: Node, io: Io) -> pinion::Result<()> {
             yaw = m.pose.orientation.yaw();
         }
         let shift = ((yaw / std::f64::consts::TAU).rem_euclid(1.0) * f64::from(width)) as u32;
-        let mut data = Vec::with_capacity((width * height * 3) as usize);
-        for row in 0..height {
-            for col in 0..width {
+        // Written straight into the node's shared memory: subscribers on this Pi read
+        // the frame where it was drawn.
+        let w = width as usize;
+        let data = node.loan_blob(w * height as usize * 3, |buf| {
+            for (i, px) in buf.chunks_exact_mut(3).enumerate() {
+                let (row, col) = ((i / w) as u32, (i % w) as u32);
                 let u = (col + shift) % width;
-                data.extend_from_slice(&[
+                px.copy_from_slice(&[
                     (u * 255 / width) as u8,
                     (row * 255 / height) as u8,
                     (255 - u * 255 / width) as u8,
                 ]);
             }
-        }
+        });
         image
             .publish(&Image {
                 header: Header::now("camera"),
@@ -63,7 +65,7 @@ async fn main(node: Node, io: Io) -> pinion::Result<()> {
                 encoding: "rgb8".into(),
                 is_bigendian: false,
                 step: width * 3,
-                data: Blob::from(data),
+                data,
             })
             .await?;
     }

@@ -1,0 +1,3 @@
+//! Shared memory between nodes on one host: the holder role of its crash tests.
+
+pub(crate) mod hold;
