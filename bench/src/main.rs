@@ -193,6 +193,11 @@ fn main() -> anyhow::Result<()> {
         "check" => check::run(number(1, 100.0)? as usize, number(2, 5.0)? as usize),
         "footprint" => graph::footprint(),
         "codec" => codec::run(),
+        "shm" => shm::run(
+            number(1, 200.0)? as usize,
+            number(2, 10.0)?,
+            number(3, 3.0)? as usize,
+        ),
         "role" => runtime.block_on(run_role(&args[1..])),
         other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `latency`, `throughput`, `codec`, `startup`, `launch`, `footprint`, `stall` or `foxglove`"),
     }
@@ -273,11 +278,13 @@ async fn run_role(args: &[String]) -> anyhow::Result<()> {
         Some("pong") => crate::pingpong::pong().await,
         Some("source") => crate::peers::source(&args[1..]).await,
         Some("sink") => crate::peers::sink(&args[1..]).await,
-        Some("shm-hold") => crate::shm::hold::role(&args[1..]).await,
         Some("bare-pong") => match (args.get(1), args.get(2)) {
             (Some(ping), Some(bind)) => crate::pingpong::bare_pong(ping, bind).await,
             _ => anyhow::bail!("bare-pong needs PING_ENDPOINT BIND"),
         },
-        _ => crate::stall::role(args).await,
+        _ => match crate::shm::role(args).await {
+            Some(done) => done,
+            None => crate::stall::role(args).await,
+        },
     }
 }

@@ -15,6 +15,15 @@ pub(crate) struct Role {
 
 impl Role {
     pub(crate) fn spawn(place: &Place, args: &[String]) -> anyhow::Result<Self> {
+        Self::spawn_with(place, args, &[])
+    }
+
+    /// [`Role::spawn`] with more environment variables.
+    pub(crate) fn spawn_with(
+        place: &Place,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let mut command = match &place.namespace {
             Some(ns) => {
@@ -30,6 +39,7 @@ impl Role {
             .env("PINION_MASTER", &place.master)
             .env("PINION_HOST", &place.host)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped());
         if let Some(ip) = &place.ip {
             command.env("PINION_IP", ip);

@@ -1,7 +1,8 @@
 //! Raspberry Pi binaries end to end: an aarch64 talker and an armv7 listener, each under
 //! qemu-user with its own host id (so over tcp), plus an aarch64 listener on the
 //! talker's host id (so over ipc), against a native master; and `pinion launch --check`
-//! reading the manifest of an aarch64 node binary under qemu.
+//! reading the manifest of an aarch64 node binary under qemu; and images shared through
+//! shared memory between nodes of each ARM build.
 //!
 //! Needs the ARM builds: run by `scripts/test` as
 //! `PINION_ARM_TARGET_DIR=target cargo test -p pinion-cli --test arm -- --ignored`.
@@ -172,4 +173,61 @@ remap = { imu = "wheel_ticks" }
         "{}",
         check.dump()
     );
+}
+
+/// A camera and two holders of its images under qemu, on one host id (so over ipc,
+/// the images through the camera's shared-memory pool): the holders get images in
+/// place, one of them is SIGKILLed while it holds some, and the camera takes its slots
+/// back (32-bit atomics on armv7, 64-bit on aarch64).
+fn shared_memory_under_qemu(arm: &Arm, host: &str) {
+    let dir = TempDir::new("armshm");
+    let (_master, env) = start_master(&dir);
+    let mut camera = arm_node(
+        &env,
+        arm,
+        "camera_sim",
+        "camera",
+        host,
+        &["--width", "320", "--height", "240", "--rate", "20"],
+    );
+    let holder = |name: &str| {
+        arm_node(
+            &env,
+            arm,
+            "pinion-bench",
+            name,
+            host,
+            &["role", "shm-hold", "camera/image", "2"],
+        )
+    };
+    let mut holders = [holder("hold_a"), holder("hold_b")];
+    let pooled = |s: Src, l: &str| {
+        s == Src::Out
+            && l.ends_with(" pooled")
+            && l.split_whitespace()
+                .nth(1)
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|n| n > 2)
+    };
+    for h in &mut holders {
+        h.expect_line("an image through the pool", SOON * 4, pooled);
+    }
+    let [mut killed, mut other] = holders;
+    killed.kill();
+    camera.expect_line("the killed holder's slots released", SOON * 4, |_, l| {
+        l.contains("a subscriber process is gone; released the")
+    });
+    other.expect_line("another image through the pool", SOON * 4, pooled);
+}
+
+#[test]
+#[ignore = "needs the ARM builds and qemu-user; scripts/test runs it"]
+fn aarch64_nodes_share_images_through_shared_memory() {
+    shared_memory_under_qemu(&AARCH64, "pi-64");
+}
+
+#[test]
+#[ignore = "needs the ARM builds and qemu-user; scripts/test runs it"]
+fn armv7_nodes_share_images_through_shared_memory() {
+    shared_memory_under_qemu(&ARMV7, "pi-32");
 }
