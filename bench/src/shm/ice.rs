@@ -1,7 +1,13 @@
 //! The same round trips with iceoryx2 (the baseline of shared-memory transports): a
-//! pinger (`role ice-ping SIZE ROUNDS`) and an echo (`role ice-echo SIZE`), each
-//! writing every sample whole, woken by iceoryx2 events as Pinion's nodes are woken
-//! by their sockets (not spinning).
+//! pinger (`role ice-ping SIZE ROUNDS MODE`) and an echo (`role ice-echo SIZE MODE`),
+//! woken by iceoryx2 events as Pinion's nodes are woken by their sockets (not
+//! spinning). Mode `whole` copies a whole frame into each sample; mode `ready` writes
+//! only the sample's first 8 bytes, the nearest iceoryx2 has to sending a frame that is
+//! ready (a sample cannot be sent twice).
+
+// `ready` declares a sample written of which it wrote 8 bytes: the rest of the shared
+// memory holds bytes of earlier samples, and nobody reads past the first 8.
+#![allow(unsafe_code)]
 
 use iceoryx2::prelude::*;
 use std::time::{Duration, Instant};
@@ -64,15 +70,26 @@ fn ends(out: &str, inbound: &str, size: usize) -> anyhow::Result<Ends> {
 }
 
 impl Ends {
-    /// Sends a copy of `frame` with `n` in its first 8 bytes.
-    fn send(&self, frame: &mut [u8], n: u64) -> anyhow::Result<()> {
+    /// Sends a sample of `frame`'s size with `n` in its first 8 bytes: a copy of
+    /// `frame` if `whole`, else only those 8 bytes written.
+    fn send(&self, frame: &mut [u8], n: u64, whole: bool) -> anyhow::Result<()> {
         let err = |e: &dyn std::fmt::Debug| anyhow::anyhow!("iceoryx2: {e:?}");
-        let sample = self
+        let mut sample = self
             .publisher
             .loan_slice_uninit(frame.len())
             .map_err(|e| err(&e))?;
-        frame[..8].copy_from_slice(&n.to_le_bytes());
-        let sample = sample.write_from_slice(frame);
+        let number = n.to_le_bytes();
+        let sample = if whole {
+            frame[..8].copy_from_slice(&number);
+            sample.write_from_slice(frame)
+        } else {
+            for (slot, byte) in sample.payload_mut().iter_mut().zip(number) {
+                slot.write(byte);
+            }
+            // SAFETY: see the top of this file: only the first 8 bytes are ever read,
+            // and they are written.
+            unsafe { sample.assume_init() }
+        };
         sample.send().map_err(|e| err(&e))?;
         self.notifier.notify().map_err(|e| err(&e))?;
         Ok(())
@@ -99,32 +116,44 @@ impl Ends {
     }
 }
 
-/// `role ice-echo SIZE`.
+fn whole(mode: &str) -> anyhow::Result<bool> {
+    match mode {
+        "whole" => Ok(true),
+        "ready" => Ok(false),
+        other => anyhow::bail!("mode {other}: expected whole or ready"),
+    }
+}
+
+/// `role ice-echo SIZE MODE`.
 pub(crate) fn echo(args: &[String]) -> anyhow::Result<()> {
-    let size: usize = args.first().map_or(Ok(1 << 20), |s| s.parse())?;
+    let [size, mode] = args else {
+        anyhow::bail!("ice-echo needs SIZE MODE");
+    };
+    let (size, whole): (usize, bool) = (size.parse()?, whole(mode)?);
     let ends = ends("pinion-bench/pong", "pinion-bench/ping", size)?;
     println!("ready");
     let mut frame = vec![0x5a; size];
     loop {
         if let Some(n) = ends.receive(Duration::from_secs(60))? {
-            ends.send(&mut frame, n)?;
+            ends.send(&mut frame, n, whole)?;
         }
     }
 }
 
-/// `role ice-ping SIZE ROUNDS`: prints `rtt p50 p99` in microseconds.
+/// `role ice-ping SIZE ROUNDS MODE`: prints `rtt p50 p99` in microseconds.
 pub(crate) fn ping(args: &[String]) -> anyhow::Result<()> {
-    let (Some(size), Some(rounds)) = (args.first(), args.get(1)) else {
-        anyhow::bail!("ice-ping needs SIZE ROUNDS");
+    let [size, rounds, mode] = args else {
+        anyhow::bail!("ice-ping needs SIZE ROUNDS MODE");
     };
-    let (size, rounds): (usize, usize) = (size.parse()?, rounds.parse()?);
+    let (size, rounds, whole): (usize, usize, bool) =
+        (size.parse()?, rounds.parse()?, whole(mode)?);
     let ends = ends("pinion-bench/ping", "pinion-bench/pong", size)?;
     let warmup = 20u64;
     let mut times = Vec::with_capacity(rounds);
     let mut frame = vec![0x5a; size];
     for n in 0..warmup + rounds as u64 {
         let start = Instant::now();
-        ends.send(&mut frame, n)?;
+        ends.send(&mut frame, n, whole)?;
         let wait = Duration::from_millis(if n < warmup { 500 } else { 5000 });
         loop {
             match ends.receive(wait)? {

@@ -20,7 +20,7 @@ const READY: Duration = Duration::from_secs(30);
 pub(crate) async fn role(args: &[String]) -> Option<anyhow::Result<()>> {
     Some(match args.first().map(String::as_str)? {
         "shm-hold" => hold::role(&args[1..]).await,
-        "shm-echo" => rtt::echo().await,
+        "shm-echo" => rtt::echo(&args[1..]).await,
         "shm-ping" => rtt::ping(&args[1..]).await,
         "shm-cam" => cpu::camera(&args[1..]).await,
         "shm-sink" => cpu::sink().await,
@@ -59,19 +59,23 @@ fn round_trips(
     path: Path,
     size: usize,
     rounds: usize,
+    mode: &str,
 ) -> anyhow::Result<(f64, f64)> {
-    let (echo, ping) = match path {
-        Path::Iceoryx2 => ("ice-echo", "ice-ping"),
-        _ => ("shm-echo", "shm-ping"),
-    };
     let size_s = size.to_string();
-    let mut echo = Role::spawn_with(place, &strings(&[echo, &size_s]), &path.env())?;
+    let rounds_s = rounds.to_string();
+    let (echo, ping) = match path {
+        Path::Iceoryx2 => (
+            strings(&["ice-echo", &size_s, mode]),
+            strings(&["ice-ping", &size_s, &rounds_s, mode]),
+        ),
+        _ => (
+            strings(&["shm-echo", mode]),
+            strings(&["shm-ping", &size_s, &rounds_s, mode]),
+        ),
+    };
+    let mut echo = Role::spawn_with(place, &echo, &path.env())?;
     echo.expect("ready", READY)?;
-    let mut ping = Role::spawn_with(
-        place,
-        &strings(&[ping, &size_s, &rounds.to_string()]),
-        &path.env(),
-    )?;
+    let mut ping = Role::spawn_with(place, &ping, &path.env())?;
     let line = ping.expect("rtt ", READY * 4)?;
     let mut numbers = line.split_whitespace().skip(1).map(str::parse::<f64>);
     match (numbers.next(), numbers.next()) {
@@ -151,33 +155,41 @@ pub(crate) fn run(rounds: usize, seconds: f64, repeat: usize) -> anyhow::Result<
         cfg!(feature = "iceoryx2").then_some(Path::Iceoryx2),
     ];
     let paths: Vec<Path> = paths.into_iter().flatten().collect();
-    println!("round trips of images written whole, {rounds} per run, p50 / p99 in µs; ratios against each run's own neighbours");
-    for size in [1usize << 20, 4 << 20] {
-        for run in 1..=repeat {
-            let mut row = Vec::new();
-            for &path in &paths {
-                let (p50, p99) = round_trips(&place, path, size, rounds)?;
-                row.push((path, p50, p99));
-                println!(
-                    "  {} MiB run {run} {path:?}: p50 {p50:.0} p99 {p99:.0}",
-                    size >> 20
-                );
-            }
-            let p50 = |want: &str| {
-                row.iter()
-                    .find(|(p, ..)| format!("{p:?}") == want)
-                    .map(|r| r.1)
-            };
-            if let (Some(shm), Some(socket)) = (p50("Shm"), p50("Socket")) {
-                print!(
-                    "  {} MiB run {run}: socket / shm {:.1}x",
-                    size >> 20,
-                    socket / shm
-                );
-                if let Some(ice) = p50("Iceoryx2") {
-                    print!(", shm / iceoryx2 {:.2}x", shm / ice);
+    for (mode, what) in [
+        (
+            "ready",
+            "images ready in a buffer from Node::loan_blob (iceoryx2: 8 bytes written per sample)",
+        ),
+        ("whole", "each image copied whole into a new buffer first"),
+    ] {
+        println!("round trips, {what}; {rounds} per run, p50 / p99 in µs");
+        for size in [1usize << 20, 4 << 20] {
+            for run in 1..=repeat {
+                let mut row = Vec::new();
+                for &path in &paths {
+                    let (p50, p99) = round_trips(&place, path, size, rounds, mode)?;
+                    row.push((path, p50));
+                    println!(
+                        "  {mode} {} MiB run {run} {path:?}: p50 {p50:.0} p99 {p99:.0}",
+                        size >> 20
+                    );
                 }
-                println!();
+                let p50 = |want: &str| {
+                    row.iter()
+                        .find(|(p, _)| format!("{p:?}") == want)
+                        .map(|r| r.1)
+                };
+                if let (Some(shm), Some(socket)) = (p50("Shm"), p50("Socket")) {
+                    print!(
+                        "  {mode} {} MiB run {run}: socket / shm {:.1}x",
+                        size >> 20,
+                        socket / shm
+                    );
+                    if let Some(ice) = p50("Iceoryx2") {
+                        print!(", shm / iceoryx2 {:.2}x", shm / ice);
+                    }
+                    println!();
+                }
             }
         }
     }
