@@ -60,6 +60,7 @@ mod netns;
 mod peers;
 mod pingpong;
 mod pubsub;
+mod ring;
 mod role;
 mod rows;
 mod setup;
@@ -193,6 +194,7 @@ fn main() -> anyhow::Result<()> {
         "check" => check::run(number(1, 100.0)? as usize, number(2, 5.0)? as usize),
         "footprint" => graph::footprint(),
         "codec" => codec::run(),
+        "ring" => ring::run(number(1, 100.0)? as usize, number(2, 2.0)? as usize),
         "shm" => shm::run(
             number(1, 200.0)? as usize,
             number(2, 10.0)?,
@@ -282,6 +284,7 @@ async fn run_role(args: &[String]) -> anyhow::Result<()> {
             (Some(ping), Some(bind)) => crate::pingpong::bare_pong(ping, bind).await,
             _ => anyhow::bail!("bare-pong needs PING_ENDPOINT BIND"),
         },
+        Some("ring") => crate::ring::node(&args[1..]).await,
         _ => match crate::shm::role(args).await {
             Some(done) => done,
             None => crate::stall::role(args).await,

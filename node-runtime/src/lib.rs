@@ -79,6 +79,7 @@ pub mod schema_diff;
 pub mod segments;
 #[doc(hidden)]
 pub mod shm;
+#[doc(hidden)]
 pub mod shutdown;
 #[doc(hidden)]
 pub mod transport;

@@ -1,0 +1,163 @@
+//! The private memory of a graph of many small nodes (`pinion-bench ring N`): N nodes
+//! in a ring, node i subscribing to `ring/i` and publishing on `ring/i+1`, a token sent
+//! round it until every node has passed it on; then the sum of the nodes' PSS
+//! (`/proc/PID/smaps_rollup`: private pages whole, shared ones split among their
+//! sharers) and each node's RSS.
+
+use crate::role::{Place, Role};
+use pinion::msgs::std_msgs::UInt64;
+use pinion::prelude::*;
+use std::time::Duration;
+
+/// `role ring I N`: passes on what arrives on `ring/I` to `ring/I+1`; node 0 starts
+/// the token and prints `round` each time it comes back.
+pub(crate) async fn node(args: &[String]) -> anyhow::Result<()> {
+    let [i, n] = args else {
+        anyhow::bail!("ring needs I N");
+    };
+    let (i, n): (usize, usize) = (i.parse()?, n.parse()?);
+    let node = Node::init(pinion::NodeOptions::from_env(&format!("ring_{i}"))).await?;
+    let mut inbound = node
+        .subscribe_with::<UInt64>(&format!("ring/n{i}"), SubscribeOptions::queue(1))
+        .await?;
+    let out = node
+        .advertise::<UInt64>(&format!("ring/n{}", (i + 1) % n))
+        .await?;
+    out.wait_for_subscribers(1).await?;
+    println!("ready");
+    if i == 0 {
+        // The ring may not be closed yet: send again until it comes back, then pass
+        // it on as the others do.
+        loop {
+            out.publish(&UInt64 { data: 0 }).await?;
+            let back = tokio::time::timeout(Duration::from_secs(1), inbound.recv()).await;
+            if let Ok(Some(token)) = back {
+                println!("round");
+                out.publish(&UInt64 {
+                    data: token.data + 1,
+                })
+                .await?;
+                break;
+            }
+        }
+    }
+    while let Some(token) = inbound.recv().await {
+        if i == 0 {
+            println!("round");
+        }
+        out.publish(&UInt64 {
+            data: token.data + 1,
+        })
+        .await?;
+    }
+    Ok(())
+}
+
+/// Kilobytes of a `smaps_rollup` or `status` field.
+fn field_kb(path: &str, name: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Private dirty kB of process `pid` by mapping (anonymous ones named by size),
+/// largest first.
+fn private_by_mapping(pid: u32) -> Vec<(String, u64)> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            let range = first.split_once('-').and_then(|(a, b)| {
+                Some(u64::from_str_radix(b, 16).ok()? - u64::from_str_radix(a, 16).ok()?)
+            });
+            let perms = words.next().unwrap_or("");
+            let name = words.nth(3).map_or_else(
+                || format!("[anon {} kB {perms}]", range.unwrap_or(0) / 1024),
+                |n| format!("{n} {perms}"),
+            );
+            out.push((name, 0));
+        } else if first == "Private_Dirty:" {
+            if let (Some(last), Some(kb)) = (
+                out.last_mut(),
+                words.next().and_then(|v| v.parse::<u64>().ok()),
+            ) {
+                last.1 += kb;
+            }
+        }
+    }
+    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out
+}
+
+/// `pinion-bench ring N [THREADS]`: THREADS runtime workers per node (2, as
+/// `#[pinion::main]` runs them, or 1: a runtime on the main thread alone).
+pub(crate) fn run(n: usize, threads: usize) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let endpoint = runtime.block_on(crate::util::serve_master("tcp://127.0.0.1:0"))?;
+    let place = Place {
+        master: endpoint,
+        host: "bench".to_owned(),
+        ip: None,
+        namespace: None,
+    };
+    let mut nodes = Vec::with_capacity(n);
+    for i in 0..n {
+        let name = format!("ring_{i}");
+        let role = Role::spawn_with(
+            &place,
+            &[
+                String::from("ring"),
+                i.to_string(),
+                n.to_string(),
+                "--threads".to_owned(),
+                threads.to_string(),
+            ],
+            &[("PINION_NODE_NAME", &name)],
+        )?;
+        nodes.push(role);
+    }
+    for role in &mut nodes {
+        role.expect("ready", Duration::from_secs(120))?;
+    }
+    // Three times round: every node has received and sent.
+    for _ in 0..3 {
+        nodes[0].expect("round", Duration::from_secs(60))?;
+    }
+    let mut pss = 0;
+    let mut rss: Vec<u64> = Vec::with_capacity(n);
+    let mut private = 0;
+    for role in &nodes {
+        let pid = role.pid();
+        pss += field_kb(&format!("/proc/{pid}/smaps_rollup"), "Pss:");
+        private += field_kb(&format!("/proc/{pid}/smaps_rollup"), "Private_Dirty:");
+        rss.push(field_kb(&format!("/proc/{pid}/status"), "VmRSS:"));
+    }
+    rss.sort_unstable();
+    // Where one node's private memory lies, largest first.
+    let pid = nodes[n / 2].pid();
+    println!("node ring_{} private memory by mapping:", n / 2);
+    for (name, kb) in private_by_mapping(pid).into_iter().take(8) {
+        println!("  {kb:>6} kB  {name}");
+    }
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    println!(
+        "{n} ring nodes, {threads} runtime thread(s) each: PSS sum {:.1} MB, private dirty sum {:.1} MB; RSS per node min {:.1} / median {:.1} / max {:.1} MB",
+        mb(pss),
+        mb(private),
+        mb(rss[0]),
+        mb(rss[n / 2]),
+        mb(rss[n - 1])
+    );
+    Ok(())
+}
