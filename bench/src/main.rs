@@ -194,7 +194,7 @@ fn main() -> anyhow::Result<()> {
         "check" => check::run(number(1, 100.0)? as usize, number(2, 5.0)? as usize),
         "footprint" => graph::footprint(),
         "codec" => codec::run(),
-        "ring" => ring::run(number(1, 100.0)? as usize, number(2, 2.0)? as usize),
+        "ring" => ring::run(number(1, 100.0)? as usize, number(2, 1.0)? as usize),
         "shm" => shm::run(
             number(1, 200.0)? as usize,
             number(2, 10.0)?,

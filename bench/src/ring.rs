@@ -2,7 +2,9 @@
 //! in a ring, node i subscribing to `ring/i` and publishing on `ring/i+1`, a token sent
 //! round it until every node has passed it on; then the sum of the nodes' PSS
 //! (`/proc/PID/smaps_rollup`: private pages whole, shared ones split among their
-//! sharers) and each node's RSS.
+//! sharers) and each node's RSS, for nodes as they run by default and as very small
+//! nodes. The nodes are this program's `role ring`: a Pinion node on the runtime and
+//! allocator `#[pinion::main]` gives one, in a binary larger than most nodes.
 
 use crate::role::{Place, Role};
 use pinion::msgs::std_msgs::UInt64;
@@ -41,9 +43,14 @@ pub(crate) async fn node(args: &[String]) -> anyhow::Result<()> {
             }
         }
     }
+    let mut passed = 0u64;
     while let Some(token) = inbound.recv().await {
         if i == 0 {
             println!("round");
+        }
+        passed += 1;
+        if passed == 2 {
+            println!("heap {} kB", crate::allocations::live_bytes() / 1024);
         }
         out.publish(&UInt64 {
             data: token.data + 1,
@@ -93,13 +100,14 @@ fn private_by_mapping(pid: u32) -> Vec<(String, u64)> {
             }
         }
     }
-    out.sort_by(|a, b| b.1.cmp(&a.1));
+    out.sort_by_key(|entry| std::cmp::Reverse(entry.1));
     out
 }
 
-/// `pinion-bench ring N [THREADS]`: THREADS runtime workers per node (2, as
-/// `#[pinion::main]` runs them, or 1: a runtime on the main thread alone).
-pub(crate) fn run(n: usize, threads: usize) -> anyhow::Result<()> {
+/// `pinion-bench ring N [REPEAT]`: the ring as nodes run by default, and as very small
+/// nodes (`PINION_THREADS=1`, with mimalloc returning freed memory at once:
+/// `MIMALLOC_PURGE_DELAY=0`), in turns.
+pub(crate) fn run(n: usize, repeat: usize) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -111,21 +119,37 @@ pub(crate) fn run(n: usize, threads: usize) -> anyhow::Result<()> {
         ip: None,
         namespace: None,
     };
+    for run in 1..=repeat {
+        let default = ring(&place, n, false)?;
+        let small = ring(&place, n, true)?;
+        println!(
+            "run {run}: PSS sum of {n} ring nodes {:.1} MB by default, {:.1} MB as small nodes ({:.2}x)",
+            default,
+            small,
+            small / default
+        );
+    }
+    Ok(())
+}
+
+/// One ring of `n` nodes: its PSS sum in MB, after printing what it measured.
+fn ring(place: &Place, n: usize, small: bool) -> anyhow::Result<f64> {
+    let threads = if small { "1" } else { "2" };
     let mut nodes = Vec::with_capacity(n);
     for i in 0..n {
         let name = format!("ring_{i}");
-        let role = Role::spawn_with(
-            &place,
-            &[
-                String::from("ring"),
-                i.to_string(),
-                n.to_string(),
-                "--threads".to_owned(),
-                threads.to_string(),
-            ],
-            &[("PINION_NODE_NAME", &name)],
-        )?;
-        nodes.push(role);
+        let mut env = vec![("PINION_NODE_NAME", name.as_str())];
+        if small {
+            env.push(("MIMALLOC_PURGE_DELAY", "0"));
+        }
+        let args = [
+            String::from("ring"),
+            i.to_string(),
+            n.to_string(),
+            "--threads".to_owned(),
+            threads.to_owned(),
+        ];
+        nodes.push(Role::spawn_with(place, &args, &env)?);
     }
     for role in &mut nodes {
         role.expect("ready", Duration::from_secs(120))?;
@@ -144,20 +168,25 @@ pub(crate) fn run(n: usize, threads: usize) -> anyhow::Result<()> {
         rss.push(field_kb(&format!("/proc/{pid}/status"), "VmRSS:"));
     }
     rss.sort_unstable();
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    let what = if small { "small nodes" } else { "by default" };
     // Where one node's private memory lies, largest first.
     let pid = nodes[n / 2].pid();
-    println!("node ring_{} private memory by mapping:", n / 2);
-    for (name, kb) in private_by_mapping(pid).into_iter().take(8) {
+    let heap = nodes[n / 2].expect("heap ", Duration::from_secs(10))?;
+    println!(
+        "{what}: node ring_{} private memory by mapping ({heap} in use):",
+        n / 2
+    );
+    for (name, kb) in private_by_mapping(pid).into_iter().take(5) {
         println!("  {kb:>6} kB  {name}");
     }
-    let mb = |kb: u64| kb as f64 / 1024.0;
     println!(
-        "{n} ring nodes, {threads} runtime thread(s) each: PSS sum {:.1} MB, private dirty sum {:.1} MB; RSS per node min {:.1} / median {:.1} / max {:.1} MB",
+        "{what}: {n} ring nodes, PSS sum {:.1} MB, private dirty sum {:.1} MB; RSS per node min {:.1} / median {:.1} / max {:.1} MB",
         mb(pss),
         mb(private),
         mb(rss[0]),
         mb(rss[n / 2]),
         mb(rss[n - 1])
     );
-    Ok(())
+    Ok(mb(pss))
 }

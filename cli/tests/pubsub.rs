@@ -76,6 +76,49 @@ fn talker_that_exits_delivers_every_message() {
     );
 }
 
+#[test]
+fn nodes_on_one_runtime_thread_deliver_every_message() {
+    // `PINION_THREADS=1`, the setting for very small nodes: everything on the main
+    // thread, the talker's end-of-run flush included.
+    let dir = TempDir::new("onethread");
+    let (_master, env) = start_master(&dir);
+    let n = 500;
+    let one_thread = |program: &str, args: &[&str]| {
+        let mut c = env.command(program);
+        c.env("PINION_NODE_NAME", program)
+            .env("PINION_THREADS", "1")
+            .args(args);
+        Proc::spawn(program, c)
+    };
+    let mut listener = one_thread("listener", &["--count", &n.to_string()]);
+    listener.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let threads = std::fs::read_to_string(format!("/proc/{}/status", listener.pid()))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:").map(|t| t.trim().to_owned()));
+    assert_eq!(
+        threads.as_deref(),
+        Some("1"),
+        "the listener runs one thread"
+    );
+    let mut talker = one_thread(
+        "talker",
+        &[
+            "--rate",
+            "100000",
+            "--count",
+            &n.to_string(),
+            "--wait-for",
+            "1",
+        ],
+    );
+    let (_, talker_code) = talker.finish(SOON);
+    assert_eq!(talker_code, Some(0), "talker:\n{}", talker.dump());
+    let (out, code) = listener.finish(SOON);
+    assert_eq!(code, Some(0), "listener:\n{}", listener.dump());
+    assert_eq!(seq_lines(&out), (0..n).collect::<Vec<u64>>());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_publisher_is_found_quickly_by_a_running_subscriber() {
     let dir = TempDir::new("discovery");

@@ -77,6 +77,37 @@ fn install_logging(capture: bool) {
         .try_init();
 }
 
+/// Runtime threads of a node by default: the sockets' tasks and the user's code run side
+/// by side on two cores.
+pub const DEFAULT_THREADS: usize = 2;
+
+/// The runtime threads `#[pinion::main]` gives a node: `PINION_THREADS`, else
+/// [`DEFAULT_THREADS`]. `PINION_THREADS=1` runs everything on the main thread: for a
+/// very small node (a relay, a converter at a few hertz) on a Pi that runs many, it
+/// saves the workers' stacks and their allocator heaps, about 0.25 MB of private
+/// memory per node (`pinion-bench ring`, BENCHMARKS.md).
+pub fn runtime_threads() -> usize {
+    std::env::var("PINION_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| (1..=64).contains(&n))
+        .unwrap_or(DEFAULT_THREADS)
+}
+
+/// A runtime of `threads` threads: with one, a current-thread runtime on the caller's.
+pub fn node_runtime(threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    if threads <= 1 {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()
+    }
+}
+
 /// Runs a node's user `main`: sets up logging and the runtime, creates the node,
 /// turns SIGINT/SIGTERM into a shutdown request, and closes the node cleanly at the end.
 pub fn run_main<F, Fut, O>(default_name: &str, user_main: F) -> ExitCode
@@ -90,11 +121,7 @@ where
         return print_manifest(None);
     }
     init_node_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match node_runtime(runtime_threads()) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
