@@ -11,19 +11,19 @@ use pinion::msgs::std_msgs::UInt64;
 use pinion::prelude::*;
 use std::time::Duration;
 
-/// `role ring I N`: passes on what arrives on `ring/I` to `ring/I+1`; node 0 starts
-/// the token and prints `round` each time it comes back.
+/// `role ring I N TAG`: passes on what arrives on `TAG/nI` to `TAG/nI+1`; node 0
+/// starts the token and prints `round` each time it comes back.
 pub(crate) async fn node(args: &[String]) -> anyhow::Result<()> {
-    let [i, n] = args else {
-        anyhow::bail!("ring needs I N");
+    let [i, n, tag] = args else {
+        anyhow::bail!("ring needs I N TAG");
     };
     let (i, n): (usize, usize) = (i.parse()?, n.parse()?);
-    let node = Node::init(pinion::NodeOptions::from_env(&format!("ring_{i}"))).await?;
+    let node = Node::init(pinion::NodeOptions::from_env(&format!("{tag}_{i}"))).await?;
     let mut inbound = node
-        .subscribe_with::<UInt64>(&format!("ring/n{i}"), SubscribeOptions::queue(1))
+        .subscribe_with::<UInt64>(&format!("{tag}/n{i}"), SubscribeOptions::queue(1))
         .await?;
     let out = node
-        .advertise::<UInt64>(&format!("ring/n{}", (i + 1) % n))
+        .advertise::<UInt64>(&format!("{tag}/n{}", (i + 1) % n))
         .await?;
     out.wait_for_subscribers(1).await?;
     println!("ready");
@@ -120,8 +120,10 @@ pub(crate) fn run(n: usize, repeat: usize) -> anyhow::Result<()> {
         namespace: None,
     };
     for run in 1..=repeat {
-        let default = ring(&place, n, false)?;
-        let small = ring(&place, n, true)?;
+        // Names of their own per ring: the nodes of the one before may not have
+        // expired at the master yet.
+        let default = ring(&place, n, false, &format!("ring{run}d"))?;
+        let small = ring(&place, n, true, &format!("ring{run}s"))?;
         println!(
             "run {run}: PSS sum of {n} ring nodes {:.1} MB by default, {:.1} MB as small nodes ({:.2}x)",
             default,
@@ -133,11 +135,11 @@ pub(crate) fn run(n: usize, repeat: usize) -> anyhow::Result<()> {
 }
 
 /// One ring of `n` nodes: its PSS sum in MB, after printing what it measured.
-fn ring(place: &Place, n: usize, small: bool) -> anyhow::Result<f64> {
+fn ring(place: &Place, n: usize, small: bool, tag: &str) -> anyhow::Result<f64> {
     let threads = if small { "1" } else { "2" };
     let mut nodes = Vec::with_capacity(n);
     for i in 0..n {
-        let name = format!("ring_{i}");
+        let name = format!("{tag}_{i}");
         let mut env = vec![("PINION_NODE_NAME", name.as_str())];
         if small {
             env.push(("MIMALLOC_PURGE_DELAY", "0"));
@@ -146,6 +148,7 @@ fn ring(place: &Place, n: usize, small: bool) -> anyhow::Result<f64> {
             String::from("ring"),
             i.to_string(),
             n.to_string(),
+            tag.to_owned(),
             "--threads".to_owned(),
             threads.to_owned(),
         ];
@@ -174,7 +177,7 @@ fn ring(place: &Place, n: usize, small: bool) -> anyhow::Result<f64> {
     let pid = nodes[n / 2].pid();
     let heap = nodes[n / 2].expect("heap ", Duration::from_secs(10))?;
     println!(
-        "{what}: node ring_{} private memory by mapping ({heap} in use):",
+        "{what}: node {tag}_{} private memory by mapping ({heap} in use):",
         n / 2
     );
     for (name, kb) in private_by_mapping(pid).into_iter().take(5) {
