@@ -112,13 +112,7 @@ pub(crate) fn run(n: usize, repeat: usize) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let endpoint = runtime.block_on(crate::util::serve_master("tcp://127.0.0.1:0"))?;
-    let place = Place {
-        master: endpoint,
-        host: "bench".to_owned(),
-        ip: None,
-        namespace: None,
-    };
+    let place = Place::with_local_master(&runtime)?;
     for run in 1..=repeat {
         // Names of their own per ring: the nodes of the one before may not have
         // expired at the master yet.

@@ -114,3 +114,16 @@ pub(crate) struct Place {
     pub(crate) ip: Option<String>,
     pub(crate) namespace: Option<String>,
 }
+
+impl Place {
+    /// This host (host id `bench`), with a master served on `runtime`.
+    pub(crate) fn with_local_master(runtime: &tokio::runtime::Runtime) -> anyhow::Result<Self> {
+        let master = runtime.block_on(crate::util::serve_master("tcp://127.0.0.1:0"))?;
+        Ok(Self {
+            master,
+            host: "bench".to_owned(),
+            ip: None,
+            namespace: None,
+        })
+    }
+}

@@ -104,17 +104,6 @@ fn open_fds(pid: i32) -> usize {
         .unwrap_or(0)
 }
 
-fn rss_kb(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Waits until every rover node is registered; how long it took.
 fn all_registered(robot: &Robot, within: Duration) -> Duration {
     let start = Instant::now();

@@ -37,15 +37,6 @@ fn limited(program: &Path) -> Command {
     c
 }
 
-fn rss_kb(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 fn addr(endpoint: &str) -> SocketAddr {
     endpoint
         .strip_prefix("tcp://")

@@ -67,18 +67,6 @@ fn files(dir: &Path) -> BTreeSet<String> {
         .unwrap_or_default()
 }
 
-fn rss_kb(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|n| n.parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 #[test]
 fn killed_publishers_and_subscribers_leave_nothing_behind_and_a_restart_works() {
     let dir = TempDir::new("shmcrash");

@@ -142,13 +142,7 @@ pub(crate) fn run(rounds: usize, seconds: f64, repeat: usize) -> anyhow::Result<
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let endpoint = runtime.block_on(crate::util::serve_master("tcp://127.0.0.1:0"))?;
-    let place = Place {
-        master: endpoint,
-        host: "bench".to_owned(),
-        ip: None,
-        namespace: None,
-    };
+    let place = Place::with_local_master(&runtime)?;
     let paths = [
         Some(Path::Shm),
         Some(Path::Socket),

@@ -357,6 +357,18 @@ pub fn python_json(script: &str, file: &std::path::Path) -> serde_json::Value {
 }
 
 /// Whether a process with this pid still exists (zombies count as gone).
+/// Resident memory of process `pid`, in kB (0 if it is gone).
+pub fn rss_kb(pid: i32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 pub fn alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => !stat
