@@ -175,3 +175,53 @@ fn a_stopped_subscriber_costs_the_publisher_at_most_the_pool_and_the_others_keep
         camera.dump()
     );
 }
+
+#[test]
+fn a_subscriber_that_cannot_map_the_pool_gets_the_socket_and_the_others_the_pool() {
+    // A holder in a pid namespace of its own (as in a container): same host id, so
+    // ipc, but the camera's `/proc/PID/fd` is not there to open.
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: needs root for a pid namespace");
+        return;
+    }
+    let dir = TempDir::new("shmrefused");
+    let (_master, env) = start_master(&dir);
+    let mut camera = start_camera(&env, None);
+    let mut inside = {
+        let mut c = std::process::Command::new("unshare");
+        c.args(["--pid", "--fork", "--mount-proc"])
+            .arg(bin("pinion-bench"))
+            .args(["role", "shm-hold", "camera/image", KEEP])
+            .env("PINION_RUNTIME_DIR", &env.runtime_dir)
+            .env("PINION_MASTER", &env.master)
+            .env("RUST_LOG", "info,zeromq=error")
+            .env_remove("PINION_HOST")
+            .env("PINION_NODE_NAME", "hold_namespaced");
+        Proc::spawn("hold_namespaced", c)
+    };
+    // Started after it: the namespaced node must not have taken the master's guard
+    // sockets for stale ones (their pids are not in its namespace), or this one could
+    // not register.
+    let mut outside = holder(&env, "hold_outside");
+    let socket = inside.expect_line("images through the socket", SOON, |s, l| {
+        s == Src::Out && l.ends_with(" socket") && got(l) > 5
+    });
+    assert!(
+        !inside.seen.iter().any(|(_, l)| l.ends_with(" pooled")),
+        "nothing through a pool it cannot map: {socket}"
+    );
+    let refusals = inside
+        .seen
+        .iter()
+        .filter(|(_, l)| l.contains("cannot read the publisher's shared memory"))
+        .count();
+    assert_eq!(refusals, 1, "the refusal, said once:\n{}", inside.dump());
+    expect_pooled(&mut outside);
+    assert!(alive(camera.pid()));
+    let _ = camera.wait_line(std::time::Duration::from_millis(100), |_, _| false);
+    assert!(
+        !camera.seen.iter().any(|(_, l)| l.contains("ERROR")),
+        "{}",
+        camera.dump()
+    );
+}

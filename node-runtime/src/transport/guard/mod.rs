@@ -154,7 +154,10 @@ fn engine_path() -> Result<PathBuf, TransportError> {
 }
 
 /// Removes the private socket files of guards whose process is gone (killed before the
-/// engine could remove them).
+/// engine could remove them): the process id in the name is not running here, and
+/// nothing listens on the file. A process id alone is not enough: a process of another
+/// pid namespace (a container sharing the runtime directory) sees none of ours, and
+/// removed the live sockets of every guard on the host.
 fn remove_stale(dir: &std::path::Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
@@ -173,7 +176,13 @@ fn remove_stale(dir: &std::path::Path) {
             nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
             Err(nix::errno::Errno::ESRCH)
         );
-        if gone {
+        let listened = || {
+            !matches!(
+                std::os::unix::net::UnixStream::connect(entry.path()),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused
+            )
+        };
+        if gone && !listened() {
             let _ = std::fs::remove_file(entry.path());
         }
     }
