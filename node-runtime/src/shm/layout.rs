@@ -114,6 +114,7 @@ impl Geometry {
             || geometry.slots > MAX_SLOTS
             || geometry.slot_size == 0
             || geometry.slot_size % ALIGN != 0
+            || geometry.data_len() > super::MAX_POOL_BYTES
             || geometry.file_len() != file_len
         {
             return bad("geometry does not match the file");
@@ -150,5 +151,11 @@ mod tests {
         let mut bad = header;
         bad[20] = 1;
         assert!(Geometry::parse(&bad, 42, g.file_len()).is_err());
+        // A pool larger than any subscriber maps, however consistent.
+        let huge = Geometry {
+            slots: 4,
+            slot_size: 1 << 30,
+        };
+        assert!(Geometry::parse(&huge.header(42), 42, huge.file_len()).is_err());
     }
 }

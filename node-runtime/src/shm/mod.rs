@@ -12,7 +12,7 @@
 //!   them, so a killed publisher or subscriber leaves nothing behind in `/dev/shm` or
 //!   anywhere else.
 //! - Memory is bounded: a data socket's pools hold at most [`pool_bytes`] of slots (the
-//!   setting `PINION_SHM_POOL`, 64 MiB by default, `0` for none). A message in a slot
+//!   setting `PINION_SHM_POOL`, 64 MiB by default, at most 1 GiB, `0` for none). A message in a slot
 //!   costs its connection's credit its whole size, so what one subscriber has in
 //!   flight stays within its window as before; what a publisher keeps for a connection
 //!   out of credit waits as it is, for the socket. One connection holds at most its
@@ -64,39 +64,36 @@ pub enum ShmError {
     BadEnvelope,
 }
 
-/// Bytes of slots a data socket may hold: `PINION_SHM_POOL` (bytes, or with a `K`,
-/// `M` or `G` suffix; `0` turns pools off), else [`DEFAULT_POOL_BYTES`].
-pub fn pool_bytes() -> usize {
-    std::env::var("PINION_SHM_POOL")
-        .ok()
-        .and_then(|v| parse_size(&v))
-        .unwrap_or(DEFAULT_POOL_BYTES)
-}
+/// The most bytes of slots a data socket may hold, whatever the setting: what a
+/// subscriber maps of one pool stays within reach of a 32-bit Pi's address space.
+pub const MAX_POOL_BYTES: usize = 1 << 30;
 
-fn parse_size(text: &str) -> Option<usize> {
-    let text = text.trim();
-    let (number, shift) = match text.char_indices().last()? {
-        (i, 'k' | 'K') => (&text[..i], 10),
-        (i, 'm' | 'M') => (&text[..i], 20),
-        (i, 'g' | 'G') => (&text[..i], 30),
-        _ => (text, 0),
-    };
-    number.trim().parse::<usize>().ok()?.checked_mul(1 << shift)
+/// Bytes of slots a data socket may hold: `PINION_SHM_POOL` (bytes or a size such as
+/// `128MiB`, at most [`MAX_POOL_BYTES`]; `0` turns pools off), else
+/// [`DEFAULT_POOL_BYTES`].
+pub fn pool_bytes() -> usize {
+    static READ: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *READ.get_or_init(|| {
+        let Ok(text) = std::env::var("PINION_SHM_POOL") else {
+            return DEFAULT_POOL_BYTES;
+        };
+        if text.trim() == "0" {
+            return 0;
+        }
+        match crate::limits::parse_size(&text) {
+            Ok(bytes) => bytes.min(MAX_POOL_BYTES),
+            Err(e) => {
+                tracing::warn!("PINION_SHM_POOL={text:?}: {e}; using {DEFAULT_POOL_BYTES} bytes");
+                DEFAULT_POOL_BYTES
+            }
+        }
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use bytes::Bytes;
-
-    #[test]
-    fn sizes_parse_with_suffixes() {
-        assert_eq!(parse_size("0"), Some(0));
-        assert_eq!(parse_size("128M"), Some(128 << 20));
-        assert_eq!(parse_size(" 2g "), Some(2 << 30));
-        assert_eq!(parse_size("64k"), Some(64 << 10));
-        assert_eq!(parse_size("lots"), None);
-    }
 
     fn message(large: usize) -> Vec<Bytes> {
         vec![
