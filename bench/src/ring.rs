@@ -18,6 +18,11 @@ pub(crate) async fn node(args: &[String]) -> anyhow::Result<()> {
         anyhow::bail!("ring needs I N TAG");
     };
     let (i, n): (usize, usize) = (i.parse()?, n.parse()?);
+    // As `#[pinion::main]` does for `PINION_THREADS=1` (this program's runtime has the
+    // one thread from `--threads 1`).
+    if pinion::runtime::runtime_threads() == 1 {
+        pinion::alloc::return_freed_memory_at_once();
+    }
     let node = Node::init(pinion::NodeOptions::from_env(&format!("{tag}_{i}"))).await?;
     let mut inbound = node
         .subscribe_with::<UInt64>(&format!("{tag}/n{i}"), SubscribeOptions::queue(1))
@@ -105,8 +110,8 @@ fn private_by_mapping(pid: u32) -> Vec<(String, u64)> {
 }
 
 /// `pinion-bench ring N [REPEAT]`: the ring as nodes run by default, and as very small
-/// nodes (`PINION_THREADS=1`, with mimalloc returning freed memory at once:
-/// `MIMALLOC_PURGE_DELAY=0`), in turns.
+/// nodes (`PINION_THREADS=1`: one runtime thread, freed memory given back at once), in
+/// turns.
 pub(crate) fn run(n: usize, repeat: usize) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -136,7 +141,7 @@ fn ring(place: &Place, n: usize, small: bool, tag: &str) -> anyhow::Result<f64> 
         let name = format!("{tag}_{i}");
         let mut env = vec![("PINION_NODE_NAME", name.as_str())];
         if small {
-            env.push(("MIMALLOC_PURGE_DELAY", "0"));
+            env.push(("PINION_THREADS", "1"));
         }
         let args = [
             String::from("ring"),

@@ -2,7 +2,8 @@
 //! clear error. The transport's guard enforces the message sizes on every accepting
 //! tcp socket.
 
-use crate::transport::DEFAULT_MAX_MESSAGE;
+/// The default largest message a node accepts or sends: 64 MiB.
+pub const DEFAULT_MAX_MESSAGE: usize = 64 << 20;
 
 /// Largest request to a node's control socket or to the master: a parameter value
 /// (at most [`MAX_PARAM_VALUE`]) with room for its key and signature.

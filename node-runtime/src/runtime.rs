@@ -82,10 +82,11 @@ fn install_logging(capture: bool) {
 pub const DEFAULT_THREADS: usize = 2;
 
 /// The runtime threads `#[pinion::main]` gives a node: `PINION_THREADS`, else
-/// [`DEFAULT_THREADS`]. `PINION_THREADS=1` runs everything on the main thread: for a
-/// very small node (a relay, a converter at a few hertz) on a Pi that runs many, it
-/// saves the workers' stacks and their allocator heaps, about 0.25 MB of private
-/// memory per node (`pinion-bench ring`, BENCHMARKS.md).
+/// [`DEFAULT_THREADS`]. `PINION_THREADS=1` is the setting for a very small node (a
+/// relay, a converter at a few hertz) on a Pi that runs many: everything runs on the
+/// main thread, and the allocator gives freed memory back at once
+/// ([`crate::alloc::return_freed_memory_at_once`]); together about 0.6 MB less
+/// private memory per node (`pinion-bench ring`, BENCHMARKS.md).
 pub fn runtime_threads() -> usize {
     std::env::var("PINION_THREADS")
         .ok()
@@ -121,7 +122,11 @@ where
         return print_manifest(None);
     }
     init_node_logging();
-    let runtime = match node_runtime(runtime_threads()) {
+    let threads = runtime_threads();
+    if threads == 1 {
+        crate::alloc::return_freed_memory_at_once();
+    }
+    let runtime = match node_runtime(threads) {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

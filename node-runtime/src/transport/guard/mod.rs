@@ -54,8 +54,7 @@ pub(super) fn bypassed() -> bool {
     BYPASS.load(std::sync::atomic::Ordering::SeqCst)
 }
 
-/// The default largest message a node accepts or sends: 64 MiB.
-pub const DEFAULT_MAX_MESSAGE: usize = 64 << 20;
+pub use crate::limits::DEFAULT_MAX_MESSAGE;
 
 /// Frames of one message a peer may send. Pinion's own messages have a few; a batch of
 /// small messages at most 513.
