@@ -247,7 +247,7 @@ pub(crate) async fn alternate(
 }
 
 /// The `q` quantile of sorted samples.
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }

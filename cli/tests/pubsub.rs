@@ -45,15 +45,28 @@ fn listener_started_after_its_talker_receives() {
     assert_eq!(seq_lines(&out).len(), 3, "{out:?}");
 }
 
-#[test]
-fn talker_that_exits_delivers_every_message() {
-    let dir = TempDir::new("noloss");
+/// A listener for `n` messages and a talker that sends them as fast as it can and
+/// exits, both with `env_vars`; checks both exit cleanly and returns the listener's
+/// sequence numbers. `check_listener` looks at the running listener first.
+fn talker_to_listener(
+    tag: &str,
+    n: u64,
+    env_vars: &[(&str, &str)],
+    check_listener: impl FnOnce(&Proc),
+) -> Vec<u64> {
+    let dir = TempDir::new(tag);
     let (_master, env) = start_master(&dir);
-    let n = 2000;
-    let mut listener = env.node("listener", "listener", &["--count", &n.to_string()]);
+    let node = |program: &str, args: &[&str]| {
+        let mut c = env.command(program);
+        c.env("PINION_NODE_NAME", program)
+            .envs(env_vars.iter().copied())
+            .args(args);
+        Proc::spawn(program, c)
+    };
+    let mut listener = node("listener", &["--count", &n.to_string()]);
     listener.expect_line("registered", SOON, |_, l| l.contains("registered"));
-    let mut talker = env.node(
-        "talker",
+    check_listener(&listener);
+    let mut talker = node(
         "talker",
         &[
             "--rate",
@@ -68,7 +81,13 @@ fn talker_that_exits_delivers_every_message() {
     assert_eq!(talker_code, Some(0), "talker:\n{}", talker.dump());
     let (out, code) = listener.finish(SOON);
     assert_eq!(code, Some(0), "listener:\n{}", listener.dump());
-    let seqs = seq_lines(&out);
+    seq_lines(&out)
+}
+
+#[test]
+fn talker_that_exits_delivers_every_message() {
+    let n = 2000;
+    let seqs = talker_to_listener("noloss", n, &[], |_| ());
     assert_eq!(
         seqs,
         (0..n).collect::<Vec<u64>>(),
@@ -80,43 +99,19 @@ fn talker_that_exits_delivers_every_message() {
 fn nodes_on_one_runtime_thread_deliver_every_message() {
     // `PINION_THREADS=1`, the setting for very small nodes: everything on the main
     // thread, the talker's end-of-run flush included.
-    let dir = TempDir::new("onethread");
-    let (_master, env) = start_master(&dir);
     let n = 500;
-    let one_thread = |program: &str, args: &[&str]| {
-        let mut c = env.command(program);
-        c.env("PINION_NODE_NAME", program)
-            .env("PINION_THREADS", "1")
-            .args(args);
-        Proc::spawn(program, c)
-    };
-    let mut listener = one_thread("listener", &["--count", &n.to_string()]);
-    listener.expect_line("registered", SOON, |_, l| l.contains("registered"));
-    let threads = std::fs::read_to_string(format!("/proc/{}/status", listener.pid()))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:").map(|t| t.trim().to_owned()));
-    assert_eq!(
-        threads.as_deref(),
-        Some("1"),
-        "the listener runs one thread"
-    );
-    let mut talker = one_thread(
-        "talker",
-        &[
-            "--rate",
-            "100000",
-            "--count",
-            &n.to_string(),
-            "--wait-for",
-            "1",
-        ],
-    );
-    let (_, talker_code) = talker.finish(SOON);
-    assert_eq!(talker_code, Some(0), "talker:\n{}", talker.dump());
-    let (out, code) = listener.finish(SOON);
-    assert_eq!(code, Some(0), "listener:\n{}", listener.dump());
-    assert_eq!(seq_lines(&out), (0..n).collect::<Vec<u64>>());
+    let seqs = talker_to_listener("onethread", n, &[("PINION_THREADS", "1")], |listener| {
+        let threads = std::fs::read_to_string(format!("/proc/{}/status", listener.pid()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:").map(|t| t.trim().to_owned()));
+        assert_eq!(
+            threads.as_deref(),
+            Some("1"),
+            "the listener runs one thread"
+        );
+    });
+    assert_eq!(seqs, (0..n).collect::<Vec<u64>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -117,7 +117,8 @@ fn cpu_per_image(
         READY + Duration::from_secs_f64(count as f64 / hz * 2.0),
     )?;
     let mut delivered = 0;
-    for mut sink in sinks.into_iter() {
+    let mut total = cpu::cpu_ns(camera.pid());
+    for mut sink in sinks {
         let line = sink.expect("received ", READY)?;
         delivered += line
             .split_whitespace()
@@ -125,15 +126,9 @@ fn cpu_per_image(
             .and_then(|n| n.parse::<u64>().ok())
             .unwrap_or(0);
         // Read before it is killed (dropped).
-        let ns = cpu::cpu_ns(sink.pid());
-        SINK_NS.with(|c| c.set(c.get() + ns));
+        total += cpu::cpu_ns(sink.pid());
     }
-    let total = SINK_NS.with(|c| c.replace(0)) + cpu::cpu_ns(camera.pid());
     Ok((total as f64 / 1e3 / delivered.max(1) as f64, delivered))
-}
-
-thread_local! {
-    static SINK_NS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// `pinion-bench shm [ROUNDS] [SECONDS] [REPEAT]`.

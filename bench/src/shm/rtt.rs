@@ -115,9 +115,6 @@ pub(crate) async fn ping(args: &[String]) -> anyhow::Result<()> {
 /// Median and 99th percentile in microseconds.
 pub(crate) fn percentiles(times: &mut [Duration]) -> (f64, f64) {
     times.sort();
-    let at = |q: f64| {
-        let i = ((times.len() as f64 * q) as usize).min(times.len().saturating_sub(1));
-        times.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e6)
-    };
-    (at(0.5), at(0.99))
+    let us = |q: f64| crate::latency::percentile(times, q).as_secs_f64() * 1e6;
+    (us(0.5), us(0.99))
 }

@@ -213,13 +213,8 @@ pub(super) async fn hand_over(
     if let Some(first) = nodes.first() {
         unchanged.push(health_node_name(&first.host_id));
     }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let request = LaunchRequest::Release(unchanged);
-    if old.commands.send((request, tx)).await.is_err() {
-        return BTreeMap::new();
-    }
-    match rx.await {
-        Ok(LaunchReply::Released(handed)) => {
+    match ask(old, LaunchRequest::Release(unchanged)).await {
+        Some(LaunchReply::Released(handed)) => {
             let names: Vec<&str> = handed.iter().map(|(n, _)| n.as_str()).collect();
             tracing::info!(%launch, nodes = ?names, "unchanged nodes run on into the new version");
             handed.into_iter().collect()
@@ -232,16 +227,8 @@ pub(super) async fn status(running: &mut Running) -> Vec<NodeStatus> {
     if let Some(done) = &running.finished {
         return done.clone();
     }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    if running
-        .commands
-        .send((LaunchRequest::Status, tx))
-        .await
-        .is_ok()
-    {
-        if let Ok(LaunchReply::Status { nodes, .. }) = rx.await {
-            return nodes;
-        }
+    if let Some(LaunchReply::Status { nodes, .. }) = ask(running, LaunchRequest::Status).await {
+        return nodes;
     }
     // The supervisor ended: keep its final table.
     let finished = match (&mut running.task).await {
@@ -252,16 +239,15 @@ pub(super) async fn status(running: &mut Running) -> Vec<NodeStatus> {
     finished
 }
 
-pub(super) async fn stop_launch(id: &str, running: Running) {
+/// Asks a launch's supervisor; `None` if it has ended.
+async fn ask(running: &Running, request: LaunchRequest) -> Option<LaunchReply> {
     let (tx, rx) = tokio::sync::oneshot::channel();
-    if running
-        .commands
-        .send((LaunchRequest::Stop, tx))
-        .await
-        .is_ok()
-    {
-        let _ = rx.await;
-    }
+    running.commands.send((request, tx)).await.ok()?;
+    rx.await.ok()
+}
+
+pub(super) async fn stop_launch(id: &str, running: Running) {
+    let _ = ask(&running, LaunchRequest::Stop).await;
     // Stops escalate to SIGKILL within each node's stop timeout; this bound is a backstop.
     if tokio::time::timeout(Duration::from_secs(120), running.task)
         .await

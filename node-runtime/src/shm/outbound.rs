@@ -145,11 +145,14 @@ impl Outbound {
         Some(pool)
     }
 
-    /// Whether a frame of `frames` lies in a slot of these pools (a lent buffer).
+    /// Whether `frame` lies in a slot of these pools (a lent buffer).
+    fn lent(&self, frame: &[u8]) -> bool {
+        self.pools.iter().any(|p| p.locate(frame).is_some())
+    }
+
+    /// Whether a frame of `frames` lies in a slot of these pools.
     pub(crate) fn lends(&self, frames: &[Bytes]) -> bool {
-        frames
-            .iter()
-            .any(|f| self.pools.iter().any(|p| p.locate(f).is_some()))
+        frames.iter().any(|f| self.lent(f))
     }
 
     /// `frames` with every frame that lies in a slot copied out of it.
@@ -157,7 +160,7 @@ impl Outbound {
         frames
             .iter()
             .map(|f| {
-                if self.pools.iter().any(|p| p.locate(f).is_some()) {
+                if self.lent(f) {
                     Bytes::copy_from_slice(f)
                 } else {
                     f.clone()

@@ -171,10 +171,7 @@ impl Pool {
 
     /// Writes `bytes` at the start of a slot this process claimed.
     pub(crate) fn write(&self, slot: usize, bytes: &[u8]) -> bool {
-        bytes.len() <= self.geometry.slot_size
-            && self.region.fill(self.slot_at(slot), bytes.len(), |s| {
-                s.copy_from_slice(bytes)
-            })
+        self.fill(slot, bytes.len(), |s| s.copy_from_slice(bytes))
     }
 
     /// Lends `len` bytes of a claimed slot to `fill`.
