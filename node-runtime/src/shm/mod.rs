@@ -24,10 +24,14 @@
 //! - The cells of a subscriber whose process died are cleared when the publisher next
 //!   runs short of slots; a subscriber that cannot map a pool (another user, another
 //!   pid namespace) says so, and gets the socket path from then on.
+//! - The envelope goes through the connection's lane ([`lane`]), a pipe from the
+//!   publisher to that subscriber, in order with what the socket brings; through the
+//!   socket itself when the lane has no room or could not be opened.
 //! - Only 32-bit atomics, so it runs the same on armv7 as on aarch64 and x86_64.
 
 mod envelope;
 mod inbound;
+mod lane;
 mod layout;
 mod outbound;
 mod pool;
@@ -36,6 +40,7 @@ mod region;
 
 pub(crate) use envelope::{is_envelope, pooled_len};
 pub(crate) use inbound::Inbound;
+pub(crate) use lane::{Lane, LaneWriter, Written};
 pub(crate) use outbound::Outbound;
 pub(crate) use readers::Holder;
 
@@ -62,6 +67,13 @@ pub enum ShmError {
     /// An envelope was malformed or named frames or slots that do not exist.
     #[error("malformed shared-memory envelope")]
     BadEnvelope,
+    /// A subscriber connection's lane (its pipe for envelopes) could not be made,
+    /// opened or read.
+    #[error("shared-memory lane {0}: {1}")]
+    Lane(String, std::io::Error),
+    /// A lane held something else than a publisher's records, or was not a pipe.
+    #[error("shared-memory lane: {0}")]
+    BadLane(&'static str),
 }
 
 /// The most bytes of slots a data socket may hold, whatever the setting: what a

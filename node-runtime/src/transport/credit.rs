@@ -57,6 +57,9 @@ pub enum Control {
     Shm {
         /// The subscriber's process id: the publisher clears its holds when it dies.
         pid: u32,
+        /// The write end of its lane for envelopes, a descriptor of process `pid`
+        /// (see [`crate::shm`]); without one, envelopes come through the socket.
+        lane: Option<u32>,
     },
     /// I could not map your pool after all: send me everything through the socket.
     ShmRefused,
@@ -77,9 +80,12 @@ pub fn encode(control: &Control) -> Bytes {
         }
         Control::Credit { bytes, messages } => pair(CREDIT, *bytes, *messages),
         Control::Keep { bytes, messages } => pair(KEEP, *bytes, *messages),
-        Control::Shm { pid } => {
+        Control::Shm { pid, lane } => {
             let mut out = vec![SHM];
             out.extend_from_slice(&pid.to_le_bytes());
+            if let Some(fd) = lane {
+                out.extend_from_slice(&fd.to_le_bytes());
+            }
             out.into()
         }
         Control::ShmRefused => Bytes::from_static(&[SHM_REFUSED]),
@@ -111,9 +117,20 @@ pub fn decode(frame: &[u8]) -> Result<Control, Malformed> {
                 Control::Keep { bytes, messages }
             })
         }
-        Some((&SHM, pid)) => Ok(Control::Shm {
-            pid: u32::from_le_bytes(pid.try_into().map_err(|_| Malformed)?),
-        }),
+        Some((&SHM, rest)) => {
+            let word = |b: &[u8]| b.try_into().map(u32::from_le_bytes).map_err(|_| Malformed);
+            match rest.len() {
+                4 => Ok(Control::Shm {
+                    pid: word(rest)?,
+                    lane: None,
+                }),
+                8 => Ok(Control::Shm {
+                    pid: word(&rest[..4])?,
+                    lane: Some(word(&rest[4..])?),
+                }),
+                _ => Err(Malformed),
+            }
+        }
         Some((&SHM_REFUSED, [])) => Ok(Control::ShmRefused),
         _ => Err(Malformed),
     }
@@ -135,7 +152,14 @@ mod tests {
                 bytes: 16 << 20,
                 messages: 1000,
             },
-            Control::Shm { pid: 4_000_000 },
+            Control::Shm {
+                pid: 4_000_000,
+                lane: None,
+            },
+            Control::Shm {
+                pid: 4_000_000,
+                lane: Some(17),
+            },
             Control::ShmRefused,
         ] {
             assert_eq!(decode(&encode(&c)), Ok(c));
@@ -145,6 +169,7 @@ mod tests {
             b"\x02short",
             b"\x09",
             b"\x04\x01\x02",
+            b"\x04\x01\x02\x03\x04\x05",
             b"\x05\x00",
             b"\x02\xff\xff\xff\xff\xff\xff\xff\xff\0\0\0\0\0\0\0\0",
         ] {

@@ -24,7 +24,7 @@ use super::guard::router::{PeerWriter, RouterEvent, SharedMessage};
 use super::guard::{self, Guard, Guarded};
 use super::replier::bind_socket;
 use super::TransportError;
-use crate::shm::{self, Holder, Outbound};
+use crate::shm::{self, Holder, LaneWriter, Outbound, Written};
 use bytes::Bytes;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -68,6 +68,10 @@ struct Peer {
     /// It runs on this host and maps this socket's pools: its process, and its holder
     /// once it was sent a slot.
     shm: Option<(u32, Option<Holder>)>,
+    /// Its lane, where envelopes go past the engine (see [`shm::Lane`]).
+    lane: Option<LaneWriter>,
+    /// Messages sent it through the socket: a lane record says how many came before.
+    sent: u64,
 }
 
 impl Peer {
@@ -114,7 +118,10 @@ impl Peer {
             self.bytes -= size;
             self.messages -= 1;
             match &self.route {
-                Route::Engine => outgoing.push(&frames, &self.id),
+                Route::Engine => {
+                    outgoing.push(&frames, &self.id);
+                    self.sent += 1;
+                }
                 Route::Tcp(writer) => {
                     if !writer.send(frames.into()) {
                         return false;
@@ -476,7 +483,16 @@ impl DataPublisher {
                     _ => None,
                 };
                 if let Some(own) = own {
-                    // Its own frame list (a connection on this host: the engine's).
+                    // Its own frame list (a connection on this host), through its lane
+                    // past the engine when there is room, else the engine's socket.
+                    if let Some(lane) = &peer.lane {
+                        match lane.write(peer.sent, &own) {
+                            Written::Sent => continue,
+                            Written::NoRoom => {}
+                            Written::Closed => peer.lane = None,
+                        }
+                    }
+                    peer.sent += 1;
                     match &mut direct {
                         Some((_, targets)) => targets.push((peer.id.clone(), Some(own))),
                         None => queue.outgoing.push(&own, &peer.id),
@@ -495,8 +511,14 @@ impl DataPublisher {
                             gone.push(peer.id.clone());
                         }
                     }
-                    (Route::Engine, Some((_, targets))) => targets.push((peer.id.clone(), None)),
-                    (Route::Engine, None) => queue.outgoing.push(&frames, &peer.id),
+                    (Route::Engine, Some((_, targets))) => {
+                        targets.push((peer.id.clone(), None));
+                        peer.sent += 1;
+                    }
+                    (Route::Engine, None) => {
+                        queue.outgoing.push(&frames, &peer.id);
+                        peer.sent += 1;
+                    }
                 }
             }
             // Slots written for this message are held by its connections from here.
@@ -669,6 +691,8 @@ fn on_control(
                         keep: (0, 0),
                         dropped: 0,
                         shm: None,
+                        lane: None,
+                        sent: 0,
                     });
                     table.len() - 1
                 });
@@ -693,13 +717,24 @@ fn on_control(
                     bytes.min(credit::MAX_KEEP_BYTES),
                 );
             }
-            (Control::Shm { pid }, Some(at)) => {
+            (Control::Shm { pid, lane }, Some(at)) => {
                 let peer = &mut table[at];
-                if matches!(peer.route, Route::Engine) && peers.pools().enabled() {
-                    peer.shm.get_or_insert((pid, None));
+                if matches!(peer.route, Route::Engine)
+                    && peer.shm.is_none()
+                    && peers.pools().enabled()
+                {
+                    peer.shm = Some((pid, None));
+                    peer.lane = lane.and_then(|fd| {
+                        LaneWriter::open(pid, fd)
+                            .inspect_err(|e| {
+                                tracing::debug!("{e}; envelopes go through the socket")
+                            })
+                            .ok()
+                    });
                 }
             }
             (Control::ShmRefused, Some(at)) => {
+                table[at].lane = None;
                 if let Some((_, Some(holder))) = table[at].shm.take() {
                     peers.pools().refused(holder);
                 }

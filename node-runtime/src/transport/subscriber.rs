@@ -33,6 +33,12 @@ struct Connection {
     frames: BoxStream<'static, Frames>,
     /// The rest of a batch it brought.
     batch: std::vec::IntoIter<Frames>,
+    /// A message from the socket that waits for lane records sent before it.
+    held: Option<Frames>,
+    /// Messages taken from the socket so far (a batch's one by one).
+    received: u64,
+    /// The lane the publisher writes envelopes to (on this host, with pools on).
+    lane: Option<shm::Lane>,
     consumed: Consumed,
     credit: mpsc::UnboundedSender<Control>,
     writer: JoinHandle<()>,
@@ -60,7 +66,86 @@ impl Connection {
     }
 }
 
+/// Turns of [`Connection::poll_next`] before it lets other tasks run: each turn
+/// takes a message or reads the pipe, so this is never reached but by a flood.
+const MAX_TURNS: usize = 64;
+
 impl Connection {
+    /// The next message, in the order the publisher sent it, whether through the
+    /// socket or the lane (see [`crate::shm`]); `Ready(None)` once the socket closed.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Frames>> {
+        for _ in 0..MAX_TURNS {
+            if let Some(frames) = self.lane.as_mut().and_then(|l| l.next_before(self.received)) {
+                return Poll::Ready(Some(frames));
+            }
+            if self.held.is_none() {
+                self.held = match self.batch.next() {
+                    Some(frames) => Some(frames),
+                    None => match self.frames.poll_next_unpin(cx) {
+                        Poll::Ready(Some(frames)) if batch::is_batch(&frames) => {
+                            match batch::unpack(frames) {
+                                Ok(messages) => {
+                                    self.batch = messages.into_iter();
+                                    self.batch.next()
+                                }
+                                // Delivered as it is, to be counted as malformed.
+                                Err(frames) => Some(frames),
+                            }
+                        }
+                        Poll::Ready(Some(frames)) => Some(frames),
+                        Poll::Ready(None) => return Poll::Ready(None),
+                        Poll::Pending => None,
+                    },
+                };
+            }
+            match (self.lane.as_mut(), self.held.take()) {
+                (Some(lane), Some(held)) => {
+                    // What the publisher wrote to the lane before it sent this message
+                    // is in the pipe by now: it goes first.
+                    if let Err(e) = lane.drain() {
+                        self.lane_failed(&e);
+                    } else if lane.has_before(self.received) {
+                        self.held = Some(held);
+                        continue;
+                    }
+                    self.received += 1;
+                    return Poll::Ready(Some(held));
+                }
+                (None, Some(held)) => {
+                    self.received += 1;
+                    return Poll::Ready(Some(held));
+                }
+                (Some(lane), None) => match lane.poll_read(cx) {
+                    Poll::Ready(Ok(())) => {}
+                    Poll::Ready(Err(e)) => self.lane_failed(&e),
+                    Poll::Pending => return Poll::Pending,
+                },
+                (None, None) => return Poll::Pending,
+            }
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+
+    /// Whether a message is here already, to be taken without reading a socket.
+    fn buffered(&self) -> bool {
+        self.batch.len() > 0
+            || self.held.is_some()
+            || self
+                .lane
+                .as_ref()
+                .is_some_and(|l| l.has_before(self.received))
+    }
+
+    /// The lane stopped reading: the publisher's next write to it fails, and it sends
+    /// envelopes through the socket from then on.
+    fn lane_failed(&self, error: &shm::ShmError) {
+        tracing::warn!(
+            endpoint = %self.endpoint,
+            "{error}; large messages come through the socket's envelopes from now on"
+        );
+    }
+
     /// The message an envelope wraps, its large frames in the publisher's slots. If the
     /// pool cannot be mapped, the publisher is told to use the socket from now on, and
     /// the message is dropped.
@@ -179,10 +264,20 @@ impl DataSubscriber {
         }
         // On this host, large frames may come through the publisher's pools.
         let pooled = endpoint.starts_with("ipc://") && shm::pool_bytes() > 0;
+        let lane = pooled
+            .then(|| {
+                shm::Lane::new()
+                    .inspect_err(|e| {
+                        tracing::warn!("{e}; large messages come through the socket's envelopes")
+                    })
+                    .ok()
+            })
+            .flatten();
         if pooled {
             socket
                 .send(ZmqMessage::from(credit::encode(&Control::Shm {
                     pid: std::process::id(),
+                    lane: lane.as_ref().map(shm::Lane::fd),
                 })))
                 .await
                 .map_err(|e| failed(e.to_string()))?;
@@ -219,6 +314,9 @@ impl DataSubscriber {
             endpoint,
             frames: frames.boxed(),
             batch: Vec::new().into_iter(),
+            held: None,
+            received: 0,
+            lane,
             consumed: Consumed::default(),
             credit,
             writer,
@@ -242,7 +340,7 @@ impl DataSubscriber {
     /// Whether messages of a batch that arrived are still to be taken: `try_recv` then
     /// returns one without reading a socket.
     pub fn has_buffered(&self) -> bool {
-        self.connections.iter().any(|c| c.batch.len() > 0)
+        self.connections.iter().any(Connection::buffered)
     }
 
     /// The next message if one has arrived already; never waits. Lets a caller drain
@@ -256,33 +354,8 @@ impl DataSubscriber {
         while tried < self.connections.len() {
             let turn = (self.next_turn + tried) % self.connections.len();
             let connection = &mut self.connections[turn];
-            let frames = match connection.batch.next() {
-                Some(frames) => Some(frames),
-                None => match connection.frames.poll_next_unpin(cx) {
-                    Poll::Ready(Some(frames)) if batch::is_batch(&frames) => {
-                        match batch::unpack(frames) {
-                            Ok(messages) => {
-                                let mut messages = messages.into_iter();
-                                let first = messages.next();
-                                connection.batch = messages;
-                                first
-                            }
-                            // Delivered as it is, to be counted as malformed.
-                            Err(frames) => Some(frames),
-                        }
-                    }
-                    Poll::Ready(Some(frames)) => Some(frames),
-                    Poll::Ready(None) => {
-                        // Closed by the peer: forget it, and look at the one that took
-                        // its place.
-                        drop(self.connections.swap_remove(turn));
-                        continue;
-                    }
-                    Poll::Pending => None,
-                },
-            };
-            match frames {
-                Some(frames) => {
+            match connection.poll_next(cx) {
+                Poll::Ready(Some(frames)) => {
                     connection.consumed(&frames);
                     let frames = if shm::is_envelope(&frames) {
                         match connection.open_pooled(frames) {
@@ -296,7 +369,12 @@ impl DataSubscriber {
                     self.next_turn = turn + 1;
                     return Poll::Ready(frames);
                 }
-                None => tried += 1,
+                Poll::Ready(None) => {
+                    // Closed by the peer: forget it, and look at the one that took its
+                    // place.
+                    drop(self.connections.swap_remove(turn));
+                }
+                Poll::Pending => tried += 1,
             }
         }
         Poll::Pending
