@@ -141,9 +141,19 @@ impl Lane {
         }
     }
 
+    /// Makes the pipe hold `bytes` at most (rounded up to a page by the kernel): lets
+    /// a test fill it with a few records.
+    #[cfg(test)]
+    pub(crate) fn set_capacity(&self, bytes: i32) {
+        use nix::fcntl::{fcntl, FcntlArg};
+        fcntl(self.write.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(bytes)).expect("F_SETPIPE_SZ");
+    }
+
     /// Whether [`Lane::next_before`] has a record for `received`.
     pub(crate) fn has_before(&self, received: u64) -> bool {
-        self.waiting.front().is_some_and(|(after, _)| *after <= received)
+        self.waiting
+            .front()
+            .is_some_and(|(after, _)| *after <= received)
     }
 
     /// Reads what the pipe holds now; never waits. On an error the lane stops reading
@@ -329,7 +339,10 @@ mod tests {
         poll_fn(|cx| lane.poll_read(cx)).await.expect("read");
         lane.drain().expect("drained");
         assert_eq!(lane.next_before(0), Some(frames(1)));
-        assert!(lane.next_before(1).is_none(), "two socket messages come first");
+        assert!(
+            lane.next_before(1).is_none(),
+            "two socket messages come first"
+        );
         assert_eq!(lane.waiting.len(), 1);
         assert_eq!(lane.next_before(2), Some(frames(2)));
         assert!(lane.waiting.is_empty());
@@ -356,8 +369,8 @@ mod tests {
     #[tokio::test]
     async fn forged_records_stop_the_lane() {
         for bad in [
-            &[0xff, 0xff, 0, 0][..],                  // longer than a record
-            &[3, 0, 0, 0, 1, 2, 3],                   // shorter than a head
+            &[0xff, 0xff, 0, 0][..],                         // longer than a record
+            &[3, 0, 0, 0, 1, 2, 3],                          // shorter than a head
             &[11, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 9], // no frames, a stray byte
             &[14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 9, 0, 0, 0], // frame past the end
         ] {
@@ -371,7 +384,11 @@ mod tests {
         writer.write(5, &frames(1));
         writer.write(4, &frames(2));
         assert!(lane.drain().is_err(), "records out of order");
-        assert_eq!(lane.next_before(5), Some(frames(1)), "what came before stays");
+        assert_eq!(
+            lane.next_before(5),
+            Some(frames(1)),
+            "what came before stays"
+        );
     }
 
     #[test]

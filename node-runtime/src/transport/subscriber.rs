@@ -75,7 +75,11 @@ impl Connection {
     /// socket or the lane (see [`crate::shm`]); `Ready(None)` once the socket closed.
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Frames>> {
         for _ in 0..MAX_TURNS {
-            if let Some(frames) = self.lane.as_mut().and_then(|l| l.next_before(self.received)) {
+            if let Some(frames) = self
+                .lane
+                .as_mut()
+                .and_then(|l| l.next_before(self.received))
+            {
                 return Poll::Ready(Some(frames));
             }
             if self.held.is_none() {
@@ -380,3 +384,7 @@ impl DataSubscriber {
         Poll::Pending
     }
 }
+
+#[cfg(test)]
+#[path = "subscriber_order_tests.rs"]
+mod order_tests;
