@@ -104,6 +104,8 @@ pub(crate) struct Lane {
     waiting: VecDeque<(u64, Vec<Bytes>)>,
     /// `after` of the last record read: records never go back.
     last: u64,
+    /// Where reads land, made once.
+    chunk: Vec<u8>,
 }
 
 impl Lane {
@@ -124,6 +126,7 @@ impl Lane {
             partial: Vec::new(),
             waiting: VecDeque::new(),
             last: 0,
+            chunk: vec![0; CHUNK],
         })
     }
 
@@ -159,13 +162,19 @@ impl Lane {
     /// Reads what the pipe holds now; never waits. On an error the lane stops reading
     /// (the publisher then sees a closed pipe and uses the socket).
     pub(crate) fn drain(&mut self) -> Result<(), ShmError> {
-        let mut chunk = [0u8; CHUNK];
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let drained = self.drain_into(&mut chunk);
+        self.chunk = chunk;
+        drained
+    }
+
+    fn drain_into(&mut self, chunk: &mut [u8]) -> Result<(), ShmError> {
         // A pipe holds 64 KiB by default (at most 1 MiB unless raised by root).
         for _ in 0..64 {
             let Some(mut now) = self.now.as_ref() else {
                 return Ok(());
             };
-            let n = match std::io::Read::read(&mut now, &mut chunk) {
+            let n = match std::io::Read::read(&mut now, chunk) {
                 Ok(n) => n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -179,7 +188,17 @@ impl Lane {
     /// Waits until the pipe has something and reads it: `Ready(Ok)` once bytes were
     /// read (perhaps not a whole record). Pending for ever once the lane failed.
     pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ShmError>> {
-        let mut chunk = [0u8; CHUNK];
+        let mut chunk = std::mem::take(&mut self.chunk);
+        let read = self.poll_read_into(cx, &mut chunk);
+        self.chunk = chunk;
+        read
+    }
+
+    fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        chunk: &mut [u8],
+    ) -> Poll<Result<(), ShmError>> {
         // Each turn either reads, or clears a readiness that was stale; two suffice.
         for _ in 0..4 {
             let Some(read) = &self.read else {
@@ -192,7 +211,7 @@ impl Lane {
                 }
                 Poll::Pending => return Poll::Pending,
             }
-            match read.try_read(&mut chunk) {
+            match read.try_read(chunk) {
                 Ok(n) => return Poll::Ready(self.take(&chunk[..n])),
                 // Not readable after all (readiness cleared): poll again.
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}

@@ -36,6 +36,8 @@ pub(crate) struct PoolRef {
 #[derive(Debug)]
 pub(crate) struct Pool {
     file: OwnedFd,
+    /// This process (asked once: each envelope names it).
+    pid: u32,
     uid: u64,
     geometry: Geometry,
     region: Region,
@@ -72,6 +74,7 @@ impl Pool {
         region.fill(0, header.len(), |h| h.copy_from_slice(&header));
         Ok(Self {
             file,
+            pid: std::process::id(),
             uid,
             geometry,
             region,
@@ -85,7 +88,7 @@ impl Pool {
     /// Where subscribers find it.
     pub(crate) fn reference(&self) -> PoolRef {
         PoolRef {
-            pid: std::process::id(),
+            pid: self.pid,
             fd: self.file.as_raw_fd() as u32,
             uid: self.uid,
         }
