@@ -200,7 +200,12 @@ fn main() -> anyhow::Result<()> {
             number(2, 10.0)?,
             number(3, 3.0)? as usize,
         ),
-        "role" => runtime.block_on(run_role(&args[1..])),
+        // A task on the runtime, as `#[pinion::main]` runs a node's `main` (see
+        // `pinion::runtime::Main`).
+        "role" => {
+            let rest = args[1..].to_vec();
+            runtime.block_on(async move { tokio::spawn(async move { run_role(&rest).await }).await? })
+        }
         other => anyhow::bail!("unknown benchmark {other:?}; try `all`, `discovery`, `pubsub`, `latency`, `throughput`, `codec`, `startup`, `launch`, `footprint`, `stall` or `foxglove`"),
     }
 }

@@ -113,7 +113,9 @@ pub mod __private {
         ClientField, Manifest, NodeParts, ParamField, PublishField, ServiceUse, SubscribeField,
         TopicUse,
     };
-    pub use crate::runtime::{run_main, run_main_with_parts};
+    pub use crate::runtime::{
+        run_main, run_main_with_parts, Main, OnMainThread, OnWorker, Plain, WithParts,
+    };
     pub use postcard_schema::schema::{
         DataModelType, DataModelVariant, NamedType, NamedValue, NamedVariant,
     };

@@ -1,5 +1,9 @@
 //! What `#[pinion::main]` runs: logging, the tokio runtime, signals, clean shutdown.
 
+mod entry;
+
+pub use entry::{Main, OnMainThread, OnWorker, Plain, WithParts};
+
 use crate::node::{Node, NodeOptions};
 use crate::shutdown::StopReason;
 use std::future::Future;

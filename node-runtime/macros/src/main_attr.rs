@@ -43,12 +43,19 @@ pub fn expand(args: TokenStream, item: &ItemFn) -> syn::Result<TokenStream> {
         Some(n) => quote!(#n),
         None => quote!(::core::env!("CARGO_CRATE_NAME")),
     };
-    let runner = if args.len() == 2 {
+    // On a runtime worker if the future of `main` is `Send`, else on the main thread:
+    // the first `run` that applies (see `pinion::runtime::Main`).
+    let entry = if args.len() == 2 {
         let parts = &args[1].ty;
-        quote!(::pinion::__private::run_main_with_parts::<#parts, _, _, _>(#default_name, __pinion_user_main))
+        quote!(::pinion::__private::Main::<_, ::pinion::__private::WithParts<#parts>>::with_parts(__pinion_user_main))
     } else {
-        quote!(::pinion::__private::run_main(#default_name, __pinion_user_main))
+        quote!(::pinion::__private::Main::new(__pinion_user_main))
     };
+    let runner = quote!({
+        #[allow(unused_imports)]
+        use ::pinion::__private::{OnMainThread as _, OnWorker as _};
+        (&&#entry).run(#default_name)
+    });
     let allocator = global_allocator.then(|| quote!(::pinion::__install_node_allocator!();));
     Ok(quote! {
         #allocator
