@@ -28,7 +28,9 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 /// 2: topic and header share the first data frame; payloads may span several frames.
 /// 3: the header has fixed-width numbers, and the payload starts in the first frame.
 /// 4: small messages may travel in batches (`transport::batch`).
-pub const PROTOCOL_VERSION: u16 = 4;
+/// 5: a message in shared memory costs credit only what travels the socket or the lane
+///    (`transport::credit`, `shm`), and `Shm` may name a lane.
+pub const PROTOCOL_VERSION: u16 = 5;
 
 /// One request or reply on the wire, with the protocol version in front.
 #[derive(Debug, Clone, Serialize, Deserialize)]

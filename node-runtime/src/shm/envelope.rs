@@ -45,15 +45,6 @@ pub(crate) fn is_envelope(frames: &[bytes::Bytes]) -> bool {
     frames.first().and_then(|f| f.first()) == Some(&ENVELOPE)
 }
 
-/// Bytes of the frames an envelope message carries in slots (0 for any other
-/// message): with its own frames, what it counts against the connection's credit.
-pub(crate) fn pooled_len(frames: &[bytes::Bytes]) -> i64 {
-    if !is_envelope(frames) {
-        return 0;
-    }
-    Envelope::decode(&frames[0]).map_or(0, |e| e.entries.iter().map(|e| i64::from(e.len)).sum())
-}
-
 impl Envelope {
     /// The envelope frame.
     pub(crate) fn encode(&self) -> bytes::Bytes {

@@ -12,10 +12,12 @@
 //!   them, so a killed publisher or subscriber leaves nothing behind in `/dev/shm` or
 //!   anywhere else.
 //! - Memory is bounded: a data socket's pools hold at most [`pool_bytes`] of slots (the
-//!   setting `PINION_SHM_POOL`, 64 MiB by default, at most 1 GiB, `0` for none). A message in a slot
-//!   costs its connection's credit its whole size, so what one subscriber has in
-//!   flight stays within its window as before; what a publisher keeps for a connection
-//!   out of credit waits as it is, for the socket. One connection holds at most its
+//!   setting `PINION_SHM_POOL`, 64 MiB by default, at most 1 GiB, `0` for none). A
+//!   message in a slot costs its connection's credit what travels (its envelope and
+//!   small frames): its slots are bounded by the pool, not the window, and the round
+//!   trip of a large image is not slowed by credit coming back every other message.
+//!   What a publisher keeps for a connection out of credit waits as it is, for the
+//!   socket. One connection holds at most its
 //!   share of the slots, the slots over the connections plus one (messages its user
 //!   code still holds count; the spare share is the publisher's own); past that, and
 //!   when no slot is free, messages go through the socket, within the same window, so
@@ -38,7 +40,7 @@ mod pool;
 mod readers;
 mod region;
 
-pub(crate) use envelope::{is_envelope, pooled_len};
+pub(crate) use envelope::is_envelope;
 pub(crate) use inbound::Inbound;
 pub(crate) use lane::{Lane, LaneWriter, Written};
 pub(crate) use outbound::Outbound;

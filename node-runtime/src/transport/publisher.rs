@@ -469,10 +469,6 @@ impl DataPublisher {
                     }
                     continue;
                 }
-                // Credit counts a message's whole size either way, so that what one
-                // connection has in flight stays within its window.
-                peer.bytes -= size;
-                peer.messages -= 1;
                 let own = match (peer.shm.as_mut(), &staged) {
                     (Some((pid, holder)), Some(staged)) => {
                         if holder.is_none() {
@@ -482,6 +478,12 @@ impl DataPublisher {
                     }
                     _ => None,
                 };
+                // Credit counts the bytes that travel: a message in slots, its envelope
+                // and small frames (its slots count against the connection's share of
+                // the pool instead, see `shm`), so that a subscriber returns credit
+                // for what its socket and lane carried.
+                peer.bytes -= own.as_deref().map_or(size, frames_len);
+                peer.messages -= 1;
                 if let Some(own) = own {
                     // Its own frame list (a connection on this host), through its lane
                     // past the engine when there is room, else the engine's socket.

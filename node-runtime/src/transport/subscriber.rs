@@ -49,10 +49,9 @@ struct Connection {
 impl Connection {
     /// Counts what it delivered, and returns credit for it half a window at a time.
     fn consumed(&mut self, frames: &Frames) {
-        // Frames in a publisher's slots count as if they had come through the socket:
-        // the publisher charged them so.
-        self.consumed.bytes +=
-            frames.iter().map(|f| f.len() as i64).sum::<i64>() + shm::pooled_len(frames);
+        // Frames in a publisher's slots are not counted (their envelope is): the
+        // publisher charged only what travelled.
+        self.consumed.bytes += frames.iter().map(|f| f.len() as i64).sum::<i64>();
         self.consumed.messages += 1;
         if self.consumed.bytes >= credit::RETURN_BYTES
             || self.consumed.messages >= credit::RETURN_MESSAGES
