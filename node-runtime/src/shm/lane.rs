@@ -90,14 +90,15 @@ fn decode(body: &[u8]) -> Result<(u64, Vec<Bytes>), ShmError> {
 /// The subscriber's end of a lane: the pipe, and what it read of it.
 #[derive(Debug)]
 pub(crate) struct Lane {
-    /// The read end, watched by the runtime's reactor; `None` once the lane failed
-    /// (records read before still count).
+    /// The read end, watched by the runtime's reactor; `None` once the lane failed or
+    /// the publisher closed it (records read before still count).
     read: Option<Receiver>,
-    /// The read end again, read at once: the reactor's `try_read` reads only once it
-    /// saw the pipe readable, and [`Lane::drain`] must read what is there now.
-    now: Option<File>,
-    /// The write end the publisher opens through `/proc`; open while the lane lives.
-    write: File,
+    /// The write end the publisher opens through `/proc`: closed here once a record
+    /// came (the publisher has its own then), so that the publisher's going shows as
+    /// the end of the pipe.
+    write: Option<File>,
+    /// Its number in this process.
+    write_fd: u32,
     /// Bytes of a record not whole yet.
     partial: Vec<u8>,
     /// Records read, oldest first, with the socket messages that come before each.
@@ -114,15 +115,13 @@ impl Lane {
         use nix::fcntl::OFlag;
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
             .map_err(|e| ShmError::Os("pipe2", e))?;
-        let now = read
-            .try_clone()
-            .map_err(|e| ShmError::Lane("dup".to_owned(), e))?;
+        let write_fd = write.as_raw_fd() as u32;
         let read = Receiver::from_owned_fd(read)
             .map_err(|e| ShmError::Lane("cannot watch the pipe".to_owned(), e))?;
         Ok(Self {
             read: Some(read),
-            now: Some(File::from(now)),
-            write: File::from(write),
+            write: Some(File::from(write)),
+            write_fd,
             partial: Vec::new(),
             waiting: VecDeque::new(),
             last: 0,
@@ -132,7 +131,7 @@ impl Lane {
 
     /// The descriptor of the write end, for the publisher to open.
     pub(crate) fn fd(&self) -> u32 {
-        self.write.as_raw_fd() as u32
+        self.write_fd
     }
 
     /// The oldest record, if no socket message comes before it: it was sent after at
@@ -149,7 +148,8 @@ impl Lane {
     #[cfg(test)]
     pub(crate) fn set_capacity(&self, bytes: i32) {
         use nix::fcntl::{fcntl, FcntlArg};
-        fcntl(self.write.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(bytes)).expect("F_SETPIPE_SZ");
+        let read = self.read.as_ref().expect("a lane that reads");
+        fcntl(read.as_raw_fd(), FcntlArg::F_SETPIPE_SZ(bytes)).expect("F_SETPIPE_SZ");
     }
 
     /// Whether [`Lane::next_before`] has a record for `received`.
@@ -171,14 +171,16 @@ impl Lane {
     fn drain_into(&mut self, chunk: &mut [u8]) -> Result<(), ShmError> {
         // A pipe holds 64 KiB by default (at most 1 MiB unless raised by root).
         for _ in 0..64 {
-            let Some(mut now) = self.now.as_ref() else {
+            let Some(read) = &self.read else {
                 return Ok(());
             };
-            let n = match std::io::Read::read(&mut now, chunk) {
+            // Straight from the pipe: the reactor's `try_read` reads only once the
+            // reactor saw it readable, and this must read what is there now.
+            let n = match nix::unistd::read(read.as_raw_fd(), chunk) {
                 Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => return self.fail(ShmError::Lane("read".to_owned(), e)),
+                Err(nix::errno::Errno::EAGAIN) => return Ok(()),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return self.fail(ShmError::Lane("read".to_owned(), e.into())),
             };
             self.take(&chunk[..n])?;
         }
@@ -225,9 +227,14 @@ impl Lane {
     /// Adds bytes read to the records.
     fn take(&mut self, bytes: &[u8]) -> Result<(), ShmError> {
         if bytes.is_empty() {
-            // Every writer closed: cannot be while this end holds one.
-            return self.fail(ShmError::BadLane("closed"));
+            // The publisher closed its end (its connection or process is gone): what
+            // comes now comes through the socket.
+            self.read = None;
+            self.partial = Vec::new();
+            return Ok(());
         }
+        // A record came: the publisher has the pipe open itself.
+        self.write = None;
         self.partial.extend_from_slice(bytes);
         let mut at = 0;
         let result = loop {
@@ -265,7 +272,7 @@ impl Lane {
     /// Stops reading: closing the read end tells the publisher (its writes fail).
     fn fail(&mut self, error: ShmError) -> Result<(), ShmError> {
         self.read = None;
-        self.now = None;
+        self.write = None;
         self.partial = Vec::new();
         Err(error)
     }
@@ -365,6 +372,16 @@ mod tests {
         assert_eq!(lane.waiting.len(), 1);
         assert_eq!(lane.next_before(2), Some(frames(2)));
         assert!(lane.waiting.is_empty());
+        assert!(
+            lane.write.is_none(),
+            "its own write end closed once a record came"
+        );
+        drop(writer);
+        lane.drain().expect("the end of the pipe is no error");
+        assert!(
+            lane.read.is_none(),
+            "the publisher closed it: the lane ends"
+        );
     }
 
     #[tokio::test]
@@ -394,9 +411,10 @@ mod tests {
             &[14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 9, 0, 0, 0], // frame past the end
         ] {
             let mut lane = Lane::new().expect("lane");
-            (&lane.write).write_all(bad).expect("written");
+            let mut write = lane.write.as_ref().expect("the write end");
+            write.write_all(bad).expect("written");
             assert!(lane.drain().is_err(), "{bad:?}");
-            assert!(lane.read.is_none() && lane.now.is_none());
+            assert!(lane.read.is_none() && lane.write.is_none());
         }
         let mut lane = Lane::new().expect("lane");
         let writer = LaneWriter::open(std::process::id(), lane.fd()).expect("opened");
