@@ -64,6 +64,68 @@ fn second_node_with_a_taken_name_wins_and_the_first_exits_with_a_clear_error() {
         .is_none());
 }
 
+/// A newer process can answer at the control endpoint of the one a shutdown was meant
+/// for (its tcp port used again): it refuses a shutdown for another session, and obeys
+/// one for its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_for_another_session_is_refused_and_one_for_its_own_obeyed() {
+    use pinion::protocol::control::{ControlReply, ControlRequest};
+    use pinion::protocol::{MasterReply, NodeToMaster};
+    let dir = TempDir::new("session");
+    let (_master, env) = start_master(&dir);
+    let mut talker = env.node("talker", "driver", &["--rate", "10"]);
+    talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
+    let Ok(MasterReply::Nodes(nodes)) = ask(
+        &env.master,
+        &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
+    )
+    .await
+    else {
+        panic!("no node list");
+    };
+    let node = nodes
+        .into_iter()
+        .find(|n| n.name.as_str() == "driver")
+        .expect("registered");
+    let control = node.control.tcp.clone().expect("tcp control");
+    let mut client = pinion::transport::Requester::new(&control, SOON).expect("client");
+    let refused = control_request(&mut client, shutdown_for(node.session ^ 1)).await;
+    assert!(
+        matches!(&refused, ControlReply::Error(e) if e.contains("not")),
+        "{refused:?}"
+    );
+    talker.expect_line("the refusal logged", SOON, |_, l| {
+        l.contains("ignored a shutdown meant for session")
+    });
+    let alive = control_request(&mut client, ControlRequest::Ping).await;
+    assert!(
+        matches!(alive, ControlReply::Ok),
+        "still running: {alive:?}"
+    );
+    let obeyed = control_request(&mut client, shutdown_for(node.session)).await;
+    assert!(matches!(obeyed, ControlReply::Ok), "{obeyed:?}");
+    let (_, code) = talker.finish(SOON);
+    assert_eq!(code, Some(3), "replaced:\n{}", talker.dump());
+}
+
+fn shutdown_for(session: u64) -> pinion::protocol::control::ControlRequest {
+    pinion::protocol::control::ControlRequest::Shutdown {
+        reason: "a newer `driver` registered".into(),
+        replaced: true,
+        session: Some(session),
+    }
+}
+
+async fn control_request(
+    client: &mut pinion::transport::Requester,
+    request: pinion::protocol::control::ControlRequest,
+) -> pinion::protocol::control::ControlReply {
+    use pinion::protocol;
+    let body = protocol::encode("control request", &request).expect("encode");
+    let reply = client.request(body).await.expect("a reply");
+    protocol::decode("control reply", &reply).expect("decode")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarted_publisher_reaches_its_subscribers_again_quickly() {
     let dir = TempDir::new("pubrestart");

@@ -288,6 +288,7 @@ async fn a_keyed_nodes_sockets_admit_only_peers_with_the_key() {
             ControlRequest::Shutdown {
                 reason: "stranger".into(),
                 replaced: false,
+                session: None,
             },
         ),
         (

@@ -30,8 +30,13 @@ pub enum NoticeKind {
     Publishers(TopicName, Listing<PublisherInfo>),
     /// The current subscribers of a topic.
     Subscribers(TopicName, Listing<SubscriberInfo>),
-    /// Stop: a newer node took your name.
-    Replaced(String),
+    /// Stop: a newer node took your name. Only the node of `session` obeys.
+    Replaced {
+        /// Who took it.
+        reason: String,
+        /// The session of the node replaced.
+        session: u64,
+    },
     /// A watched parameter changed: key, value (JSON text), or `None` once deleted.
     Param(String, Option<String>),
 }
@@ -48,9 +53,10 @@ impl NoticeKind {
                 topic: topic.clone(),
                 subscribers: subscribers.clone(),
             },
-            NoticeKind::Replaced(reason) => ControlRequest::Shutdown {
+            NoticeKind::Replaced { reason, session } => ControlRequest::Shutdown {
                 reason: reason.clone(),
                 replaced: true,
+                session: Some(*session),
             },
             NoticeKind::Param(key, Some(value_json)) => ControlRequest::ParamUpdate {
                 key: key.clone(),
@@ -67,7 +73,7 @@ impl NoticeKind {
         match self {
             NoticeKind::Publishers(t, _) => Some((0, Some(t))),
             NoticeKind::Subscribers(t, _) => Some((1, Some(t))),
-            NoticeKind::Replaced(_) => Some((2, None)),
+            NoticeKind::Replaced { .. } => Some((2, None)),
             NoticeKind::Param(..) => None,
         }
     }
@@ -244,7 +250,10 @@ impl Registry {
                 );
                 notices.push(Notice {
                     to: old.registration.clone(),
-                    request: NoticeKind::Replaced(by.clone()),
+                    request: NoticeKind::Replaced {
+                        reason: by.clone(),
+                        session: old.registration.session,
+                    },
                 });
                 self.tombstones
                     .push_back((name.clone(), old.registration.session, by));

@@ -63,6 +63,7 @@ impl GraphClient {
         let request = ControlRequest::Shutdown {
             reason: reason.to_owned(),
             replaced: false,
+            session: Some(node.session),
         };
         let Ok(body) = protocol::encode("shutdown request", &request) else {
             return false;

@@ -80,10 +80,12 @@ fn newest_node_wins_and_old_one_is_told() {
     let now = Instant::now();
     r.handle(NodeToMaster::RegisterNode(registration("a", 1)), now);
     let out = r.handle(NodeToMaster::RegisterNode(registration("a", 2)), now);
-    assert!(out
-        .notices
-        .iter()
-        .any(|n| n.to.session == 1 && matches!(n.request, NoticeKind::Replaced(_))));
+    assert!(
+        out.notices
+            .iter()
+            .any(|n| n.to.session == 1
+                && matches!(n.request, NoticeKind::Replaced { session: 1, .. }))
+    );
     let out = r.handle(
         NodeToMaster::Heartbeat(pinion::protocol::node_to_master::Heartbeat(caller("a", 1))),
         now,

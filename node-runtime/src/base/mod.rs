@@ -156,6 +156,11 @@ impl NodeBase {
         Ok(self.naming.resolve(name)?)
     }
 
+    /// This process's registration session (a random id of its own).
+    pub(crate) fn session(&self) -> u64 {
+        self.session
+    }
+
     /// Who sends a request to the master.
     pub(crate) fn caller(&self) -> Caller {
         Caller {

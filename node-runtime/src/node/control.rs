@@ -66,7 +66,22 @@ async fn handle(
             }
             ControlReply::Ok
         }
-        ControlRequest::Shutdown { reason, replaced } => {
+        ControlRequest::Shutdown {
+            reason,
+            replaced,
+            session,
+        } => {
+            if let Some(session) = session.filter(|&s| s != base.session()) {
+                tracing::warn!(
+                    %reason,
+                    "ignored a shutdown meant for session {session:016x} (this is {:016x})",
+                    base.session()
+                );
+                return ControlReply::Error(format!(
+                    "this node is session {:016x}, not {session:016x}",
+                    base.session()
+                ));
+            }
             if replaced {
                 tracing::warn!(%reason, "shutdown requested");
             } else {

@@ -29,6 +29,10 @@ pub enum ControlRequest {
         reason: String,
         /// True when a newer node took this node's name.
         replaced: bool,
+        /// The session of the node meant. A node of another session refuses it: a
+        /// newer process can answer at the endpoint of the one meant (a tcp port used
+        /// again), and must not stop for it. `None`: whichever node answers.
+        session: Option<u64>,
     },
     /// From a subscriber that just connected: send probes so it can see its subscription work.
     Hello {
@@ -154,7 +158,7 @@ pub mod calls {
     crate::calls! { ControlRequest => ControlReply;
         Identify => NodeIdentity: |_| ControlRequest::Identify, ControlReply::Identity(identity) => identity;
         RecentLogs => Vec<Log>: |c| ControlRequest::RecentLogs { after_seq: c.after_seq, max: c.max }, ControlReply::Logs(records) => records;
-        Shutdown => (): |c| ControlRequest::Shutdown { reason: c.reason, replaced: false }, ControlReply::Ok => ();
+        Shutdown => (): |c| ControlRequest::Shutdown { reason: c.reason, replaced: false, session: None }, ControlReply::Ok => ();
         Ping => (): |_| ControlRequest::Ping, ControlReply::Ok => ();
         Dropped => u64: |c| ControlRequest::Dropped { topic: c.topic }, ControlReply::Dropped(n) => n;
     }
