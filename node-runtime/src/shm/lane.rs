@@ -105,7 +105,8 @@ pub(crate) struct Lane {
     waiting: VecDeque<(u64, Vec<Bytes>)>,
     /// `after` of the last record read: records never go back.
     last: u64,
-    /// Where reads land, made once.
+    /// Where reads land, made at the first read (a lane that never carries a record
+    /// costs no buffer).
     chunk: Vec<u8>,
 }
 
@@ -125,7 +126,7 @@ impl Lane {
             partial: Vec::new(),
             waiting: VecDeque::new(),
             last: 0,
-            chunk: vec![0; CHUNK],
+            chunk: Vec::new(),
         })
     }
 
@@ -162,7 +163,7 @@ impl Lane {
     /// Reads what the pipe holds now; never waits. On an error the lane stops reading
     /// (the publisher then sees a closed pipe and uses the socket).
     pub(crate) fn drain(&mut self) -> Result<(), ShmError> {
-        let mut chunk = std::mem::take(&mut self.chunk);
+        let mut chunk = self.take_chunk();
         let drained = self.drain_into(&mut chunk);
         self.chunk = chunk;
         drained
@@ -190,7 +191,7 @@ impl Lane {
     /// Waits until the pipe has something and reads it: `Ready(Ok)` once bytes were
     /// read (perhaps not a whole record). Pending for ever once the lane failed.
     pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ShmError>> {
-        let mut chunk = std::mem::take(&mut self.chunk);
+        let mut chunk = self.take_chunk();
         let read = self.poll_read_into(cx, &mut chunk);
         self.chunk = chunk;
         read
@@ -222,6 +223,14 @@ impl Lane {
         }
         cx.waker().wake_by_ref();
         Poll::Pending
+    }
+
+    /// The read buffer, made on first use; given back after the read.
+    fn take_chunk(&mut self) -> Vec<u8> {
+        match std::mem::take(&mut self.chunk) {
+            chunk if chunk.is_empty() => vec![0; CHUNK],
+            chunk => chunk,
+        }
     }
 
     /// Adds bytes read to the records.
