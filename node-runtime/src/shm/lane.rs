@@ -191,17 +191,6 @@ impl Lane {
     /// Waits until the pipe has something and reads it: `Ready(Ok)` once bytes were
     /// read (perhaps not a whole record). Pending for ever once the lane failed.
     pub(crate) fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ShmError>> {
-        let mut chunk = self.take_chunk();
-        let read = self.poll_read_into(cx, &mut chunk);
-        self.chunk = chunk;
-        read
-    }
-
-    fn poll_read_into(
-        &mut self,
-        cx: &mut Context<'_>,
-        chunk: &mut [u8],
-    ) -> Poll<Result<(), ShmError>> {
         // Each turn either reads, or clears a readiness that was stale; two suffice.
         for _ in 0..4 {
             let Some(read) = &self.read else {
@@ -214,11 +203,21 @@ impl Lane {
                 }
                 Poll::Pending => return Poll::Pending,
             }
-            match read.try_read(chunk) {
-                Ok(n) => return Poll::Ready(self.take(&chunk[..n])),
+            let mut chunk = self.take_chunk();
+            let result = match self.read.as_ref().map(|read| read.try_read(&mut chunk)) {
+                Some(Ok(n)) => Some(self.take(&chunk[..n])),
                 // Not readable after all (readiness cleared): poll again.
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-                Err(e) => return Poll::Ready(self.fail(ShmError::Lane("read".to_owned(), e))),
+                Some(Err(e))
+                    if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) =>
+                {
+                    None
+                }
+                Some(Err(e)) => Some(self.fail(ShmError::Lane("read".to_owned(), e))),
+                None => None,
+            };
+            self.chunk = chunk;
+            if let Some(result) = result {
+                return Poll::Ready(result);
             }
         }
         cx.waker().wake_by_ref();
