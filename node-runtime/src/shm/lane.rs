@@ -163,29 +163,48 @@ impl Lane {
     /// Reads what the pipe holds now; never waits. On an error the lane stops reading
     /// (the publisher then sees a closed pipe and uses the socket).
     pub(crate) fn drain(&mut self) -> Result<(), ShmError> {
+        // Most calls find the pipe empty (a socket message with no record before it):
+        // a record's worth on the stack tells, without the lane's buffer.
+        let mut first = [0u8; MAX_RECORD];
+        if self.read_now(&mut first)? == 0 {
+            return Ok(());
+        }
         let mut chunk = self.take_chunk();
-        let drained = self.drain_into(&mut chunk);
+        let mut drained = Ok(());
+        // A pipe holds 64 KiB by default (at most 1 MiB unless raised by root).
+        for _ in 0..64 {
+            match self.read_now(&mut chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) => {
+                    drained = Err(e);
+                    break;
+                }
+            }
+        }
         self.chunk = chunk;
         drained
     }
 
-    fn drain_into(&mut self, chunk: &mut [u8]) -> Result<(), ShmError> {
-        // A pipe holds 64 KiB by default (at most 1 MiB unless raised by root).
-        for _ in 0..64 {
+    /// Reads what the pipe holds now into `buf`, never waiting, and adds it to the
+    /// records: the bytes read, 0 if none (or the lane no longer reads).
+    fn read_now(&mut self, buf: &mut [u8]) -> Result<usize, ShmError> {
+        for _ in 0..4 {
             let Some(read) = &self.read else {
-                return Ok(());
+                return Ok(0);
             };
             // Straight from the pipe: the reactor's `try_read` reads only once the
             // reactor saw it readable, and this must read what is there now.
-            let n = match nix::unistd::read(read.as_raw_fd(), chunk) {
-                Ok(n) => n,
-                Err(nix::errno::Errno::EAGAIN) => return Ok(()),
+            return match nix::unistd::read(read.as_raw_fd(), buf) {
+                Ok(n) => self.take(&buf[..n]).map(|()| n),
+                Err(nix::errno::Errno::EAGAIN) => Ok(0),
                 Err(nix::errno::Errno::EINTR) => continue,
-                Err(e) => return self.fail(ShmError::Lane("read".to_owned(), e.into())),
+                Err(e) => self
+                    .fail(ShmError::Lane("read".to_owned(), e.into()))
+                    .map(|()| 0),
             };
-            self.take(&chunk[..n])?;
         }
-        Ok(())
+        Ok(0)
     }
 
     /// Waits until the pipe has something and reads it: `Ready(Ok)` once bytes were
