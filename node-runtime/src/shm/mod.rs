@@ -26,7 +26,7 @@
 //! - The cells of a subscriber whose process died are cleared when the publisher next
 //!   runs short of slots; a subscriber that cannot map a pool (another user, another
 //!   pid namespace) says so, and gets the socket path from then on.
-//! - The envelope goes through the connection's lane ([`lane`]), a pipe from the
+//! - The envelope goes through the connection's lane (`lane.rs`), a pipe from the
 //!   publisher to that subscriber, in order with what the socket brings; through the
 //!   socket itself when the lane has no room or could not be opened.
 //! - Only 32-bit atomics, so it runs the same on armv7 as on aarch64 and x86_64.
