@@ -262,18 +262,7 @@ async fn start_victim(env: &Env, program: &str, name: &str, args: &[&str]) -> Vi
             .is_some(),
         "{name} did not register"
     );
-    let Ok(MasterReply::Nodes(nodes)) = ask(
-        &env.master,
-        &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
-    )
-    .await
-    else {
-        panic!("no node list");
-    };
-    let info = nodes
-        .into_iter()
-        .find(|n| n.name.as_str() == name)
-        .expect("registered");
+    let info = node_info(&env.master, name).await;
     let control = info.control.tcp.clone().expect("tcp control endpoint");
     let mut client = Requester::new(&control, SOON).expect("client");
     let body = protocol::encode("identify", &ControlRequest::Identify).expect("encode");

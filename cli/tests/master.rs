@@ -70,23 +70,11 @@ fn second_node_with_a_taken_name_wins_and_the_first_exits_with_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_for_another_session_is_refused_and_one_for_its_own_obeyed() {
     use pinion::protocol::control::{ControlReply, ControlRequest};
-    use pinion::protocol::{MasterReply, NodeToMaster};
     let dir = TempDir::new("session");
     let (_master, env) = start_master(&dir);
     let mut talker = env.node("talker", "driver", &["--rate", "10"]);
     talker.expect_line("registered", SOON, |_, l| l.contains("registered"));
-    let Ok(MasterReply::Nodes(nodes)) = ask(
-        &env.master,
-        &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
-    )
-    .await
-    else {
-        panic!("no node list");
-    };
-    let node = nodes
-        .into_iter()
-        .find(|n| n.name.as_str() == "driver")
-        .expect("registered");
+    let node = node_info(&env.master, "driver").await;
     let control = node.control.tcp.clone().expect("tcp control");
     let mut client = pinion::transport::Requester::new(&control, SOON).expect("client");
     let refused = control_request(&mut client, shutdown_for(node.session ^ 1)).await;

@@ -291,6 +291,22 @@ pub async fn node_names(master: &str) -> Vec<String> {
     }
 }
 
+/// What the master lists for the node `name`.
+pub async fn node_info(master: &str, name: &str) -> pinion::protocol::master_to_node::NodeInfo {
+    let Ok(MasterReply::Nodes(nodes)) = ask(
+        master,
+        &NodeToMaster::ListNodes(pinion::protocol::node_to_master::ListNodes),
+    )
+    .await
+    else {
+        panic!("no node list");
+    };
+    nodes
+        .into_iter()
+        .find(|n| n.name.as_str() == name)
+        .unwrap_or_else(|| panic!("{name} is not registered"))
+}
+
 /// Polls the master until `pred` holds for the node list, or the timeout; returns the time taken.
 pub async fn wait_nodes(
     master: &str,
